@@ -1,0 +1,5 @@
+import sys
+
+from regcompare.cli import main
+
+sys.exit(main())

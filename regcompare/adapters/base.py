@@ -1,0 +1,66 @@
+"""The contract between the harness and one framework's adapter.
+
+An adapter runs inside its framework's own worker process (never in the harness process): the
+worker imports the adapter module once, builds the adapter once, and hands it every task of the run.
+Each API is one method that makes the framework's real call; the harness maps coefficients
+(``Task.native``), computes the reference and judges the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+#: What an API returns: a penalty as a 0-d array, a gradient or update as one array per tensor.
+#: Arrays may be in the task's dtype or float64 (the worker widens them exactly to float64).
+Value = np.ndarray | dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One evaluation: an API, a quantity and one dtype, on dtype-rounded weights."""
+
+    api: str
+    quantity: str
+    dtype: str
+    native: dict[str, float]
+    """The API's own arguments, already mapped from canonical by the registry. A missing key means
+    'call with the API's default' (an ``expect`` entry with ``native: {}``)."""
+    weights: dict[str, np.ndarray]
+    """Named tensors of dtype ``dtype`` (bfloat16 as ``ml_dtypes.bfloat16``)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Quantity-specific settings chosen by the harness, e.g. ``lr`` for a gradient measured
+    through an optimizer step (see ``regcompare.measure``)."""
+
+
+class Unsupported(Exception):
+    """The framework refuses this input (no kernel for the dtype, ...): an ``unsupported`` row."""
+
+
+class Adapter:
+    """Base of every adapter: one method per API, found through ``apis``.
+
+    Subclasses import their framework in ``__init__`` (the worker does this once per run) and fill
+    ``apis``. ``refusals`` lists the exception types by which the framework says "I cannot do this
+    input"; they become ``unsupported`` rows with the framework's own message. Any other exception
+    is a harness or adapter bug and becomes an ``error`` row.
+    """
+
+    framework: ClassVar[str]
+    refusals: tuple[type[BaseException], ...] = (Unsupported,)
+
+    def __init__(self) -> None:
+        self.apis: dict[str, Callable[[Task], Value]] = {}
+
+    def version(self) -> str:
+        raise NotImplementedError
+
+    def run(self, task: Task) -> Value:
+        try:
+            call = self.apis[task.api]
+        except KeyError:
+            raise LookupError(f"{self.framework} adapter has no API {task.api!r}") from None
+        return call(task)

@@ -1,0 +1,319 @@
+"""Loading case files: YAML with line marks → strict schema → checked, materialized cases.
+
+Every problem becomes a ``Problem`` (file, line, key, message); all of a file's problems are
+collected and raised together as ``CaseError``, which the CLI prints without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from pydantic import ValidationError
+
+from regcompare import adapters
+from regcompare.schema import CaseSpec, ConstantSpec, GeneratedSpec, field_names
+
+Path_ = tuple[str | int, ...]
+
+#: Largest tensor a case may generate; refused before anything is allocated.
+DEFAULT_MAX_ELEMENTS = int(os.environ.get("REGCOMPARE_MAX_ELEMENTS", 50_000_000))
+#: YAML nodes after alias expansion; a "billion laughs" file is refused before it is built.
+MAX_NODES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        key = f" {self.key}:" if self.key else ""
+        return f"{self.file}:{self.line}:{key} {self.message}"
+
+
+class CaseError(Exception):
+    """Invalid input; ``problems`` holds every one found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+@dataclass
+class Case:
+    name: str
+    file: str
+    line: int
+    spec: CaseSpec
+    weights: dict[str, np.ndarray]
+    """float64 masters; each dtype's inputs are these rounded to the dtype."""
+    source: str
+    lines: dict[Path_, int] = field(default_factory=dict, repr=False)
+
+    def line_of(self, *path: str | int) -> int:
+        return _line_for(self.lines, path)
+
+
+def format_key(path: Iterable[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_for(lines: dict[Path_, int], path: Path_) -> int:
+    while path not in lines and path:
+        path = path[:-1]
+    return lines.get(path, 1)
+
+
+# --- YAML with line marks ---------------------------------------------------------------------------
+
+
+def _mark_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[str], budget: list[int]) -> None:
+    """Record the line of every path; count nodes as if aliases were expanded; find duplicate keys."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                problems.append(f"{key_node.start_mark.line + 1}\t{format_key((*path, key))}\tduplicate key")
+            seen.add(key)
+            lines.setdefault((*path, key), key_node.start_mark.line + 1)
+            _mark_lines(value_node, (*path, key), lines, problems, budget)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _mark_lines(item, (*path, i), lines, problems, budget)
+
+
+def read_yaml(file: str, data: bytes) -> tuple[Any, dict[Path_, int]]:
+    """Safe-load one YAML document, with the line of every key path."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CaseError([Problem(file, line, "", f"not UTF-8 text (byte 0x{data[exc.start]:02x})")]) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise CaseError([Problem(file, 1, "", "empty file: a case needs at least `weights`")])
+        lines: dict[Path_, int] = {}
+        duplicates: list[str] = []
+        budget = [MAX_NODES]
+        _mark_lines(node, (), lines, duplicates, budget)
+        if budget[0] < 0:
+            too_big = f"document expands to more than {MAX_NODES:,} nodes (YAML aliases?)"
+            raise CaseError([Problem(file, 1, "", too_big)])
+        if duplicates:
+            raise CaseError([Problem(file, int(ln), key, msg) for ln, key, msg in (d.split("\t") for d in duplicates)])
+        return loader.construct_document(node), lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise CaseError([Problem(file, line, "", f"malformed YAML: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise CaseError([Problem(file, 1, "", f"malformed YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+
+
+# --- schema errors → problems -------------------------------------------------------------------------
+
+
+def _data_path(data: Any, loc: tuple[str | int, ...]) -> Path_:
+    """The part of pydantic's ``loc`` that walks the data (drops union tags such as 'generated')."""
+    path: list[str | int] = []
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        elif part == loc[-1] or isinstance(data, dict):
+            path.append(part)  # a missing key: name it, point at its parent
+            break
+        else:
+            continue
+        path.append(part)
+    return tuple(path)
+
+
+def _message(error: dict[str, Any], path: Path_) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1]) if path else ""
+        close = difflib.get_close_matches(key, field_names(), n=1)
+        return "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
+    if kind == "missing":
+        return "missing required key"
+    if kind == "model_type" or kind == "dict_type":
+        return f"expected a mapping, got {type(error.get('input')).__name__}"
+    return error["msg"][0].lower() + error["msg"][1:]
+
+
+def _schema_problems(file: str, data: Any, lines: dict[Path_, int], exc: ValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        path = _data_path(data, tuple(error["loc"]))
+        problems.append(Problem(file, _line_for(lines, path), format_key(path), _message(error, path)))
+    return problems
+
+
+# --- checks the schema cannot express -----------------------------------------------------------------
+
+
+def _inline(value: Any, path: Path_) -> tuple[np.ndarray | None, list[tuple[Path_, str]]]:
+    """A rectangular nested list of numbers as float64, or the path and reason it is not."""
+
+    def shape_of(v: Any, p: Path_) -> tuple[int, ...]:
+        if isinstance(v, list):
+            if not v:
+                return (0,)
+            shapes = [shape_of(item, (*p, i)) for i, item in enumerate(v)]
+            for i, s in enumerate(shapes[1:], 1):
+                if s != shapes[0]:
+                    raise _Ragged((*p, i), f"ragged: shape {list(s)} where item 0 has shape {list(shapes[0])}")
+            return (len(v), *shapes[0])
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise _Ragged(p, f"expected a number, got {type(v).__name__} {v!r}")
+        return ()
+
+    try:
+        shape = shape_of(value, path)
+    except _Ragged as bad:
+        return None, [(bad.path, bad.reason)]
+    with np.errstate(over="ignore"):
+        return np.array(value, dtype=np.float64).reshape(shape), []
+
+
+class _Ragged(Exception):
+    def __init__(self, path: Path_, reason: str) -> None:
+        self.path, self.reason = path, reason
+
+
+def materialize(spec: Any, path: Path_, max_elements: int) -> tuple[np.ndarray | None, list[tuple[Path_, str]]]:
+    """A weight (or gradient) spec as a float64 array; sizes are checked before allocating."""
+    if isinstance(spec, list):
+        return _inline(spec, path)
+    size = math.prod(spec.shape)
+    if size > max_elements:
+        return None, [((*path, "shape"), f"{size:,} elements exceeds the budget of {max_elements:,}")]
+    if isinstance(spec, ConstantSpec):
+        return np.full(spec.shape, spec.fill, np.float64), []
+    assert isinstance(spec, GeneratedSpec)
+    rng = np.random.default_rng(spec.seed)
+    if spec.init == "normal":
+        return rng.normal(0.0, spec.scale, spec.shape), []
+    return rng.uniform(-spec.scale, spec.scale, spec.shape), []
+
+
+def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    known = adapters.frameworks()
+    registry = adapters.conventions()
+    if not spec.weights:
+        problems.append((("weights",), "needs at least one tensor"))
+    for i, fw in enumerate(spec.frameworks or []):
+        if fw not in known:
+            problems.append((("frameworks", i), f"unknown framework '{fw}'; known: {', '.join(known)}"))
+    if not spec.regularizers and not spec.expect:
+        problems.append((("regularizers",), "nothing to compare: give `regularizers` or `expect`"))
+    for i, exp in enumerate(spec.expect):
+        conv = registry.get(exp.api)
+        if conv is None:
+            close = difflib.get_close_matches(exp.api, registry, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else "; `regcompare conventions` lists them"
+            problems.append((("expect", i, "api"), f"unknown API '{exp.api}'{hint}"))
+            continue
+        if not conv.executed:
+            problems.append((("expect", i, "api"), f"{exp.api} is a documented convention only; it cannot run here"))
+        try:
+            conv.to_canonical(exp.native)
+        except ValueError as exc:
+            problems.append((("expect", i, "native"), str(exc)))
+        quantity = exp.quantity or conv.measures
+        if quantity not in conv.quantities:
+            problems.append((("expect", i, "quantity"), f"{exp.api} gives {', '.join(conv.quantities)}"))
+    return problems
+
+
+# --- files and folders --------------------------------------------------------------------------------
+
+
+def load_case(file: str, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Case:
+    data_bytes = Path(file).read_bytes()
+    data, lines = read_yaml(file, data_bytes)
+    if not isinstance(data, dict):
+        raise CaseError([Problem(file, 1, "", f"a case is a mapping of keys, got {type(data).__name__}")])
+    try:
+        spec = CaseSpec.model_validate(data)
+    except ValidationError as exc:
+        raise CaseError(_schema_problems(file, data, lines, exc)) from None
+    found = _semantic_problems(spec)
+    weights: dict[str, np.ndarray] = {}
+    for name, wspec in spec.weights.items():
+        array, bad = materialize(wspec, ("weights", name), max_elements)
+        found += bad
+        if array is not None:
+            weights[name] = array
+    for name, gspec in (spec.grads or {}).items():
+        if name not in spec.weights:
+            found.append((("grads", name), f"no weight named '{name}'"))
+        elif not isinstance(gspec, str):
+            found += materialize(gspec, ("grads", name), max_elements)[1]
+    if found:
+        raise CaseError([Problem(file, _line_for(lines, p), format_key(p), m) for p, m in found])
+    name = spec.name or Path(file).stem
+    return Case(name, file, lines.get(("name",), 1), spec, weights, data_bytes.decode("utf-8"), lines)
+
+
+def case_files(paths: Iterable[str]) -> list[str]:
+    files: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
+            if not found:
+                raise CaseError([Problem(path, 0, "", "no case files (*.yaml) in this folder")])
+            files += found
+        elif p.is_file():
+            files.append(str(p))
+        else:
+            raise CaseError([Problem(path, 0, "", "no such file or folder")])
+    return list(dict.fromkeys(files))
+
+
+def load_cases(paths: Iterable[str], max_elements: int = DEFAULT_MAX_ELEMENTS) -> list[Case]:
+    """Every case under ``paths``; all problems of all files are raised together."""
+    cases: list[Case] = []
+    problems: list[Problem] = []
+    first_file: dict[str, str] = {}
+    for file in case_files(paths):
+        try:
+            case = load_case(file, max_elements)
+        except CaseError as exc:
+            problems += exc.problems
+            continue
+        if case.name in first_file:
+            again = f"duplicate case name '{case.name}' (also in {first_file[case.name]})"
+            problems.append(Problem(file, case.line, "name", again))
+            continue
+        first_file[case.name] = file
+        cases.append(case)
+    if problems:
+        raise CaseError(problems)
+    return cases

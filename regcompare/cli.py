@@ -1,0 +1,172 @@
+"""``regcompare run|validate|conventions`` (DESIGN.md §4).
+
+Exit status: 0 when no row is ``mismatch`` or ``error``, 1 when some is, 2 for invalid input or
+usage (the message on stderr, no traceback), 130 when interrupted (workers stopped, report kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from regcompare import adapters
+from regcompare.cases import DEFAULT_MAX_ELEMENTS, CaseError, load_cases
+from regcompare.engine import STATUSES, Run, run
+from regcompare.workers import DEFAULT_TASK_TIMEOUT, WorkerPool
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _frameworks(text: str | None) -> tuple[str, ...]:
+    known = adapters.frameworks()
+    if text is None:
+        return known
+    chosen = tuple(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))
+    unknown = [f for f in chosen if f not in known]
+    if unknown or not chosen:
+        named = ", ".join(unknown) or "(none given)"
+        raise _UsageError(f"--frameworks: unknown framework {named}; known: {', '.join(known)}")
+    return chosen
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="regcompare", description="Cross-framework equivalence of L1/L2 regularization.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p_run = sub.add_parser("run", help="run cases and write reports")
+    p_run.add_argument("paths", nargs="*", default=["cases"], help="case files or folders (default: cases/)")
+    p_run.add_argument("--frameworks", help="comma-separated (default: every one known; missing ones are skipped)")
+    p_run.add_argument("--out", default="reports", help="output folder (default: reports/)")
+    p_run.add_argument("--timeout", type=float, default=DEFAULT_TASK_TIMEOUT,
+                       help="seconds a task may take before its worker is killed (default: %(default)s)")
+    p_run.add_argument("--max-elements", type=int, default=DEFAULT_MAX_ELEMENTS,
+                       help="largest tensor a case may generate (default: %(default)s)")
+    p_val = sub.add_parser("validate", help="check case files against the schema")
+    p_val.add_argument("paths", nargs="+")
+    p_val.add_argument("--max-elements", type=int, default=DEFAULT_MAX_ELEMENTS)
+    sub.add_parser("conventions", help="print the conventions table")
+    return parser
+
+
+def _progress_printer() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
+    """Rich progress bars on a terminal; plain lines (every 10%) in CI."""
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bars = Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        transient=True)
+        ids: dict[str, Any] = {}
+        bars.start()
+
+        def update(fw: str, done: int, total: int) -> None:
+            if fw not in ids:
+                ids[fw] = bars.add_task(fw, total=total)
+            bars.update(ids[fw], completed=done)
+
+        return update, bars.stop
+
+    shown: dict[str, int] = {}
+
+    def plain(fw: str, done: int, total: int) -> None:
+        step = max(50, total // 10)
+        if done == total or done // step > shown.get(fw, 0):
+            shown[fw] = done // step
+            print(f"{fw}: {done}/{total}", file=sys.stderr, flush=True)
+
+    return plain, lambda: None
+
+
+def _print_summary(result: Run, out: str, seconds: float) -> None:
+    width = max(len(fw) for fw in result.frameworks) if result.frameworks else 8
+    print(f"{'framework':<{width}}  status   rows  " + "  ".join(f"{s:>11}" for s in STATUSES))
+    for fw, info in result.frameworks.items():
+        counts = [sum(1 for r in result.rows if r["framework"] == fw and r["status"] == s) for s in STATUSES]
+        note = info.version if info.status == "ok" else info.status
+        print(f"{fw:<{width}}  {note[:7]:<7} {sum(counts):>5}  " + "  ".join(f"{c:>11}" for c in counts))
+    total = "  ".join(f"{s} {n}" for s, n in result.summary.items() if n)
+    print(f"{len(result.rows)} rows in {seconds:.1f} s: {total or 'none'}; reports in {out}/")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from regcompare.report import to_html, to_markdown
+    from regcompare.results import environment, results_document, to_csv, to_json, to_junit, write_atomically
+
+    frameworks = _frameworks(args.frameworks)
+    cases = load_cases(args.paths, args.max_elements)
+    started = time.monotonic()
+    pool = WorkerPool(task_timeout=args.timeout)
+    update, stop = _progress_printer()
+    try:
+        result = run(cases, frameworks, pool, update)
+    finally:
+        stop()
+        pool.close()
+    seconds = time.monotonic() - started
+    doc = results_document(result, environment(result, seconds))
+    write_atomically(args.out, {
+        "results.json": to_json(doc),
+        "results.csv": to_csv(result.rows),
+        "report.md": to_markdown(doc),
+        "report.html": to_html(doc, {c.name: c.source for c in cases}),
+        "junit.xml": to_junit(result),
+    })
+    _print_summary(result, args.out, seconds)
+    failed = result.summary["mismatch"] + result.summary["error"]
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    cases = load_cases(args.paths, args.max_elements)
+    print(f"{len(cases)} case(s) valid")
+    return EXIT_OK
+
+
+def cmd_conventions(_: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    table = [
+        [c.api + ("" if c.executed else " *"), c.measures, c.formula, c.mapping(), c.coupling, c.signature()]
+        for c in adapters.conventions().values()
+    ]
+    print(tabulate(table, headers=["API", "measures", "formula", "native → canonical", "coupling", "defaults"]))
+    print("\n* documented convention only (not installable here, not executed)")
+    return EXIT_OK
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM is handled like Ctrl-C: workers stopped, outputs untouched
+
+
+def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        args = _parser().parse_args(argv)
+        command = {"run": cmd_run, "validate": cmd_validate, "conventions": cmd_conventions}[args.command]
+        return command(args)
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except CaseError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted: workers stopped, previous reports left as they were", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

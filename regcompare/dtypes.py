@@ -1,0 +1,56 @@
+"""The four floating dtypes, as numpy sees them (bfloat16 through ml_dtypes), and their tolerances."""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import ml_dtypes
+import numpy as np
+
+DtypeName = Literal["float16", "bfloat16", "float32", "float64"]
+DTYPES: tuple[DtypeName, ...] = ("float16", "bfloat16", "float32", "float64")
+
+_NUMPY: dict[str, type] = {
+    "float16": np.float16,
+    "bfloat16": ml_dtypes.bfloat16,
+    "float32": np.float32,
+    "float64": np.float64,
+}
+
+
+class Tolerance(NamedTuple):
+    rtol: float
+    atol: float
+
+
+#: torch.testing.assert_close's defaults, the table most users already know.
+DEFAULT_TOLERANCE: dict[str, Tolerance] = {
+    "float16": Tolerance(1e-3, 1e-5),
+    "bfloat16": Tolerance(1.6e-2, 1e-5),
+    "float32": Tolerance(1.3e-6, 1e-5),
+    "float64": Tolerance(1e-7, 1e-7),
+}
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    return np.dtype(_NUMPY[name])
+
+
+def finfo(name: str) -> ml_dtypes.finfo:
+    return ml_dtypes.finfo(_NUMPY[name])
+
+
+def cast(values: np.ndarray, name: str) -> np.ndarray:
+    """Round float64 values to the dtype (round to nearest even, overflow to inf)."""
+    with np.errstate(over="ignore"):
+        return np.asarray(values, np.float64).astype(_NUMPY[name])
+
+
+def ulp(values: np.ndarray, name: str) -> np.ndarray:
+    """The spacing of the dtype at each value (float64), subnormals included; inf/nan give nan."""
+    info = finfo(name)
+    values = np.asarray(values, np.float64)
+    _, exponent = np.frexp(values)  # values = m * 2**exponent with 0.5 <= |m| < 1
+    unbiased = np.maximum(exponent.astype(np.int64) - 1, int(info.minexp))
+    spacing = np.ldexp(1.0, unbiased - int(info.nmant))
+    return np.where(np.isfinite(values), spacing, np.nan)

@@ -1,0 +1,104 @@
+"""The case file schema (DESIGN.md §3) as strict pydantic models: unknown keys are errors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from regcompare.conventions import Quantity
+from regcompare.dtypes import DtypeName
+
+Coefficient = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
+Size = Annotated[int, Field(ge=0)]
+
+
+class Strict(BaseModel):
+    # strict: a quoted "0.5" is a string, not a coefficient; ints still pass as floats.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class RegularizerSpec(Strict):
+    l1: Coefficient = 0.0
+    l2: Coefficient = 0.0
+
+
+class ConstantSpec(Strict):
+    shape: list[Size]
+    fill: float
+
+
+class GeneratedSpec(Strict):
+    """``numpy.random.default_rng(seed).normal(0, scale, shape)`` or ``.uniform(-scale, scale, shape)``."""
+
+    shape: list[Size]
+    init: Literal["normal", "uniform"]
+    seed: int = 0
+    scale: Positive = 1.0
+
+
+def _weight_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "generated" if "init" in value else "constant"
+    return "inline"
+
+
+#: Inline values are checked (rectangular, numeric) by ``tensors.inline``, which knows their lines.
+WeightSpec = Annotated[
+    Annotated[list[Any], Tag("inline")] | Annotated[ConstantSpec, Tag("constant")]
+    | Annotated[GeneratedSpec, Tag("generated")],
+    Discriminator(_weight_kind),
+]
+GradSpec = Literal["ones", "zeros"] | WeightSpec
+
+
+class ToleranceSpec(Strict):
+    rtol: Coefficient | None = None
+    atol: Coefficient | None = None
+
+
+class OptimizerSpec(Strict):
+    name: Literal["sgd", "adam", "adamw"]
+    lr: Positive = 0.1
+    momentum: Fraction = 0.0
+    dampening: Fraction = 0.0
+    nesterov: bool = False
+    beta1: Fraction = 0.9
+    beta2: Fraction = 0.999
+    eps: Positive = 1e-8
+
+
+class ExpectSpec(Strict):
+    """A golden raw value, in the API's own terms (``native: {}`` calls it with its defaults)."""
+
+    api: str
+    native: dict[str, Coefficient] = {}
+    raw: float | list[Any]
+    quantity: Quantity | None = None
+    """Default: what the API natively measures."""
+    dtype: DtypeName | None = None
+    """Default: every dtype of the case."""
+
+
+class CaseSpec(Strict):
+    name: str | None = None
+    description: str = ""
+    tags: list[str] = []
+    weights: dict[str, WeightSpec]
+    dtypes: list[DtypeName] = ["float32"]
+    regularizers: list[RegularizerSpec] = []
+    quantities: list[Quantity] = ["penalty", "gradient"]
+    frameworks: list[str] | None = None
+    optimizer: OptimizerSpec | None = None
+    grads: dict[str, GradSpec] | None = None
+    steps: Annotated[int, Field(ge=1, le=10_000)] = 1
+    tolerance: dict[DtypeName, ToleranceSpec] = {}
+    expect: list[ExpectSpec] = []
+
+
+def field_names() -> set[str]:
+    """Every key the schema knows, for "did you mean" hints."""
+    models = (CaseSpec, RegularizerSpec, ConstantSpec, GeneratedSpec, ToleranceSpec, OptimizerSpec, ExpectSpec)
+    return {name for model in models for name in model.model_fields}

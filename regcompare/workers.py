@@ -1,0 +1,259 @@
+"""The parent's side of the framework workers: start, feed, watch, restart.
+
+Each framework gets one long-lived process (``regcompare.worker``), started in its own session so a
+crash, a hang or Ctrl-C can be dealt with per process group. A task that crashes its worker (a
+signal) or outlives ``task_timeout`` becomes an ``error`` outcome; the worker is started again for
+the tasks that remain, so one bad task costs one row, not a framework.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from regcompare.adapters import AdapterSpec, specs
+from regcompare.adapters.base import Task
+from regcompare.protocol import Timeout, read_message, write_message
+
+Status = Literal["ok", "unsupported", "error", "skipped"]
+
+DEFAULT_TASK_TIMEOUT = 120.0
+DEFAULT_START_TIMEOUT = 300.0
+MAX_RESTARTS = 3
+
+
+@dataclass
+class Outcome:
+    status: Status
+    value: Any = None
+    detail: str = ""
+
+
+@dataclass
+class FrameworkInfo:
+    """What the run learned about a framework: ``ok``, ``missing`` or ``error``, with version or reason."""
+
+    status: str
+    version: str = ""
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"status": self.status}
+        if self.version:
+            out["version"] = self.version
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass
+class Job:
+    """A task as the pool sees it: ``wid`` names its weight set, sent once per worker."""
+
+    key: Any
+    wid: Any
+    task: Task
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(code).name
+    except ValueError:
+        return f"signal {code}"
+
+
+class Worker:
+    """One running worker process and the weight sets it holds."""
+
+    def __init__(self, spec: AdapterSpec, log_dir: str, start_timeout: float) -> None:
+        self.spec = spec
+        to_child, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+        self.log_path = os.path.join(log_dir, f"{spec.framework}-{os.getpid()}-{id(self)}.log")
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "regcompare.worker", spec.module, str(to_child), str(from_child_w)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                pass_fds=(to_child, from_child_w), start_new_session=True,
+            )
+        os.close(to_child)
+        os.close(from_child_w)
+        self.sent: set[Any] = set()
+        self.info = self._hello(start_timeout)
+
+    def _hello(self, timeout: float) -> FrameworkInfo:
+        try:
+            message = read_message(self._from_child, timeout)
+        except Timeout:
+            self.kill()
+            return FrameworkInfo("error", reason=f"import did not finish within {timeout:g} s")
+        if message is None:
+            return FrameworkInfo("error", reason=f"{self.death()} while importing")
+        _, status, text = message
+        if status == "ok":
+            return FrameworkInfo("ok", version=text)
+        hint = f"; install with: {self.spec.install_hint}" if status == "missing" else ""
+        return FrameworkInfo(status, reason=text + hint)
+
+    def death(self) -> str:
+        """Why the process is gone, in one line, with the last line of its log."""
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.process.wait()
+        why = f"worker exited with {_signal_name(-code)}" if code < 0 else f"worker exited with status {code}"
+        tail = self.log_tail()
+        return f"{why}; last output: {tail}" if tail else why
+
+    def log_tail(self) -> str:
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(max(0, os.path.getsize(self.log_path) - 4096))
+                lines = [ln.strip() for ln in log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        except OSError:
+            return ""
+        return lines[-1][:300] if lines else ""
+
+    def evaluate(self, job: Job, timeout: float, forget: Iterable[Any] = ()) -> Outcome | None:
+        """The job's outcome; ``None`` when the worker died or hung (it is then dead)."""
+        try:
+            for wid in forget:
+                if wid in self.sent:
+                    write_message(self._to_child, ("forget", wid))
+                    self.sent.discard(wid)
+            if job.wid not in self.sent:
+                write_message(self._to_child, ("weights", job.wid, job.task.weights))
+                self.sent.add(job.wid)
+            t = job.task
+            write_message(self._to_child, ("task", job.key, job.wid, t.api, t.quantity, t.dtype, t.native, t.options))
+            message = read_message(self._from_child, timeout)
+        except (BrokenPipeError, Timeout):
+            message = None
+        if message is None:
+            return None
+        _, _key, status, value, detail = message
+        return Outcome(status, value, detail)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                write_message(self._to_child, ("stop",))
+                self.process.wait(timeout=10)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        for fd in (self._to_child, self._from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@dataclass
+class WorkerPool:
+    """At most one live worker per framework, reused across calls (a run, or a pytest session)."""
+
+    task_timeout: float = DEFAULT_TASK_TIMEOUT
+    start_timeout: float = DEFAULT_START_TIMEOUT
+    workers: dict[str, Worker] = field(default_factory=dict)
+    info: dict[str, FrameworkInfo] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _log_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="regcompare-workers-"))
+
+    def _worker(self, framework: str) -> Worker | None:
+        worker = self.workers.get(framework)
+        if worker is not None and worker.alive():
+            return worker
+        if framework in self.info and self.info[framework].status != "ok":
+            return None  # it could not start before; do not import again for every task
+        worker = Worker(specs()[framework], self._log_dir, self.start_timeout)
+        with self._lock:
+            self.info[framework] = worker.info
+        if worker.info.status != "ok":
+            worker.close()
+            return None
+        self.workers[framework] = worker
+        return worker
+
+    def framework_info(self, framework: str) -> FrameworkInfo:
+        self._worker(framework)
+        return self.info[framework]
+
+    def run(self, framework: str, jobs: list[Job], on_outcome: Callable[[Job, Outcome], None]) -> None:
+        """Evaluate jobs in order; every job gets exactly one outcome, whatever happens."""
+        last_use = {job.wid: i for i, job in enumerate(jobs)}
+        restarts = 0
+        for i, job in enumerate(jobs):
+            worker = self._worker(framework)
+            if worker is None:
+                on_outcome(job, self._not_running(framework))
+                continue
+            forget = [wid for wid in list(worker.sent) if last_use.get(wid, -1) < i]
+            outcome = worker.evaluate(job, self.task_timeout, forget)
+            if outcome is None:
+                outcome = self._lost(framework, worker)
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    self.info[framework] = FrameworkInfo(
+                        "error", self.info[framework].version, f"worker died {restarts} times; giving up"
+                    )
+            on_outcome(job, outcome)
+
+    def _lost(self, framework: str, worker: Worker) -> Outcome:
+        hung = worker.alive()
+        worker.kill()
+        self.workers.pop(framework, None)
+        if hung:
+            return Outcome("error", detail=f"timed out after {self.task_timeout:g} s (worker killed)")
+        return Outcome("error", detail=worker.death())
+
+    def _not_running(self, framework: str) -> Outcome:
+        info = self.info[framework]
+        if info.status == "missing":
+            return Outcome("skipped", detail=f"{framework} is not installed: {info.reason}")
+        return Outcome("error", detail=f"{framework} worker could not run: {info.reason}")
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.close()
+        self.workers.clear()
+
+
+def evaluate(framework: str, tasks: list[Task], timeout: float = DEFAULT_TASK_TIMEOUT) -> list[Outcome]:
+    """Run tasks on one framework in a fresh worker: the simplest entry point (tests, scripts)."""
+    pool = WorkerPool(task_timeout=timeout)
+    outcomes: list[Outcome] = []
+    try:
+        jobs = [Job(i, id(t.weights), t) for i, t in enumerate(tasks)]
+        pool.run(framework, jobs, lambda _job, outcome: outcomes.append(outcome))
+    finally:
+        pool.close()
+    return outcomes
+
+
+def iter_values(value: Any) -> Iterator[np.ndarray]:
+    if isinstance(value, dict):
+        yield from value.values()
+    elif value is not None:
+        yield np.asarray(value)
