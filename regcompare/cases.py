@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from regcompare import adapters
-from regcompare.schema import CaseSpec, ConstantSpec, GeneratedSpec, field_names
+from regcompare.schema import CaseSpec, ConstantSpec, GeneratedSpec, keys_allowed_at
 
 Path_ = tuple[str | int, ...]
 
@@ -125,7 +125,10 @@ def read_yaml(file: str, data: bytes) -> tuple[Any, dict[Path_, int]]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise CaseError([Problem(file, line, "", f"malformed YAML: {exc.problem or exc}")]) from None
+        where = ""
+        if exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            where = f" ({exc.context} on line {exc.context_mark.line + 1})"
+        raise CaseError([Problem(file, line, "", f"malformed YAML: {exc.problem or exc}{where}")]) from None
     except yaml.YAMLError as exc:
         raise CaseError([Problem(file, 1, "", f"malformed YAML: {exc}")]) from None
     finally:
@@ -138,16 +141,16 @@ def read_yaml(file: str, data: bytes) -> tuple[Any, dict[Path_, int]]:
 def _data_path(data: Any, loc: tuple[str | int, ...]) -> Path_:
     """The part of pydantic's ``loc`` that walks the data (drops union tags such as 'generated')."""
     path: list[str | int] = []
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(data, dict) and part in data:
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and part < len(data):
             data = data[part]
-        elif part == loc[-1] or isinstance(data, dict):
-            path.append(part)  # a missing key: name it, point at its parent
+        elif i == len(loc) - 1:
+            path.append(part)  # a missing key: name it (its line is its parent's)
             break
         else:
-            continue
+            continue  # a union tag such as 'generated', not a key of the file
         path.append(part)
     return tuple(path)
 
@@ -156,7 +159,7 @@ def _message(error: dict[str, Any], path: Path_) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         key = str(path[-1]) if path else ""
-        close = difflib.get_close_matches(key, field_names(), n=1)
+        close = difflib.get_close_matches(key, keys_allowed_at(path[:-1]), n=1, cutoff=0.5)
         return "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
     if kind == "missing":
         return "missing required key"

@@ -46,11 +46,13 @@ def compare(actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Toleranc
     with np.errstate(invalid="ignore", over="ignore"):
         abs_err = np.where(special, 0.0, np.abs(a - r))
         abs_err = np.where(np.isnan(abs_err), math.inf, abs_err)
-        bound = tol.atol + tol.rtol * np.abs(r)
+        # A non-finite reference is met only by the special cases above: no tolerance around inf or NaN.
+        bound = np.where(np.isfinite(r), tol.atol + tol.rtol * np.abs(r), 0.0)
         rel_err = np.where(abs_err == 0, 0.0, abs_err / np.abs(r))
         ulps = np.where(abs_err == 0, 0.0, abs_err / ulp(r, dtype))
+    rel_err = np.where(np.isnan(rel_err), math.inf, rel_err)
     ulps = np.where(np.isnan(ulps), math.inf, ulps)
-    bad = abs_err > np.where(np.isnan(bound), math.inf, bound)
+    bad = abs_err > bound
 
     worst = np.unravel_index(int(np.argmax(np.where(bad, abs_err, -1.0) if bad.any() else abs_err)), a.shape)
     index = tuple(int(i) for i in worst)
@@ -65,6 +67,8 @@ def compare(actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Toleranc
         why = f"overflow: {dtype} result is {got} where the exact value {want:.9g} fits {dtype}"
     elif math.isnan(got):
         why = f"NaN where the exact value is {want:.9g}"
+    elif math.isnan(want):
+        why = f"{got:.9g} where the exact value is NaN (the NaN input did not propagate)"
     else:
         why = f"{got:.9g} vs {want:.9g}: abs err {abs(got - want):.3g} > {float(bound[worst]):.3g} allowed"
     return Verdict(False, *figures, index, f"{why}{_fmt_index(index)}; {allowed}")

@@ -51,6 +51,7 @@ def ulp(values: np.ndarray, name: str) -> np.ndarray:
     info = finfo(name)
     values = np.asarray(values, np.float64)
     _, exponent = np.frexp(values)  # values = m * 2**exponent with 0.5 <= |m| < 1
-    unbiased = np.maximum(exponent.astype(np.int64) - 1, int(info.minexp))
+    exponent = np.where(values == 0, int(info.minexp), exponent.astype(np.int64) - 1)  # frexp(0) says 0
+    unbiased = np.maximum(exponent, int(info.minexp))
     spacing = np.ldexp(1.0, unbiased - int(info.nmant))
     return np.where(np.isfinite(values), spacing, np.nan)

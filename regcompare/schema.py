@@ -98,7 +98,18 @@ class CaseSpec(Strict):
     expect: list[ExpectSpec] = []
 
 
-def field_names() -> set[str]:
-    """Every key the schema knows, for "did you mean" hints."""
-    models = (CaseSpec, RegularizerSpec, ConstantSpec, GeneratedSpec, ToleranceSpec, OptimizerSpec, ExpectSpec)
+#: Which models a mapping under each top-level key holds.
+_NESTED: dict[str, tuple[type[BaseModel], ...]] = {
+    "regularizers": (RegularizerSpec,),
+    "weights": (ConstantSpec, GeneratedSpec),
+    "grads": (ConstantSpec, GeneratedSpec),
+    "tolerance": (ToleranceSpec,),
+    "optimizer": (OptimizerSpec,),
+    "expect": (ExpectSpec,),
+}
+
+
+def keys_allowed_at(path: tuple[str | int, ...]) -> set[str]:
+    """The keys a mapping at ``path`` may have, for "did you mean" hints."""
+    models = _NESTED.get(str(path[0]), (CaseSpec,)) if path else (CaseSpec,)
     return {name for model in models for name in model.model_fields}

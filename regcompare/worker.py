@@ -1,4 +1,4 @@
-"""The framework worker: ``python -m regcompare.worker MODULE FD_IN FD_OUT``.
+"""The framework worker: ``python -m regcompare.worker MODULE[:ATTR] FD_IN FD_OUT``.
 
 It imports one adapter module (and so one framework) once, then answers tasks until told to stop.
 The protocol runs over two private pipes inherited from the parent, never over stdout: before the
@@ -45,10 +45,11 @@ def _where(exc: BaseException) -> str:
     return f" (at {os.path.basename(last.filename)}:{last.lineno})"
 
 
-def _load(module_name: str) -> tuple[Adapter | None, tuple[str, str]]:
+def _load(target: str) -> tuple[Adapter | None, tuple[str, str]]:
+    module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)
-        adapter = module.ADAPTER()
+        adapter = getattr(module, attr or "ADAPTER")()
         return adapter, ("ok", adapter.version())
     except ModuleNotFoundError as exc:
         return None, ("missing", _one_line(exc))

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from regcompare.adapters import AdapterSpec, specs
+from regcompare import adapters
+from regcompare.adapters import AdapterSpec
 from regcompare.adapters.base import Task
 from regcompare.protocol import Timeout, read_message, write_message
 
@@ -124,8 +125,8 @@ class Worker:
             return ""
         return lines[-1][:300] if lines else ""
 
-    def evaluate(self, job: Job, timeout: float, forget: Iterable[Any] = ()) -> Outcome | None:
-        """The job's outcome; ``None`` when the worker died or hung (it is then dead)."""
+    def evaluate(self, job: Job, timeout: float, forget: Iterable[Any] = ()) -> Outcome | Literal["died", "hung"]:
+        """The job's outcome, or how the worker was lost: ``died`` (end of stream) or ``hung`` (timeout)."""
         try:
             for wid in forget:
                 if wid in self.sent:
@@ -137,10 +138,12 @@ class Worker:
             t = job.task
             write_message(self._to_child, ("task", job.key, job.wid, t.api, t.quantity, t.dtype, t.native, t.options))
             message = read_message(self._from_child, timeout)
-        except (BrokenPipeError, Timeout):
-            message = None
+        except BrokenPipeError:
+            return "died"
+        except Timeout:
+            return "hung"
         if message is None:
-            return None
+            return "died"
         _, _key, status, value, detail = message
         return Outcome(status, value, detail)
 
@@ -187,7 +190,7 @@ class WorkerPool:
             return worker
         if framework in self.info and self.info[framework].status != "ok":
             return None  # it could not start before; do not import again for every task
-        worker = Worker(specs()[framework], self._log_dir, self.start_timeout)
+        worker = Worker(adapters.specs()[framework], self._log_dir, self.start_timeout)
         with self._lock:
             self.info[framework] = worker.info
         if worker.info.status != "ok":
@@ -211,8 +214,8 @@ class WorkerPool:
                 continue
             forget = [wid for wid in list(worker.sent) if last_use.get(wid, -1) < i]
             outcome = worker.evaluate(job, self.task_timeout, forget)
-            if outcome is None:
-                outcome = self._lost(framework, worker)
+            if not isinstance(outcome, Outcome):
+                outcome = self._lost(framework, worker, hung=outcome == "hung")
                 restarts += 1
                 if restarts > MAX_RESTARTS:
                     self.info[framework] = FrameworkInfo(
@@ -220,13 +223,16 @@ class WorkerPool:
                     )
             on_outcome(job, outcome)
 
-    def _lost(self, framework: str, worker: Worker) -> Outcome:
-        hung = worker.alive()
-        worker.kill()
+    def _lost(self, framework: str, worker: Worker, hung: bool) -> Outcome:
+        """The outcome of the task a worker was lost on; the next task starts a fresh worker."""
         self.workers.pop(framework, None)
         if hung:
+            worker.kill()  # before close(), which would politely wait for a stop that never comes
+            worker.close()
             return Outcome("error", detail=f"timed out after {self.task_timeout:g} s (worker killed)")
-        return Outcome("error", detail=worker.death())
+        why = worker.death()  # waits for the exit status before anything is closed
+        worker.close()
+        return Outcome("error", detail=why)
 
     def _not_running(self, framework: str) -> Outcome:
         info = self.info[framework]

@@ -18,7 +18,7 @@ from regcompare.conventions import Convention, registry
 class AdapterSpec:
     framework: str
     module: str
-    """Importable module with an ``ADAPTER`` attribute: the ``Adapter`` subclass to build."""
+    """``module`` or ``module:attr``: where the ``Adapter`` subclass to build is (attr default ``ADAPTER``)."""
     install_hint: str
     conventions: tuple[Convention, ...] = ()
     """Records for APIs that the built-in table does not know (third-party adapters)."""

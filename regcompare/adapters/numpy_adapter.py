@@ -19,13 +19,28 @@ class NumpyAdapter(Adapter):
         return np.__version__
 
     def handwritten(self, task: Task) -> Value:
+        # A term with a zero coefficient is not written at all, as a user would not write it
+        # (and so 0·inf never turns an infinite weight into NaN).
         l1, l2 = task.native.get("l1", 0.0), task.native.get("l2", 0.0)
         with np.errstate(over="ignore", invalid="ignore"):
             if task.quantity == "penalty":
                 # Python floats are weak scalars (NEP 50): the arithmetic stays in the weights' dtype.
-                terms = [l1 * np.sum(np.abs(w)) + l2 / 2 * np.sum(w * w) for w in task.weights.values()]
-                return np.asarray(sum(terms[1:], terms[0]))
-            return {name: l1 * np.sign(w) + l2 * w for name, w in task.weights.items()}
+                total = np.zeros((), next(iter(task.weights.values())).dtype) if task.weights else np.zeros(())
+                for w in task.weights.values():
+                    if l1:
+                        total = total + l1 * np.sum(np.abs(w))
+                    if l2:
+                        total = total + l2 / 2 * np.sum(w * w)
+                return total
+            grads = {}
+            for name, w in task.weights.items():
+                g = np.zeros_like(w)
+                if l1:
+                    g = g + l1 * np.sign(w)
+                if l2:
+                    g = g + l2 * w
+                grads[name] = g
+            return grads
 
 
 ADAPTER = NumpyAdapter

@@ -47,13 +47,24 @@ class TorchAdapter(Adapter):
         return {n: to_torch(w, task.dtype).requires_grad_(True) for n, w in task.weights.items()}
 
     def handwritten(self, task: Task) -> Value:
+        """d2l's ``lambd * torch.sum(w.pow(2)) / 2``, plus ``l1 * torch.sum(torch.abs(w))``.
+
+        A term with a zero coefficient is not written, as a user would not write it (and so
+        ``0·inf`` never turns an infinite weight's gradient into NaN).
+        """
         lambd, l1 = task.native.get("lambd", 0.0), task.native.get("l1", 0.0)
         params = self._params(task)
-        penalty = sum(lambd * torch.sum(w.pow(2)) / 2 + l1 * torch.sum(torch.abs(w)) for w in params.values())
+        penalty = torch.zeros((), dtype=_TORCH_DTYPES[task.dtype])
+        for w in params.values():
+            if lambd:
+                penalty = penalty + lambd * torch.sum(w.pow(2)) / 2
+            if l1:
+                penalty = penalty + l1 * torch.sum(torch.abs(w))
         if task.quantity == "penalty":
             return to_numpy(penalty)
-        penalty.backward()
-        return {n: to_numpy(w.grad) for n, w in params.items()}
+        if penalty.requires_grad:
+            penalty.backward()
+        return {n: to_numpy(w.grad if w.grad is not None else torch.zeros_like(w)) for n, w in params.items()}
 
     def sgd(self, task: Task) -> Value:
         """The weight-decay term of one real ``torch.optim.SGD`` step with a zero loss gradient."""

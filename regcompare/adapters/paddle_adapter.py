@@ -1,0 +1,231 @@
+"""paddle: the hand-written penalty idiom, and L1Decay/L2Decay applied by a real ``paddle.optimizer.SGD`` step.
+
+Paddle has no penalty function: its regularizers (``paddle.regularizer.L1Decay``/``L2Decay``) only exist
+inside an optimizer step, where ``Optimizer._create_regularization_of_grad`` adds
+``L2Decay(coeff)(param) = coeff * param`` or ``L1Decay(coeff)(param) = coeff * sign(param)`` to the
+gradient before the update (``python/paddle/regularizer.py``, ``python/paddle/optimizer/optimizer.py``).
+So those APIs are measured like ``torch.optim.SGD``: one real step with a zero loss gradient, the term
+recovered as ``(w - w')/lr`` (``regcompare.measure``).
+
+A regularizer reaches a parameter in one of two ways, and paddle 3.3.1's ``_create_regularization_of_grad``
+says which wins::
+
+    if hasattr(param, 'regularizer') and param.regularizer is not None:
+        regularization_term = param.regularizer(param, grad, grad.block)
+    elif regularization is not None:
+        regularization_term = regularization(param, grad, grad.block)
+
+i.e. a ``ParamAttr(regularizer=...)`` replaces the optimizer's ``weight_decay`` for that parameter;
+they never add up. The ``ParamAttr`` APIs therefore build the optimizer with no ``weight_decay`` at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+from regcompare import measure
+from regcompare.adapters.base import Adapter, Task, Unsupported, Value
+
+with warnings.catch_warnings():
+    # paddle.utils.cpp_extension warns on import that ccache is missing; no extension is ever built here.
+    warnings.filterwarnings("ignore", message="No ccache found", category=UserWarning)
+    import paddle
+
+paddle.disable_static()  # dygraph: every call below runs eagerly, one real kernel each
+paddle.set_device("cpu")
+
+_PADDLE_DTYPES: dict[str, Any] = {
+    "float16": paddle.float16,
+    "bfloat16": paddle.bfloat16,
+    "float32": paddle.float32,
+    "float64": paddle.float64,
+}
+
+# Paddle says "no kernel for this dtype on this device" with an EnforceNotMet of code NOT_FOUND, which its
+# pybind layer (paddle/fluid/pybind/exception.cc) raises as RuntimeError -- the same Python type it uses for
+# PRECONDITION_NOT_MET, ALREADY_EXISTS, UNAVAILABLE..., which would be our bugs, not refusals. So RuntimeError
+# is not a refusal type; only this message is, and it becomes ``Unsupported`` with paddle's own first sentence
+# (the rest of the message is the list of dtypes paddle does have, a hint and a C++ file position).
+_MISSING_KERNEL = re.compile(r"\(NotFound\) The kernel with key \(.+?\) of kernel `\w+` is not registered\.")
+
+
+class MeasurementError(Exception):
+    """The adapter could not set up a faithful call (weights changed on entry, no zero gradient): a bug."""
+
+
+@contextmanager
+def kernel_refusals() -> Iterator[None]:
+    """Turn paddle's "kernel not registered" RuntimeError into ``Unsupported``; re-raise anything else."""
+    try:
+        yield
+    except RuntimeError as exc:
+        found = _MISSING_KERNEL.search(str(exc))
+        if found is None:
+            raise
+        raise Unsupported(found.group(0)) from exc
+
+
+def to_numpy(tensor: paddle.Tensor) -> np.ndarray:
+    """The tensor's values in its own dtype; paddle hands bfloat16 out as its uint16 bit pattern."""
+    array = tensor.detach().numpy()
+    if tensor.dtype == paddle.bfloat16:
+        return array.view(ml_dtypes.bfloat16)
+    return array
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal as numbers, NaN matching NaN and the sign of zero kept (NaN payloads may differ)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape:
+        return False
+    nan = np.isnan(a)
+    return bool(
+        np.array_equal(nan, np.isnan(b))
+        and np.array_equal(a[~nan], b[~nan])
+        and np.array_equal(np.signbit(a[~nan]), np.signbit(b[~nan]))
+    )
+
+
+def to_parameter(array: np.ndarray, dtype: str, attr: paddle.ParamAttr | None = None) -> paddle.Tensor:
+    """A trainable paddle parameter holding exactly ``array``.
+
+    ``Assign`` is given the numpy array itself: for float16/bfloat16 parameters it goes through float32
+    (``astype('float32')``, exact for both, bfloat16 included via ml_dtypes) and casts back, which is exact.
+    Handing it a bfloat16 *tensor* instead would be wrong: ``Assign`` calls ``tensor.numpy()``, which gives
+    the uint16 bit pattern, and would then initialise the parameter with those integers as values.
+    """
+    array = np.asarray(array)
+    param = paddle.create_parameter(
+        list(array.shape), _PADDLE_DTYPES[dtype], attr=attr, default_initializer=paddle.nn.initializer.Assign(array)
+    )
+    if not _same_values(to_numpy(param), array):
+        raise MeasurementError(f"{dtype} weights of shape {array.shape} changed on the way into paddle")
+    return param
+
+
+def give_zero_gradient(param: paddle.Tensor) -> None:
+    """A real, all-zero loss gradient through autograd.
+
+    It must exist: ``Optimizer.step`` collects only parameters whose gradient is not None, and
+    ``_create_regularization_of_grad`` returns early when ``grad is None``, so a parameter without a
+    gradient is silently not regularized (checked: the step then leaves it unchanged).
+    """
+    paddle.sum(param * 0.0).backward()  # d/dw of sum(0*w) is 0 everywhere, even where w is inf or nan
+    grad = param.grad
+    if grad is None or np.any(to_numpy(grad).astype(np.float64) != 0.0):
+        raise MeasurementError("paddle did not produce an all-zero gradient for the decay step")
+
+
+def _coeff(task: Task) -> float:
+    """The decay coefficient, for choosing the probe's learning rate only; absent, paddle's default 0.0."""
+    return task.native.get("coeff", 0.0)
+
+
+def _require(task: Task, *quantities: str) -> None:
+    if task.quantity not in quantities:
+        raise LookupError(f"{task.api} measures {'/'.join(quantities)}, not {task.quantity!r}")
+
+
+class PaddleAdapter(Adapter):
+    framework = "paddle"
+    # Paddle's only refusal seen on these APIs is a missing CPU kernel, narrowed to ``Unsupported`` by
+    # ``kernel_refusals`` (see ``_MISSING_KERNEL``). ValueError (paddle's INVALID_ARGUMENT, e.g. to_tensor on
+    # an ml_dtypes array), TypeError (a wrong argument) and NotImplementedError were not observed as
+    # refusals of a valid input; if they occur they are our bugs and must show as ``error`` rows.
+    refusals = (Unsupported,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.apis: dict[str, Callable[[Task], Value]] = {
+            "paddle.handwritten": self.handwritten,
+            "paddle.regularizer.L2Decay": self.l2decay,
+            "paddle.regularizer.L1Decay": self.l1decay,
+            "paddle.ParamAttr.L2Decay": self.paramattr_l2decay,
+            "paddle.ParamAttr.L1Decay": self.paramattr_l1decay,
+            "paddle.optimizer.SGD": self.sgd,
+        }
+
+    def version(self) -> str:
+        return paddle.__version__
+
+    def run(self, task: Task) -> Value:
+        with kernel_refusals():
+            return super().run(task)
+
+    # --- the hand-written idiom --------------------------------------------------------------------
+
+    def handwritten(self, task: Task) -> Value:
+        """``l1 * sum(abs(w)) + l2 / 2 * sum(square(w))`` over all tensors; its gradient by ``backward()``."""
+        _require(task, "penalty", "gradient")
+        l1, l2 = task.native.get("l1", 0.0), task.native.get("l2", 0.0)
+        params = {n: to_parameter(w, task.dtype) for n, w in task.weights.items()}
+        # A term with a zero coefficient is not written, as a user would not write it (and so 0·inf
+        # never turns an infinite weight's gradient into NaN).
+        terms = [l1 * paddle.sum(paddle.abs(w)) for w in params.values() if l1]
+        terms += [l2 / 2 * paddle.sum(paddle.square(w)) for w in params.values() if l2]
+        if task.quantity == "penalty":
+            return to_numpy(functools.reduce(operator.add, terms)) if terms else np.zeros(())
+        if terms:
+            functools.reduce(operator.add, terms).backward()
+        return {n: to_numpy(w.grad) if w.grad is not None else np.zeros_like(task.weights[n]) for n, w in params.items()}
+
+    # --- regularizers applied by one real SGD step ---------------------------------------------------
+
+    def l2decay(self, task: Task) -> Value:
+        """``SGD(weight_decay=L2Decay(coeff))``."""
+        return self._step(task, l2=_coeff(task), weight_decay=paddle.regularizer.L2Decay(**task.native))
+
+    def l1decay(self, task: Task) -> Value:
+        """``SGD(weight_decay=L1Decay(coeff))``."""
+        return self._step(task, l1=_coeff(task), weight_decay=paddle.regularizer.L1Decay(**task.native))
+
+    def paramattr_l2decay(self, task: Task) -> Value:
+        """``ParamAttr(regularizer=L2Decay(coeff))`` on every parameter, the optimizer without weight_decay."""
+        attr = paddle.ParamAttr(regularizer=paddle.regularizer.L2Decay(**task.native))
+        return self._step(task, l2=_coeff(task), attr=attr)
+
+    def paramattr_l1decay(self, task: Task) -> Value:
+        """``ParamAttr(regularizer=L1Decay(coeff))`` on every parameter, the optimizer without weight_decay."""
+        attr = paddle.ParamAttr(regularizer=paddle.regularizer.L1Decay(**task.native))
+        return self._step(task, l1=_coeff(task), attr=attr)
+
+    def sgd(self, task: Task) -> Value:
+        """``SGD(weight_decay=<float>)``, which paddle's Optimizer turns into ``L2Decay(weight_decay)``.
+
+        Absent, the argument is not passed at all: paddle's default ``None`` means no regularization.
+        """
+        return self._step(task, l2=task.native.get("weight_decay", 0.0), **task.native)
+
+    def _step(
+        self,
+        task: Task,
+        *,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        attr: paddle.ParamAttr | None = None,
+        **optimizer_kwargs: Any,
+    ) -> Value:
+        """The decay term of one ``paddle.optimizer.SGD`` step with an all-zero loss gradient."""
+        _require(task, "gradient")
+        lr = measure.probe_lr(task.weights, l1, l2, task.dtype)
+        params = {n: to_parameter(w, task.dtype, attr) for n, w in task.weights.items()}
+        for param in params.values():
+            give_zero_gradient(param)
+        optimizer = paddle.optimizer.SGD(learning_rate=lr, parameters=list(params.values()), **optimizer_kwargs)
+        with warnings.catch_warnings():
+            # SGD keeps no accumulators, so its "Accumulating with FP16/BF16 ..." advice does not apply.
+            warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
+            optimizer.step()
+        return {n: measure.term_from_step(task.weights[n], to_numpy(p), lr) for n, p in params.items()}
+
+
+ADAPTER = PaddleAdapter

@@ -1,0 +1,122 @@
+"""tensorflow: ``tf.nn.l2_loss`` and the Keras 3 weight regularizers, gradients through ``tf.GradientTape``.
+
+Every API is called as a user calls it, on a tensor of the task's dtype, with no cast of ours. What
+Keras 3.15 does per dtype (keras/src/regularizers/regularizers.py), and what this adapter preserves:
+
+* ``L1.__call__``/``L2.__call__`` return ``ops.cast(coeff, dtype=x.dtype) * ops.sum(...)`` and
+  ``L1L2`` starts from ``ops.convert_to_tensor(0.0, dtype=x.dtype)``: the arithmetic stays in the
+  input's dtype (float16 squares and sums overflow at 65504; nothing is widened to floatx).
+* The coefficient is a Python float (``L1`` even stores ``ops.convert_to_tensor(l1)``, a float32
+  tensor), and ``tf.cast`` of a Python float first makes a float32 tensor: the coefficient is rounded
+  to float32 before it reaches float64 (``L2(0.01)`` in float64 multiplies by 0.009999999776…).
+* ``L1L2`` skips a term whose coefficient is 0, so ``L1L2()`` returns a constant unconnected to the
+  weights (its gradient is "unconnected": zero here, as an optimizer sees it).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Quiet TF's C++ start-up chatter; set before the import, because TF reads it once when it loads.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from regcompare.adapters.base import Adapter, Task, Unsupported, Value
+
+#: A penalty of one tensor, built from the task's native arguments: the framework call under test.
+TensorPenalty = Callable[[tf.Variable], tf.Tensor]
+
+_TF_DTYPES: dict[str, tf.DType] = {
+    "float16": tf.float16,
+    "bfloat16": tf.bfloat16,
+    "float32": tf.float32,
+    "float64": tf.float64,
+}
+
+
+def to_variable(array: np.ndarray, dtype: str) -> tf.Variable:
+    """A weight as a user's model holds it. TF's bfloat16 *is* ``ml_dtypes.bfloat16``, so every dtype
+    (bfloat16 included) converts without rounding; the dtype check guards against a silent cast."""
+    variable = tf.Variable(np.asarray(array), trainable=True)
+    if variable.dtype != _TF_DTYPES[dtype]:
+        raise TypeError(f"weights arrived as {variable.dtype.name}, task says {dtype}")
+    return variable
+
+
+def to_numpy(tensor: tf.Tensor) -> np.ndarray:
+    """In the tensor's own dtype (bfloat16 comes back as ``ml_dtypes.bfloat16``); the worker widens."""
+    return np.asarray(tensor.numpy())
+
+
+def _keras_regularizer(cls: type[keras.regularizers.Regularizer], native: dict[str, float]) -> TensorPenalty:
+    """``cls(**native)``: an empty ``native`` calls the API with its own defaults (L1/L2: 0.01, L1L2: 0)."""
+    try:
+        return cls(**native)
+    except ValueError as exc:
+        # Keras' own argument check (validate_float_arg: negative, inf or nan coefficient) refuses the
+        # input; only the constructor is guarded, so a ValueError elsewhere stays an error row.
+        raise Unsupported(f"{cls.__name__}({native}): {exc}") from exc
+
+
+class TensorflowAdapter(Adapter):
+    framework = "tensorflow"
+    refusals = (
+        Unsupported,
+        # Observed: an op whose type list excludes the dtype refuses it in eager mode with
+        # "Value for attr 'T' of float8_e4m3fn is not in the list of allowed values" (L2Loss, Square, Sum).
+        tf.errors.InvalidArgumentError,
+        # TF's eager "Could not find device for node …": the dtype is allowed but no CPU kernel is
+        # registered for it. Not raised for the four dtypes here; kept because it is TF's refusal too.
+        tf.errors.NotFoundError,
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.apis = {
+            "tf.nn.l2_loss": self.l2_loss,
+            "keras.regularizers.L1": self.keras_l1,
+            "keras.regularizers.L2": self.keras_l2,
+            "keras.regularizers.L1L2": self.keras_l1l2,
+        }
+
+    def version(self) -> str:
+        return f"tf {tf.__version__}, keras {keras.__version__}"
+
+    def l2_loss(self, task: Task) -> Value:
+        scale = task.native.get("scale", 1.0)
+        # A Python float times a tensor is converted straight to the tensor's dtype (not via float32).
+        return self._measure(task, lambda w: scale * tf.nn.l2_loss(w))
+
+    def keras_l1(self, task: Task) -> Value:
+        return self._measure(task, _keras_regularizer(keras.regularizers.L1, task.native))
+
+    def keras_l2(self, task: Task) -> Value:
+        return self._measure(task, _keras_regularizer(keras.regularizers.L2, task.native))
+
+    def keras_l1l2(self, task: Task) -> Value:
+        return self._measure(task, _keras_regularizer(keras.regularizers.L1L2, task.native))
+
+    def _measure(self, task: Task, penalty_of: TensorPenalty) -> Value:
+        """The penalty summed over the task's tensors (in their dtype), or its gradient per tensor."""
+        variables = {name: to_variable(w, task.dtype) for name, w in task.weights.items()}
+        with tf.GradientTape() as tape:
+            # add_n keeps the dtype, as Keras does when it adds up a model's regularization losses.
+            penalty = tf.add_n([penalty_of(v) for v in variables.values()])
+        if task.quantity == "penalty":
+            return to_numpy(penalty)
+        if task.quantity != "gradient":
+            raise ValueError(f"{task.api} measures a penalty or its gradient, not {task.quantity!r}")
+        names = list(variables)
+        # ZERO, not None, for a penalty that ignores a tensor (L1L2 with both coefficients 0).
+        grads = tape.gradient(
+            penalty, [variables[n] for n in names], unconnected_gradients=tf.UnconnectedGradients.ZERO
+        )
+        return {name: to_numpy(g) for name, g in zip(names, grads, strict=True)}
+
+
+ADAPTER = TensorflowAdapter

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from regcompare import adapters
+
+FAKES = Path(__file__).parent / "fakes"
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The misbehaving frameworks of tests/fakes, registered through the real entry-point group."""
+    monkeypatch.syspath_prepend(str(FAKES))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(FAKES), os.environ.get("PYTHONPATH", "")]))
+    adapters.specs.cache_clear()
+    adapters.conventions.cache_clear()
+    yield
+    adapters.specs.cache_clear()
+    adapters.conventions.cache_clear()
+
+
+@pytest.fixture
+def write_case(tmp_path: Path):
+    """Write a case file and return its path."""
+
+    def write(text: str, name: str = "case.yaml") -> str:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    return write
+
+
+def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None):
+    """``python -m regcompare ...`` in a subprocess, as a user runs it."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "regcompare", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+        env={**os.environ, **(env or {})},
+    )

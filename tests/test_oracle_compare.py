@@ -1,0 +1,105 @@
+"""The oracle (exact float64 reference) and the comparison (tolerances, ULP, NaN/inf, overflow)."""
+
+from __future__ import annotations
+
+import math
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from regcompare import oracle
+from regcompare.compare import compare
+from regcompare.conventions import Regularizer
+from regcompare.dtypes import DEFAULT_TOLERANCE, Tolerance, cast, ulp
+
+SEED = {"w": np.array([[1.0, -2.0], [-3.0, 4.0]])}
+F32 = DEFAULT_TOLERANCE["float32"]
+
+
+def test_oracle_on_the_seed_matrix() -> None:
+    assert oracle.penalty(SEED, Regularizer(l1=0.5)) == 5.0
+    assert oracle.penalty(SEED, Regularizer(l2=1.0)) == 15.0
+    assert oracle.penalty({"a": SEED["w"], "b": np.array([2.0])}, Regularizer(l1=1.0, l2=2.0)) == 10 + 2 + 30 + 4
+    np.testing.assert_array_equal(oracle.gradient(SEED, Regularizer(l1=0.5, l2=1.0))["w"], [[1.5, -2.5], [-3.5, 4.5]])
+    np.testing.assert_array_equal(oracle.gradient({"z": np.zeros(2)}, Regularizer(l1=1.0))["z"], [0.0, 0.0])
+
+
+def test_oracle_sums_exactly_where_naive_float64_does_not() -> None:
+    # 1e16 + 1 + 1 - ...: fsum keeps what a running float64 sum loses.
+    w = {"w": np.array([1e8, 1.0, 1.0, 1.0, 1.0])}
+    assert oracle.penalty(w, Regularizer(l2=2.0)) == 1e16 + 4
+    assert float(np.float64(1e16) + 1.0 + 1.0 + 1.0 + 1.0) != 1e16 + 4
+
+
+def test_zero_coefficients_drop_their_term_so_inf_stays_inf() -> None:
+    w = {"w": np.array([np.inf, 1.0])}
+    assert oracle.penalty(w, Regularizer(l2=1.0)) == math.inf
+    np.testing.assert_array_equal(oracle.gradient(w, Regularizer(l1=0.5))["w"], [0.5, 0.5])
+    assert math.isnan(oracle.penalty({"w": np.array([np.nan])}, Regularizer(l1=1.0)))
+    assert oracle.penalty({"w": np.zeros((0, 3))}, Regularizer(l1=1.0, l2=1.0)) == 0.0
+
+
+def test_oracle_exact_sum_overflowing_float64_is_inf() -> None:
+    assert oracle.penalty({"w": np.array([1e200, 1e200])}, Regularizer(l2=2.0)) == math.inf
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value", "spacing"),
+    [
+        ("float32", 1.0, 2.0**-23), ("float32", 4.0, 2.0**-21), ("float16", 1.0, 2.0**-10),
+        ("bfloat16", 1.0, 2.0**-7), ("float64", 1.0, 2.0**-52), ("float16", 0.0, 2.0**-24),
+        ("bfloat16", 3.0, 2.0**-6),
+    ],
+)
+def test_ulp(dtype: str, value: float, spacing: float) -> None:
+    assert ulp(np.array(value), dtype) == spacing
+
+
+def test_ulp_agrees_with_numpy_spacing_including_subnormals() -> None:
+    values = np.array([1e-42, 1e-30, 0.1, 3.0, 1e30], np.float32)
+    np.testing.assert_array_equal(ulp(values.astype(np.float64), "float32"), np.spacing(values).astype(np.float64))
+    bf = np.array([0.3, 100.0], ml_dtypes.bfloat16)
+    assert (ulp(bf.astype(np.float64), "bfloat16") == [2.0**-9, 0.5]).all()
+
+
+def test_within_tolerance_reports_the_tolerance_used() -> None:
+    v = compare(np.array(30.000001), np.array(30.0), "float32", F32, "float32 default")
+    assert v.ok and v.detail.startswith("within rtol=1.3e-06, atol=1e-05 (float32 default)")
+    assert v.ulp == pytest.approx(1e-6 / 2.0**-19)
+
+
+def test_outside_tolerance_says_by_how_much_and_where() -> None:
+    v = compare(np.array([[1.0, 2.0], [3.0, 4.5]]), np.array([[1.0, 2.0], [3.0, 4.0]]), "float32", F32, "x")
+    assert not v.ok and v.worst == (1, 1)
+    assert v.abs_err == 0.5 and v.rel_err == 0.125 and v.ulp == 0.5 / 2.0**-21
+    assert "abs err 0.5" in v.detail and "at index (1, 1)" in v.detail
+
+
+def test_nan_equals_nan_and_inf_equals_inf_of_the_same_sign() -> None:
+    assert compare(np.array([np.nan, np.inf, -np.inf]), np.array([np.nan, np.inf, -np.inf]), "float32", F32, "x").ok
+    assert not compare(np.array([np.inf]), np.array([-np.inf]), "float32", F32, "x").ok
+    assert not compare(np.array([np.nan]), np.array([1.0]), "float32", F32, "x").ok
+    assert not compare(np.array([1.0]), np.array([np.nan]), "float32", F32, "x").ok
+
+
+def test_float16_overflow_of_a_finite_exact_value_is_a_mismatch_that_says_overflow() -> None:
+    v = compare(np.array(np.inf), np.array(15000.0), "float16", DEFAULT_TOLERANCE["float16"], "float16 default")
+    assert not v.ok and v.detail.startswith("overflow: float16 result is inf where the exact value 15000 fits float16")
+
+
+def test_inf_is_right_when_the_exact_value_overflows_the_dtype() -> None:
+    v = compare(np.array(np.inf), np.array(150000.0), "float16", DEFAULT_TOLERANCE["float16"], "float16 default")
+    assert v.ok and "the exact value overflows float16, so inf is right" in v.detail
+
+
+def test_symmetric_where_it_should_be_and_empty_tensors() -> None:
+    a, b = np.array([1.0, 2.0]), np.array([1.0, 2.5])
+    assert compare(a, b, "float32", Tolerance(0, 0.1), "x").abs_err == compare(b, a, "float32", Tolerance(0, 0.1), "x").abs_err
+    assert compare(np.zeros((0, 2)), np.zeros((0, 2)), "float32", F32, "x").ok
+    assert not compare(np.zeros(2), np.zeros(3), "float32", F32, "x").ok
+
+
+def test_cast_rounds_to_nearest_and_overflows_to_inf() -> None:
+    assert cast(np.array(70000.0), "float16") == np.inf
+    assert float(cast(np.array(0.1), "bfloat16")) == 0.10009765625
