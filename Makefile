@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install compare test lint bench clean
+.PHONY: install compare test lint bench browser clean
 
 # The virtual environment with every framework, pinned by constraints.txt (torch 2.13.0 is the CPU
 # build; an unpinned torch would pull several GB of CUDA packages).
@@ -21,9 +21,16 @@ compare: install
 lint: install
 	$(PY) -m ruff check regcompare tests
 
+# Debian's Chromium for the report's browser test (no browser download at run time).
+browser:
+	@command -v chromium >/dev/null 2>&1 || bash tools/install-chromium.sh
+
 # pytest exits 5 when it collects nothing: make treats that as the failure it is.
-test: install lint
+test: install lint browser
 	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.csv reports/*.md reports/*.html reports/*.xml

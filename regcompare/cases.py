@@ -226,13 +226,21 @@ def materialize(spec: Any, path: Path_, max_elements: int) -> tuple[np.ndarray |
 
 def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
     problems: list[tuple[Path_, str]] = []
-    known = adapters.frameworks()
+    known_frameworks = adapters.frameworks()
     registry = adapters.conventions()
     if not spec.weights:
         problems.append((("weights",), "needs at least one tensor"))
     for i, fw in enumerate(spec.frameworks or []):
-        if fw not in known:
-            problems.append((("frameworks", i), f"unknown framework '{fw}'; known: {', '.join(known)}"))
+        if fw not in known_frameworks:
+            choices = ", ".join(known_frameworks)
+            problems.append((("frameworks", i), f"unknown framework '{fw}'; known: {choices}"))
+    for i, known in enumerate(spec.known):
+        if known.framework is not None and known.framework not in known_frameworks:
+            problems.append((("known", i, "framework"), f"unknown framework '{known.framework}'"))
+        if known.api is not None and known.api not in registry:
+            problems.append((("known", i, "api"), f"unknown API '{known.api}'"))
+        if known.tensor is not None and known.tensor not in spec.weights:
+            problems.append((("known", i, "tensor"), f"no weight named '{known.tensor}'"))
     if not spec.regularizers and not spec.expect:
         problems.append((("regularizers",), "nothing to compare: give `regularizers` or `expect`"))
     for i, exp in enumerate(spec.expect):

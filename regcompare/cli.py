@@ -97,7 +97,9 @@ def _print_summary(result: Run, out: str, seconds: float) -> None:
         note = info.version if info.status == "ok" else info.status
         print(f"{fw:<{width}}  {note[:7]:<7} {sum(counts):>5}  " + "  ".join(f"{c:>11}" for c in counts))
     total = "  ".join(f"{s} {n}" for s, n in result.summary.items() if n)
-    print(f"{len(result.rows)} rows in {seconds:.1f} s: {total or 'none'}; reports in {out}/")
+    known = sum(1 for r in result.rows if r["known"])
+    known_note = f" ({known} known findings)" if known else ""
+    print(f"{len(result.rows)} rows in {seconds:.1f} s: {total or 'none'}{known_note}; reports in {out}/")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -124,8 +126,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         "junit.xml": to_junit(result),
     })
     _print_summary(result, args.out, seconds)
-    failed = result.summary["mismatch"] + result.summary["error"]
-    return EXIT_FAILED if failed else EXIT_OK
+    for entry in result.stale:
+        print(f"stale known finding: {entry}", file=sys.stderr)
+    return EXIT_FAILED if result.failures else EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

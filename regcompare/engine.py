@@ -181,7 +181,7 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
             "ulp": _figure(verdict and verdict.ulp),
             "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
             "summary": _summary(raw, ref, verdict),
-            "status": status, "detail": detail,
+            "status": status, "detail": detail, "known": None,
         })
     return rows
 
@@ -214,12 +214,34 @@ def _status(
 class Run:
     rows: list[dict[str, Any]]
     frameworks: dict[str, FrameworkInfo]
+    stale: list[str] = field(default_factory=list)
+    """``known`` entries whose finding no longer happens, as ``file:line: known[i]: why``."""
     summary: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.summary = {s: 0 for s in STATUSES}
         for row in self.rows:
             self.summary[row["status"]] += 1
+
+    @property
+    def failures(self) -> int:
+        """What makes the run fail: unknown mismatches and errors, and stale ``known`` entries."""
+        return sum(r["status"] in ("mismatch", "error") and not r["known"] for r in self.rows) + len(self.stale)
+
+
+def apply_known(case: Case, rows: list[dict[str, Any]]) -> list[str]:
+    """Mark the rows each ``known`` entry explains; return the entries that explain nothing now."""
+    stale = []
+    for i, known in enumerate(case.spec.known):
+        selected = [r for r in rows if known.selects(r)]
+        hits = [r for r in selected if r["status"] == known.status]
+        for row in hits:
+            row["known"] = known.reason
+        if not hits:
+            seen = ", ".join(sorted({r["status"] for r in selected})) or "no row at all"
+            where = f"{case.file}:{case.line_of('known', i)}: known[{i}]"
+            stale.append(f"{where}: expected {known.status} ({known.reason}), but the rows it selects are: {seen}")
+    return stale
 
 
 class Inputs:
@@ -288,10 +310,12 @@ def run_items(
 def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progress: ProgressFn | None = None) -> Run:
     items = [item for case in cases for item in plan_case(case, frameworks)]
     inputs = Inputs()
-    rows = []
+    rows_of: dict[str, list[dict[str, Any]]] = {case.name: [] for case in cases}
     for item, outcome in zip(items, run_items(items, pool, inputs, progress), strict=True):
-        rows += judge(item, outcome, inputs.exact(item.case, item.dtype))
+        rows_of[item.case.name] += judge(item, outcome, inputs.exact(item.case, item.dtype))
+    stale = [entry for case in cases for entry in apply_known(case, rows_of[case.name])]
     for fw in frameworks:
         if fw not in pool.info:
             pool.info[fw] = FrameworkInfo("not run", reason="no case uses it")
-    return Run(rows, {fw: pool.info[fw] for fw in frameworks})
+    rows = [row for case in cases for row in rows_of[case.name]]
+    return Run(rows, {fw: pool.info[fw] for fw in frameworks}, stale)

@@ -82,6 +82,29 @@ class ExpectSpec(Strict):
     """Default: every dtype of the case."""
 
 
+class KnownSpec(Strict):
+    """A finding the case expects: the rows it selects have ``status``, for ``reason``.
+
+    Known rows keep their status but do not fail the run; an entry whose rows no longer have that
+    status (the finding went away) does fail it, so the list never silently goes stale.
+    """
+
+    status: Literal["mismatch", "unsupported", "error"]
+    reason: str
+    framework: str | None = None
+    api: str | None = None
+    quantity: Quantity | None = None
+    dtype: DtypeName | None = None
+    tensor: str | None = None
+
+    def selects(self, row: dict[str, Any]) -> bool:
+        return all(
+            want is None or row.get(key) == want
+            for key, want in (("framework", self.framework), ("api", self.api), ("quantity", self.quantity),
+                              ("dtype", self.dtype), ("tensor", self.tensor))
+        )
+
+
 class CaseSpec(Strict):
     name: str | None = None
     description: str = ""
@@ -96,6 +119,7 @@ class CaseSpec(Strict):
     steps: Annotated[int, Field(ge=1, le=10_000)] = 1
     tolerance: dict[DtypeName, ToleranceSpec] = {}
     expect: list[ExpectSpec] = []
+    known: list[KnownSpec] = []
 
 
 #: Which models a mapping under each top-level key holds.
@@ -106,6 +130,7 @@ _NESTED: dict[str, tuple[type[BaseModel], ...]] = {
     "tolerance": (ToleranceSpec,),
     "optimizer": (OptimizerSpec,),
     "expect": (ExpectSpec,),
+    "known": (KnownSpec,),
 }
 
 

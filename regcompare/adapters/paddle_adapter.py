@@ -176,7 +176,8 @@ class PaddleAdapter(Adapter):
             return to_numpy(functools.reduce(operator.add, terms)) if terms else np.zeros(())
         if terms:
             functools.reduce(operator.add, terms).backward()
-        return {n: to_numpy(w.grad) if w.grad is not None else np.zeros_like(task.weights[n]) for n, w in params.items()}
+        # A parameter no written term touches has no gradient: its regularization gradient is zero.
+        return {n: np.zeros_like(task.weights[n]) if w.grad is None else to_numpy(w.grad) for n, w in params.items()}
 
     # --- regularizers applied by one real SGD step ---------------------------------------------------
 
