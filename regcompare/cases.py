@@ -107,7 +107,11 @@ def read_yaml(file: str, data: bytes) -> tuple[Any, dict[Path_, int]]:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise CaseError([Problem(file, line, "", f"not UTF-8 text (byte 0x{data[exc.start]:02x})")]) from None
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # its reader already refuses control characters
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise CaseError([Problem(file, line, "", f"not YAML text: {exc.reason} (character #x{exc.character:04x})")]) from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -111,11 +111,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     pool = WorkerPool(task_timeout=args.timeout)
     update, stop = _progress_printer()
+
+    def interrupt(signum: int, _frame: object) -> None:
+        pool.abort()  # before the exception unwinds, so no thread waits on a hung worker
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = run(cases, frameworks, pool, update)
     finally:
         stop()
         pool.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     seconds = time.monotonic() - started
     doc = results_document(result, environment(result, seconds))
     write_atomically(args.out, {

@@ -43,7 +43,7 @@ def compare(actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Toleranc
     both_nan = np.isnan(a) & np.isnan(r)
     same_inf = np.isinf(a) & (a == rounded)  # covers inf references and exact values that overflow
     special = both_nan | same_inf
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         abs_err = np.where(special, 0.0, np.abs(a - r))
         abs_err = np.where(np.isnan(abs_err), math.inf, abs_err)
         # A non-finite reference is met only by the special cases above: no tolerance around inf or NaN.

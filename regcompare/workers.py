@@ -75,7 +75,7 @@ def _signal_name(code: int) -> str:
 class Worker:
     """One running worker process and the weight sets it holds."""
 
-    def __init__(self, spec: AdapterSpec, log_dir: str, start_timeout: float) -> None:
+    def __init__(self, spec: AdapterSpec, log_dir: str) -> None:
         self.spec = spec
         to_child, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
@@ -89,9 +89,10 @@ class Worker:
         os.close(to_child)
         os.close(from_child_w)
         self.sent: set[Any] = set()
-        self.info = self._hello(start_timeout)
+        self._closed = False
 
-    def _hello(self, timeout: float) -> FrameworkInfo:
+    def hello(self, timeout: float) -> FrameworkInfo:
+        """Wait for the framework import to finish: its version, or why it could not run."""
         try:
             message = read_message(self._from_child, timeout)
         except Timeout:
@@ -159,6 +160,10 @@ class Worker:
             self.process.wait()
 
     def close(self) -> None:
+        """Stop politely, then for sure; release the pipes exactly once (their numbers get reused)."""
+        if self._closed:
+            return
+        self._closed = True
         if self.process.poll() is None:
             try:
                 write_message(self._to_child, ("stop",))
@@ -166,11 +171,8 @@ class Worker:
             except (BrokenPipeError, subprocess.TimeoutExpired):
                 pass
         self.kill()
-        for fd in (self._to_child, self._from_child):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        os.close(self._to_child)
+        os.close(self._from_child)
 
 
 @dataclass
@@ -181,6 +183,9 @@ class WorkerPool:
     start_timeout: float = DEFAULT_START_TIMEOUT
     workers: dict[str, Worker] = field(default_factory=dict)
     info: dict[str, FrameworkInfo] = field(default_factory=dict)
+    closed: bool = False
+    """Set by ``abort``: no worker starts again and remaining jobs end at once."""
+    _spawned: list[Worker] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _log_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="regcompare-workers-"))
 
@@ -188,12 +193,17 @@ class WorkerPool:
         worker = self.workers.get(framework)
         if worker is not None and worker.alive():
             return worker
-        if framework in self.info and self.info[framework].status != "ok":
-            return None  # it could not start before; do not import again for every task
-        worker = Worker(adapters.specs()[framework], self._log_dir, self.start_timeout)
+        if self.closed or (framework in self.info and self.info[framework].status != "ok"):
+            return None  # interrupted, or it could not start before: do not import again for every task
+        worker = Worker(adapters.specs()[framework], self._log_dir)
         with self._lock:
-            self.info[framework] = worker.info
-        if worker.info.status != "ok":
+            self._spawned.append(worker)  # before the import finishes, so abort() can reach it
+        info = worker.hello(self.start_timeout)
+        with self._lock:
+            self.info[framework] = info
+        if info.status != "ok" or self.closed:
+            with self._lock:
+                self._spawned.remove(worker)
             worker.close()
             return None
         self.workers[framework] = worker
@@ -208,6 +218,9 @@ class WorkerPool:
         last_use = {job.wid: i for i, job in enumerate(jobs)}
         restarts = 0
         for i, job in enumerate(jobs):
+            if self.closed:
+                on_outcome(job, Outcome("error", detail="the run was interrupted"))
+                continue
             worker = self._worker(framework)
             if worker is None:
                 on_outcome(job, self._not_running(framework))
@@ -226,6 +239,8 @@ class WorkerPool:
     def _lost(self, framework: str, worker: Worker, hung: bool) -> Outcome:
         """The outcome of the task a worker was lost on; the next task starts a fresh worker."""
         self.workers.pop(framework, None)
+        with self._lock:
+            self._spawned.remove(worker)
         if hung:
             worker.kill()  # before close(), which would politely wait for a stop that never comes
             worker.close()
@@ -235,13 +250,27 @@ class WorkerPool:
         return Outcome("error", detail=why)
 
     def _not_running(self, framework: str) -> Outcome:
+        if self.closed:
+            return Outcome("error", detail="the run was interrupted")
         info = self.info[framework]
         if info.status == "missing":
             return Outcome("skipped", detail=f"{framework} is not installed: {info.reason}")
         return Outcome("error", detail=f"{framework} worker could not run: {info.reason}")
 
+    def abort(self) -> None:
+        """Kill every worker now (Ctrl-C, SIGTERM); safe to call from a signal handler.
+
+        Only processes are killed here; threads blocked on a worker's pipe see end of stream and
+        return, and ``close`` releases the pipes afterwards.
+        """
+        self.closed = True
+        for worker in list(self._spawned):
+            worker.kill()
+
     def close(self) -> None:
-        for worker in self.workers.values():
+        with self._lock:
+            spawned, self._spawned = self._spawned, []
+        for worker in spawned:
             worker.close()
         self.workers.clear()
 

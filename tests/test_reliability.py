@@ -1,0 +1,49 @@
+"""Edge inputs that are valid: zero-size tensors, NaN and inf propagate; the engine keeps them honest."""
+
+from __future__ import annotations
+
+import pytest
+
+from regcompare import engine
+from regcompare.cases import CaseError, load_case, load_cases
+from regcompare.workers import WorkerPool
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = WorkerPool()
+    yield pool
+    pool.close()
+
+
+def test_zero_size_tensors_are_valid_penalty_zero_gradient_empty(write_case, pool) -> None:
+    path = write_case("weights: {e: {shape: [0, 3], fill: 1.0}}\nregularizers: [{l1: 0.5, l2: 1.0}]\n")
+    result = engine.run(load_cases([path]), ("numpy", "torch"), pool)
+    assert {r["status"] for r in result.rows} == {"match"}
+    assert {r["raw"] if r["quantity"] == "penalty" else None for r in result.rows} >= {0.0}
+    assert [r["raw"] for r in result.rows if r["quantity"] == "gradient"][0] == []
+
+
+def test_nan_and_inf_in_weights_propagate(write_case, pool) -> None:
+    path = write_case("weights: {w: [.nan, .inf, 1.0]}\nregularizers: [{l2: 1.0}]\nquantities: [penalty]\n")
+    result = engine.run(load_cases([path]), ("numpy", "torch"), pool)
+    assert {r["raw"] for r in result.rows} == {"NaN"} and {r["status"] for r in result.rows} == {"match"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("weights: 5\nregularizers: [{l2: 1}]\n", ":1: weights: expected a mapping, got int"),
+        ("weights: {w: [1]}\nregularizers: [{l2: 1}]\ndtypes: float32\n", ":3: dtypes: input should be a valid list"),
+        ("weights: {w: [1]}\nregularizers: [{l2: 1}]\nsteps: 1.5\n", ":3: steps: input should be a valid integer"),
+        ("weights: {w: [1]}\nregularizers: [{l2: 1}]\noptimizer: {name: rmsprop}\n", ":3: optimizer.name: input should be 'sgd', 'adam' or 'adamw'"),
+        ("weights: {w: {shape: [2], fill: 1}}\nregularizers: [{l2: 1}]\ngrads: {v: ones}\n", ":3: grads.v: no weight named 'v'"),
+        ("weights: {w: [1]}\nregularizers: [{l2: 1}]\nknown: [{status: mismatch}]\n", ":3: known[0].reason: missing required key"),
+        ("weights: {w: [1]}\nregularizers: [{l2: true}]\n", ":2: regularizers[0].l2: input should be a valid number"),
+    ],
+)
+def test_wrong_types_and_names(write_case, text: str, expected: str) -> None:
+    path = write_case(text)
+    with pytest.raises(CaseError) as info:
+        load_case(path)
+    assert any(expected in str(p) for p in info.value.problems), info.value.problems
