@@ -12,6 +12,17 @@ from regcompare import adapters
 FAKES = Path(__file__).parent / "fakes"
 ROOT = Path(__file__).parent.parent
 
+#: A small case for end-to-end runs: two tensors, two regularizers, two dtypes.
+CASE = """\
+name: cli-case
+weights: {w: [[1, -2], [-3, 4]], b: [0.5, -0.25]}
+dtypes: [float32, float64]
+regularizers: [{l2: 1.0}, {l1: 0.5}]
+quantities: [penalty, gradient]
+"""
+OUTPUTS = ("results.json", "results.csv", "report.html", "report.md", "junit.xml")
+FAKE_ENV = {"PYTHONPATH": os.pathsep.join([str(FAKES), os.environ.get("PYTHONPATH", "")])}
+
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
+from tests.conftest import CASE, FAKE_ENV, OUTPUTS, run_cli
 
-from tests.conftest import FAKES, ROOT, run_cli
-
-CASE = """\
-name: cli-case
-weights: {w: [[1, -2], [-3, 4]], b: [0.5, -0.25]}
-dtypes: [float32, float64]
-regularizers: [{l2: 1.0}, {l1: 0.5}]
-quantities: [penalty, gradient]
-"""
 ROW_KEYS = {
     "case", "file", "framework", "api", "quantity", "dtype", "regularizer", "native", "raw", "reconciled",
     "reference", "expected", "abs_err", "rel_err", "ulp", "status", "detail",
 }
-OUTPUTS = ("results.json", "results.csv", "report.html", "report.md", "junit.xml")
-FAKE_ENV = {"PYTHONPATH": os.pathsep.join([str(FAKES), os.environ.get("PYTHONPATH", "")])}
+
 
 
 def test_run_writes_every_output_and_exits_0(write_case, tmp_path: Path) -> None:
@@ -84,61 +69,6 @@ def test_mismatch_exits_1_and_crash_and_missing_framework_keep_the_others(write_
     assert {s for (fw, _, _), s in status.items() if fw == "fake-absent"} == {"skipped"}
     assert {s for (fw, _, _), s in status.items() if fw == "numpy"} == {"match"}
     assert doc["environment"]["frameworks"]["fake-absent"]["status"] == "missing"
-
-
-def _children(parent: int) -> list[int]:
-    """Live processes whose parent is ``parent`` (workers run in their own sessions, not groups)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
-                pids.append(int(proc.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupt_stops_workers_exits_130_and_keeps_the_last_good_report(write_case, tmp_path: Path, sig) -> None:
-    case, out = write_case(CASE), tmp_path / "out"
-    assert run_cli("run", case, "--frameworks", "numpy", "--out", str(out)).returncode == 0
-    before = {name: (out / name).read_bytes() for name in OUTPUTS}
-
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "regcompare", "run", case, "--frameworks", "fake-hang,numpy", "--out", str(out)],
-        cwd=ROOT, env={**os.environ, **FAKE_ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 60
-    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.5)  # both workers are up; the hanging one is inside its float64 task
-    workers = _children(proc.pid)
-    assert len(workers) == 2
-    proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr and "Traceback" not in stderr
-    assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
-    assert not [p for p in out.iterdir() if p.name.startswith(".partial-")]
-    assert not [pid for pid in workers if _alive(pid)]
-
-
-def test_same_inputs_give_byte_identical_results_apart_from_environment(write_case, tmp_path: Path) -> None:
-    case = write_case(CASE)
-    docs = []
-    for name in ("a", "b"):
-        assert run_cli("run", case, "--frameworks", "numpy,torch", "--out", str(tmp_path / name)).returncode == 0
-        doc = json.loads((tmp_path / name / "results.json").read_text())
-        del doc["environment"]
-        docs.append(json.dumps(doc, sort_keys=True))
-    assert docs[0] == docs[1]
 
 
 def test_tensorflow_and_paddle_in_one_run_do_not_crash_each_other(write_case, tmp_path: Path) -> None:

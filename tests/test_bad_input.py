@@ -1,4 +1,5 @@
-"""Edge inputs that are valid: zero-size tensors, NaN and inf propagate; the engine keeps them honest."""
+"""Bad input (wrong types and names) is refused with file:line: key; edge input that is valid (zero-size
+tensors, NaN and inf) runs and propagates. The loader's own error cases are in test_cases.py."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_zero_size_tensors_are_valid_penalty_zero_gradient_empty(write_case, poo
     result = engine.run(load_cases([path]), ("numpy", "torch"), pool)
     assert {r["status"] for r in result.rows} == {"match"}
     assert {r["raw"] if r["quantity"] == "penalty" else None for r in result.rows} >= {0.0}
-    assert [r["raw"] for r in result.rows if r["quantity"] == "gradient"][0] == []
+    assert next(r["raw"] for r in result.rows if r["quantity"] == "gradient") == []
 
 
 def test_nan_and_inf_in_weights_propagate(write_case, pool) -> None:

@@ -1,0 +1,87 @@
+"""Nothing lost: outputs replaced atomically; an interrupted run (SIGINT/SIGTERM) stops its workers,
+exits 130 and leaves the previous report intact."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from regcompare.results import write_atomically
+from tests.conftest import CASE, FAKE_ENV, OUTPUTS, ROOT, run_cli
+
+
+def _children(parent: int) -> list[int]:
+    """Live processes whose parent is ``parent`` (workers run in their own sessions, not groups)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_stops_workers_exits_130_and_keeps_the_last_good_report(write_case, tmp_path: Path, sig) -> None:
+    case, out = write_case(CASE), tmp_path / "out"
+    assert run_cli("run", case, "--frameworks", "numpy", "--out", str(out)).returncode == 0
+    before = {name: (out / name).read_bytes() for name in OUTPUTS}
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "regcompare", "run", case, "--frameworks", "fake-hang,numpy", "--out", str(out)],
+        cwd=ROOT, env={**os.environ, **FAKE_ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)  # both workers are up; the hanging one is inside its float64 task
+    workers = _children(proc.pid)
+    assert len(workers) == 2
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".partial-")]
+    assert not [pid for pid in workers if _alive(pid)]
+
+
+def test_write_atomically_replaces_whole_files_and_leaves_no_staging(tmp_path: Path) -> None:
+    write_atomically(tmp_path, {"a.txt": "old a", "b.txt": "old b"})
+    write_atomically(tmp_path, {"a.txt": "new a", "b.txt": "new b"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+    assert (tmp_path / "a.txt").read_text() == "new a" and (tmp_path / "b.txt").read_text() == "new b"
+
+
+def test_a_failure_while_writing_keeps_the_previous_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_atomically(tmp_path, {"a.txt": "old a", "b.txt": "old b"})
+
+    class Boom(Exception):
+        pass
+
+    def broken_write(self: Path, text: str, encoding: str = "utf-8") -> int:
+        if self.name == "b.txt":
+            raise Boom
+        return original(self, text, encoding=encoding)
+
+    original = Path.write_text
+    monkeypatch.setattr(Path, "write_text", broken_write)
+    with pytest.raises(Boom):
+        write_atomically(tmp_path, {"a.txt": "new a", "b.txt": "new b"})
+    monkeypatch.undo()
+    assert (tmp_path / "a.txt").read_text() == "old a" and (tmp_path / "b.txt").read_text() == "old b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
