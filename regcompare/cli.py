@@ -58,6 +58,10 @@ def _parser() -> _Parser:
     p_val.add_argument("paths", nargs="+")
     p_val.add_argument("--max-elements", type=int, default=DEFAULT_MAX_ELEMENTS)
     sub.add_parser("conventions", help="print the conventions table")
+    p_tr = sub.add_parser("translate", help="the setting of every other framework that reproduces an optimizer's decay")
+    p_tr.add_argument("api", help="e.g. torch.optim.SGD")
+    p_tr.add_argument("args", nargs="*", help="the API's own arguments, e.g. weight_decay=0.5 momentum=0.9")
+    p_tr.add_argument("--optimizer", choices=["sgd", "adam"], help="for a layer regularizer: the optimizer it meets")
     return parser
 
 
@@ -104,7 +108,7 @@ def _print_summary(result: Run, out: str, seconds: float) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from regcompare.report import to_html, to_markdown
-    from regcompare.results import environment, results_document, to_csv, to_json, to_junit, write_atomically
+    from regcompare.results import environment, results_document, write_atomically, write_csv, write_json, write_junit
 
     frameworks = _frameworks(args.frameworks)
     cases = load_cases(args.paths, args.max_elements)
@@ -127,11 +131,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     seconds = time.monotonic() - started
     doc = results_document(result, environment(result, seconds))
     write_atomically(args.out, {
-        "results.json": to_json(doc),
-        "results.csv": to_csv(result.rows),
+        "results.json": lambda out: write_json(doc, out),
+        "results.csv": lambda out: write_csv(result.rows, out),
         "report.md": to_markdown(doc),
         "report.html": to_html(doc, {c.name: c.source for c in cases}),
-        "junit.xml": to_junit(result),
+        "junit.xml": lambda out: write_junit(result, out),
     })
     _print_summary(result, args.out, seconds)
     for entry in result.stale:
@@ -157,6 +161,16 @@ def cmd_conventions(_: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_translate(args: argparse.Namespace) -> int:
+    from regcompare.translate import TranslateError, command
+
+    try:
+        print(command(args.api, args.args, args.optimizer))
+    except TranslateError as exc:
+        raise _UsageError(f"regcompare translate: {exc}") from None
+    return EXIT_OK
+
+
 def _terminate(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM is handled like Ctrl-C: workers stopped, outputs untouched
 
@@ -165,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         args = _parser().parse_args(argv)
-        command = {"run": cmd_run, "validate": cmd_validate, "conventions": cmd_conventions}[args.command]
+        command = {"run": cmd_run, "validate": cmd_validate, "conventions": cmd_conventions,
+                   "translate": cmd_translate}[args.command]
         return command(args)
     except _UsageError as exc:
         print(exc, file=sys.stderr)

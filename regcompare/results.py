@@ -11,10 +11,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+from xml.sax.saxutils import escape, quoteattr
 
 import pandas as pd
 
@@ -54,63 +54,112 @@ def results_document(run: Run, env: Mapping[str, Any]) -> dict[str, Any]:
     return {"schema": SCHEMA, "environment": dict(env), "summary": run.summary, "known": known, "rows": run.rows}
 
 
+def write_json(doc: Mapping[str, Any], out: TextIO) -> None:
+    """results.json, one row per line, written as it goes (a 10,000-case suite never sits in memory
+    as one string). Strict JSON: non-finite values were already turned into strings."""
+    head = {k: v for k, v in doc.items() if k != "rows"}
+    out.write(json.dumps(head, indent=1, allow_nan=False)[:-2] + ',\n "rows": [\n')
+    for i, row in enumerate(doc["rows"]):
+        out.write(("  " if i == 0 else ",\n  ") + json.dumps(row, allow_nan=False))
+    out.write("\n ]\n}\n")
+
+
 def to_json(doc: Mapping[str, Any]) -> str:
-    # allow_nan=False: non-finite values were already turned into strings; strict JSON for every reader.
-    return json.dumps(doc, indent=1, allow_nan=False) + "\n"
-
-
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    def cell(value: Any) -> Any:
-        return json.dumps(value) if isinstance(value, dict | list) else value
-
-    frame = pd.DataFrame([{k: cell(v) for k, v in row.items()} for row in rows])
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
+    write_json(doc, buffer)
     return buffer.getvalue()
 
 
-def to_junit(run: Run) -> str:
-    suites = ET.Element("testsuites", name="regcompare")
-    by_case: dict[str, ET.Element] = {}
+#: Rows per pandas frame when writing the CSV: bounded memory, whatever the suite's size.
+CSV_CHUNK = 5000
+
+
+def write_csv(rows: list[dict[str, Any]], out: TextIO) -> None:
+    """results.csv with one column per key of any row; nested values as JSON."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+
+    def cell(value: Any) -> Any:
+        return json.dumps(value) if isinstance(value, dict | list) else value
+
+    for start in range(0, max(len(rows), 1), CSV_CHUNK):
+        chunk = [{k: cell(v) for k, v in row.items()} for row in rows[start:start + CSV_CHUNK]]
+        pd.DataFrame(chunk, columns=columns).to_csv(out, index=False, header=start == 0)
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    write_csv(rows, buffer)
+    return buffer.getvalue()
+
+
+def _junit_case(row: Mapping[str, Any]) -> str:
+    """One <testcase>: mismatch → failure, error → error, unsupported/skipped/known → skipped."""
+    props = "".join(
+        f"<property name={quoteattr(key)} value={quoteattr(str(row[key]))}/>"
+        for key in ("status", "abs_err", "rel_err", "ulp", "detail")
+    )
+    status, detail = row["status"], row["detail"]
+    if row["known"]:
+        verdict = f"<skipped message={quoteattr(f'known {status}: ' + row['known'])}/>"
+    elif status == "mismatch":
+        verdict = f"<failure type=\"mismatch\" message={quoteattr(detail)}>{escape(detail)}</failure>"
+    elif status == "error":
+        verdict = f"<error type=\"error\" message={quoteattr(detail)}>{escape(detail)}</error>"
+    elif status in ("unsupported", "skipped"):
+        verdict = f"<skipped message={quoteattr(f'{status}: {detail}')}/>"
+    else:
+        verdict = ""
+    attrs = f"name={quoteattr(row_label(row))} classname={quoteattr(row['case'])} file={quoteattr(row['file'])}"
+    return f"    <testcase {attrs}><properties>{props}</properties>{verdict}</testcase>\n"
+
+
+def write_junit(run: Run, out: TextIO) -> None:
+    """junit.xml, a <testsuite> per case, streamed: no element tree of the whole run."""
+    by_case: dict[str, list[dict[str, Any]]] = {}
     for row in run.rows:
-        suite = by_case.get(row["case"])
-        if suite is None:
-            suite = by_case[row["case"]] = ET.SubElement(suites, "testsuite", name=row["case"], file=row["file"])
-        case = ET.SubElement(suite, "testcase", name=row_label(row), classname=row["case"], file=row["file"])
-        props = ET.SubElement(case, "properties")
-        for key in ("status", "abs_err", "rel_err", "ulp", "detail"):
-            ET.SubElement(props, "property", name=key, value=str(row[key]))
-        status, detail = row["status"], row["detail"]
-        if row["known"]:
-            ET.SubElement(case, "skipped", message=f"known {status}: {row['known']}")
-        elif status == "mismatch":
-            ET.SubElement(case, "failure", message=detail, type="mismatch").text = detail
-        elif status == "error":
-            ET.SubElement(case, "error", message=detail, type="error").text = detail
-        elif status in ("unsupported", "skipped"):
-            ET.SubElement(case, "skipped", message=f"{status}: {detail}")
-    for suite in by_case.values():
-        cases = suite.findall("testcase")
-        suite.set("tests", str(len(cases)))
-        suite.set("failures", str(sum(c.find("failure") is not None for c in cases)))
-        suite.set("errors", str(sum(c.find("error") is not None for c in cases)))
-        suite.set("skipped", str(sum(c.find("skipped") is not None for c in cases)))
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+        by_case.setdefault(row["case"], []).append(row)
+    out.write('<?xml version="1.0" encoding="utf-8"?>\n<testsuites name="regcompare">\n')
+    for case, rows in by_case.items():
+        counts = {
+            "failures": sum(r["status"] == "mismatch" and not r["known"] for r in rows),
+            "errors": sum(r["status"] == "error" and not r["known"] for r in rows),
+            "skipped": sum(bool(r["known"]) or r["status"] in ("unsupported", "skipped") for r in rows),
+        }
+        attrs = " ".join(f'{k}="{v}"' for k, v in counts.items())
+        out.write(f"  <testsuite name={quoteattr(case)} file={quoteattr(rows[0]['file'])} "
+                  f'tests="{len(rows)}" {attrs}>\n')
+        for row in rows:
+            out.write(_junit_case(row))
+        out.write("  </testsuite>\n")
+    out.write("</testsuites>\n")
 
 
-def write_atomically(out_dir: str | os.PathLike[str], files: Mapping[str, str]) -> None:
+def to_junit(run: Run) -> str:
+    buffer = io.StringIO()
+    write_junit(run, buffer)
+    return buffer.getvalue()
+
+
+Writer = Callable[[TextIO], None]
+
+
+def write_atomically(out_dir: str | os.PathLike[str], files: Mapping[str, str | Writer]) -> None:
     """Replace every output at once: written aside first, then renamed in with signals held back.
 
     Each file is either the previous run's or this run's, never half of one; an interrupt before
-    the renames leaves the last good report untouched.
+    the renames leaves the last good report untouched. A file is given as its text or as a function
+    that writes it to an open file (large outputs are streamed, never held whole in memory).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
     try:
-        for name, text in files.items():
-            (staging / name).write_text(text, encoding="utf-8")
+        for name, content in files.items():
+            with open(staging / name, "w", encoding="utf-8", newline="") as handle:
+                if isinstance(content, str):
+                    handle.write(content)
+                else:
+                    content(handle)
         held = {signal.SIGINT, signal.SIGTERM}
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, held) if sys.platform != "win32" else set()
         try:

@@ -48,3 +48,19 @@ def test_wrong_types_and_names(write_case, text: str, expected: str) -> None:
     with pytest.raises(CaseError) as info:
         load_case(path)
     assert any(expected in str(p) for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("weights: {w: [1, 2]}\nregularizers: [{l2: 1}]\nquantities: [penalty, update]\n",
+         ":3: quantities[1]: `update` needs an `optimizer`"),
+        ("weights: {w: [1, 2]}\nregularizers: [{l2: 1}]\noptimizer: {name: sgd}\ngrads:\n  w: [1, 2, 3]\n",
+         ":5: grads.w: shape [3] where weights.w has shape [2]"),
+    ],
+)
+def test_update_inputs_are_checked_at_load_time(write_case, text: str, expected: str) -> None:
+    path = write_case(text)
+    with pytest.raises(CaseError) as info:
+        load_case(path)
+    assert any(expected in str(p) for p in info.value.problems), info.value.problems
