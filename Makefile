@@ -23,7 +23,7 @@ lint: install
 
 # Debian's Chromium for the report's browser test (no browser download at run time).
 browser:
-	@command -v chromium >/dev/null 2>&1 || bash tools/install-chromium.sh
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || bash tools/install-chromium.sh
 
 # pytest exits 5 when it collects nothing: make treats that as the failure it is.
 test: install lint browser
