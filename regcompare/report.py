@@ -1,22 +1,49 @@
-"""The human-facing outputs: report.md (CI job summary) and report.html (one self-contained page)."""
+"""The human-facing outputs: report.md (CI job summary) and report.html (one self-contained page).
+
+Both are views of the results document (DESIGN.md §5); nothing here computes a framework value.
+The page must stay small for large suites, so rows that are not ``match`` are listed in full and
+``match`` rows are aggregated (per framework and API, plus a capped list per case); every row is
+in results.json.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping
+import io
+import re
+import shlex
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+import numpy as np
+from markupsafe import Markup, escape
 
 from regcompare import adapters
+from regcompare.dtypes import DTYPES
 from regcompare.engine import row_label
 from regcompare.results import SEVERITY, worst_status
 
-#: report.md is read in a CI job summary, which has a size limit: list at most this many rows.
+Row = dict[str, Any]
+
+#: report.md is read in a CI job summary, which has a size limit (1 MiB): list at most this many rows…
 MD_MAX_ROWS = 60
+#: …and stop adding rows once the summary is this long.
+MD_MAX_CHARS = 60_000
+#: Tensors with more elements, or longer as text, are shown as a summary (shape, worst element and its index).
+INLINE_ELEMENTS = 6
+INLINE_CHARS = 40
+#: The per-case list of matching groups is capped; the aggregate per framework and API is not.
+MATCH_GROUP_CAP = 300
+#: Statuses that fail a run unless a ``known`` entry expects them.
+FAILING = ("mismatch", "error")
 
 
-def matrix(rows: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+# --- aggregates shared by both reports ------------------------------------------------------------
+
+
+def matrix(rows: list[Row]) -> dict[str, dict[str, str]]:
     """framework → API → worst status of its rows."""
     statuses: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
@@ -24,49 +51,540 @@ def matrix(rows: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
     return {fw: {api: worst_status(s) for api, s in apis.items()} for fw, apis in statuses.items()}
 
 
-def notable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows that are not a plain match, worst first (stable within a status)."""
-    return sorted((r for r in rows if r["status"] != "match"), key=lambda r: SEVERITY.index(r["status"]))
+def notable(rows: list[Row]) -> list[Row]:
+    """Rows that are not a plain match: worst status first, new findings before known ones, else stable."""
+    listed = (r for r in rows if r["status"] != "match")
+    return sorted(listed, key=lambda r: (SEVERITY.index(r["status"]), bool(r.get("known"))))
 
 
-def _md_cell(value: Any) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+def new_failures(rows: list[Row]) -> int:
+    """Mismatches and errors that no ``known`` entry expects: what makes ``run`` exit 1."""
+    return sum(1 for r in rows if r["status"] in FAILING and not r.get("known"))
 
 
-def to_markdown(doc: Mapping[str, Any]) -> str:
-    rows = doc["rows"]
-    lines = ["# regcompare", "", "| " + " | ".join(SEVERITY) + " |", "|" + "---|" * len(SEVERITY)]
-    lines.append("| " + " | ".join(str(doc["summary"].get(s, 0)) for s in SEVERITY) + " |")
-    lines += ["", "## Worst status by framework and API", "", "| framework | API | status |", "|---|---|---|"]
-    for fw, apis in matrix(rows).items():
-        lines += [f"| {fw} | `{api}` | {status} |" for api, status in apis.items()]
-    listed = notable(rows)
-    lines += ["", f"## Rows that are not `match` ({len(listed)})", ""]
-    if listed:
-        lines += ["| status | case | row | detail |", "|---|---|---|---|"]
-        lines += [
-            f"| {r['status']} | {_md_cell(r['case'])} | `{_md_cell(row_label(r))}` | {_md_cell(r['detail'])} |"
-            for r in listed[:MD_MAX_ROWS]
-        ]
-        if len(listed) > MD_MAX_ROWS:
-            lines.append(f"\n…and {len(listed) - MD_MAX_ROWS} more in results.json.")
-    env = doc["environment"]
-    fws = ", ".join(f"{fw} {i.get('version') or i['status']}" for fw, i in env["frameworks"].items())
-    lines += ["", f"Python {env['python']} · {fws} · regcompare {env['regcompare']}", ""]
-    return "\n".join(lines)
+def stale_entries(doc: Mapping[str, Any]) -> list[str]:
+    return list((doc.get("known") or {}).get("stale") or [])
+
+
+@dataclass
+class Cell:
+    """One (framework, API[, dtype]) cell of the matrix."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    known: Counter[str] = field(default_factory=Counter)
+    """Per status, the rows that a ``known`` entry expects."""
+
+    def add(self, row: Row) -> None:
+        self.counts[row["status"]] += 1
+        self.known[row["status"]] += bool(row.get("known"))
+
+    @property
+    def status(self) -> str:
+        return worst_status(list(self.counts))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def notable(self) -> int:
+        return self.total - self.counts["match"]
+
+    @property
+    def all_known(self) -> bool:
+        """Every row of the worst status is expected: the cell looks bad but is not news."""
+        status = self.status
+        return status != "match" and self.known[status] == self.counts[status]
+
+
+@dataclass
+class Grid:
+    """The framework × API matrix, with one column per dtype and one for all of them."""
+
+    apis: list[tuple[str, str]]
+    dtypes: list[str]
+    cells: dict[tuple[str, str, str | None], Cell]
+
+    def cell(self, fw: str, api: str, dtype: str | None = None) -> Cell | None:
+        return self.cells.get((fw, api, dtype))
+
+
+def grid(rows: list[Row]) -> Grid:
+    cells: dict[tuple[str, str, str | None], Cell] = defaultdict(Cell)
+    for row in rows:
+        for dtype in (None, row["dtype"]):
+            cells[(row["framework"], row["api"], dtype)].add(row)
+    # frameworks in the order they first appear, each framework's APIs together
+    frameworks = list(dict.fromkeys(r["framework"] for r in rows))
+    apis = sorted(dict.fromkeys((r["framework"], r["api"]) for r in rows), key=lambda k: frameworks.index(k[0]))
+    seen = {r["dtype"] for r in rows}
+    dtypes = [d for d in DTYPES if d in seen] + sorted(seen - set(DTYPES))
+    return Grid(apis, dtypes, dict(cells))
+
+
+# --- formatting -------------------------------------------------------------------------------------
+
+
+def slug(text: str) -> str:
+    """An HTML id fragment (case names and API ids are free text)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
+
+
+def number(value: Any) -> str:
+    """Shortest text that round-trips (a float32 result shows as 0.099999994, not 0.1)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):  # results.json spells non-finite numbers as strings
+        return {"Infinity": "∞", "-Infinity": "−∞"}.get(value, value)
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def figure_of_merit(value: Any) -> str:
+    """Errors are read for their size, not their last digit."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return number(value)
+    return "0" if value == 0 else f"{float(value):.3g}"
+
+
+def sort_key(value: Any) -> str:
+    """``data-v`` for the page's sorter: a JavaScript ``Number()`` string, or empty for no value."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else repr(float(value))
+
+
+def as_array(value: Any) -> np.ndarray:
+    """A results.json value (numbers, nested lists, "NaN"/"Infinity" strings) as float64."""
+    return np.asarray(value, dtype=object).astype(np.float64)
+
+
+def worst_index(raw: np.ndarray, ref: np.ndarray) -> tuple[int, ...]:
+    """Where raw is furthest from the reference; a NaN or ∞ where the other side differs is worst."""
+    with np.errstate(invalid="ignore"):
+        same = (raw == ref) | (np.isnan(raw) & np.isnan(ref))
+        gap = np.where(same, 0.0, np.abs(raw - ref))
+    gap = np.where(np.isnan(gap), np.inf, gap)
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(gap)), gap.shape))
+
+
+def inline(array: np.ndarray) -> str:
+    if array.ndim == 0:
+        return number(float(array))
+    return "[" + ", ".join(inline(a) for a in array) + "]"
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One value column of a row: its text, its sort key, and for a summarized tensor where the text is from."""
+
+    text: str
+    key: str
+    note: str = ""
+
+
+def shown_values(row: Row) -> dict[str, Shown]:
+    """raw, reconciled, reference: inline when small, else shape and the worst element."""
+    summary = row.get("summary")
+    if summary:  # too large even for results.json: the engine kept only the worst element
+        return _shown_from_summary(row, summary)
+    out: dict[str, Shown] = {}
+    ref = None if row["reference"] is None else as_array(row["reference"])
+    raw = None if row["raw"] is None else as_array(row["raw"])
+    where = None
+    if ref is not None and raw is not None and ref.ndim and raw.shape == ref.shape:
+        where = worst_index(raw, ref)
+    for key in ("raw", "reconciled", "reference"):
+        out[key] = _shown(row[key], where)
+    if row["reconciled"] == row["raw"] and row["raw"] is not None:
+        out["reconciled"] = Shown("= raw", out["raw"].key)  # no rescaling: say so instead of repeating it
+    return out
+
+
+def _largest(array: np.ndarray) -> float:
+    magnitudes = np.abs(array[~np.isnan(array)])
+    return float(magnitudes.max()) if magnitudes.size else float("nan")
+
+
+def _shown(value: Any, where: tuple[int, ...] | None) -> Shown:
+    if value is None:
+        return Shown("", "")
+    array = as_array(value)
+    if array.ndim == 0:
+        return Shown(number(value), sort_key(value))
+    # sorting a tensor column sorts by its worst element (or its largest one when there is no worst)
+    key = sort_key(float(array[where]) if where is not None else _largest(array))
+    text = inline(array) if array.size <= INLINE_ELEMENTS else ""
+    if text and len(text) <= INLINE_CHARS:
+        return Shown(text, key)
+    shape = "×".join(map(str, array.shape))
+    if where is None:
+        return Shown("", key, f"{shape} tensor")
+    return Shown(number(float(array[where])), key, f"{shape}, worst at {list(where)}")
+
+
+def _shown_from_summary(row: Row, summary: Mapping[str, Any]) -> dict[str, Shown]:
+    shape = "×".join(map(str, summary.get("shape", [])))
+    where = summary.get("worst_index")
+
+    def one(key: str) -> Shown:
+        value = summary.get(key)
+        if where is None or value is None:
+            present = key == "reference_at_worst" or row["raw"] is not None
+            return Shown("", "", f"{shape} tensor" if present else "")
+        return Shown(number(value), sort_key(value), f"{shape}, worst at {list(where)}")
+
+    raw = one("raw_at_worst")
+    reconciled = Shown("= raw", raw.key) if raw.text else raw
+    return {"raw": raw, "reconciled": reconciled, "reference": one("reference_at_worst")}
+
+
+def breakable(text: str) -> Markup:
+    """Escaped text that may wrap after dots and underscores (API ids, case names) instead of widening a column."""
+    return Markup(re.sub(r"([._])", r"\1<wbr>", str(escape(text))))
+
+
+def native_text(native: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={number(v)}" for k, v in native.items())
+
+
+def tolerance_text(tol: Mapping[str, Any] | None) -> str:
+    return f"rtol {number(tol['rtol'])} · atol {number(tol['atol'])}" if tol else ""
+
+
+def command(row: Row) -> str:
+    """The one command that reruns this row (its case, its framework), without touching reports/."""
+    return (f"python -m regcompare run {shlex.quote(row['file'])} --frameworks {shlex.quote(row['framework'])}"
+            " --out reports/repro")
+
+
+# --- the page's view of rows ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowView:
+    """Everything the differences table shows for one row, formatted once."""
+
+    id: str
+    row: Row
+    values: dict[str, Shown]
+    native: str
+    tolerance: str
+    command: str
+    case_anchor: str
+
+
+def row_views(rows: list[Row]) -> list[RowView]:
+    return [
+        RowView(f"r{i}", r, shown_values(r), native_text(r["native"]), tolerance_text(r.get("tolerance")),
+                command(r), "case-" + slug(r["case"]))
+        for i, r in enumerate(rows)
+    ]
+
+
+def first_anchors(views: list[RowView]) -> dict[tuple[str, str], str]:
+    """(framework, API) → id of its first listed row: where a matrix cell links with JavaScript off."""
+    anchors: dict[tuple[str, str], str] = {}
+    for v in views:
+        anchors.setdefault((v.row["framework"], v.row["api"]), v.id)
+    return anchors
+
+
+def _ulp_value(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(value)  # float() reads "NaN" and "Infinity" too
+
+
+@dataclass
+class MatchGroup:
+    """Matching rows of one framework and API (and case, for the per-case list)."""
+
+    framework: str
+    api: str
+    case: str = ""
+    rows: int = 0
+    cases: set[str] = field(default_factory=set)
+    dtypes: set[str] = field(default_factory=set)
+    quantities: set[str] = field(default_factory=set)
+    worst_ulp: float | None = None
+    worst_at: str = ""
+    worst_rel: float | None = None
+
+    def add(self, row: Row) -> None:
+        self.rows += 1
+        self.cases.add(row["case"])
+        self.dtypes.add(row["dtype"])
+        self.quantities.add(row["quantity"])
+        ulp, rel = _ulp_value(row.get("ulp")), _ulp_value(row.get("rel_err"))
+        if ulp is not None and (self.worst_ulp is None or ulp > self.worst_ulp):
+            self.worst_ulp, self.worst_at = ulp, f"{row['case']} · {row['dtype']} · {row['quantity']}"
+        if rel is not None and (self.worst_rel is None or rel > self.worst_rel):
+            self.worst_rel = rel
+
+    def dtype_list(self) -> list[str]:
+        return [d for d in DTYPES if d in self.dtypes] + sorted(self.dtypes - set(DTYPES))
+
+
+def match_groups(rows: list[Row]) -> tuple[list[MatchGroup], list[MatchGroup]]:
+    """Matching rows per (framework, API), and per (case, framework, API) with the largest ULP first."""
+    by_api: dict[tuple[str, str], MatchGroup] = {}
+    by_case: dict[tuple[str, str, str], MatchGroup] = {}
+    for row in rows:
+        if row["status"] != "match":
+            continue
+        fw, api, case = row["framework"], row["api"], row["case"]
+        by_api.setdefault((fw, api), MatchGroup(fw, api)).add(row)
+        by_case.setdefault((case, fw, api), MatchGroup(fw, api, case)).add(row)
+    ranked = sorted(by_case.values(), key=lambda g: -(g.worst_ulp or 0.0))
+    return list(by_api.values()), ranked
+
+
+# --- pictures -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str
+    title: str
+    caption: str
+    svg: Markup | None
+    """Inline SVG; None with ``caption`` saying why (matplotlib missing, nothing to draw)."""
+
+
+#: ULP bins of the heatmap: upper bound (inclusive) and label.
+ULP_BINS: tuple[tuple[float, str], ...] = (
+    (0.0, "0"), (1.0, "≤ 1"), (4.0, "≤ 4"), (16.0, "≤ 16"), (256.0, "≤ 256"), (65536.0, "≤ 65536"),
+    (float("inf"), "> 65536"),
+)
+NONFINITE = "∞ / NaN"
+MATPLOTLIB_HINT = "Plots need matplotlib: pip install 'regcompare[report]'."
+
+
+def ulp_bin(ulp: float) -> str:
+    if not np.isfinite(ulp):
+        return NONFINITE
+    return next(label for bound, label in ULP_BINS if ulp <= bound)
+
+
+def ulp_table(rows: Iterable[Row]) -> tuple[list[tuple[str, str]], list[str], dict[tuple[str, str, str], int]]:
+    """(framework, dtype) columns, bin labels, and counts of rows with an ULP figure."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for row in rows:
+        ulp = _ulp_value(row.get("ulp"))
+        if ulp is not None:
+            counts[(row["framework"], row["dtype"], ulp_bin(ulp))] += 1
+    frameworks = list(dict.fromkeys(fw for fw, _, _ in counts))
+    order = {d: i for i, d in enumerate(DTYPES)}
+    columns = sorted({(fw, d) for fw, d, _ in counts}, key=lambda c: (frameworks.index(c[0]), order.get(c[1], 99)))
+    return columns, [label for _, label in ULP_BINS] + [NONFINITE], dict(counts)
+
+
+def ulp_heatmap(rows: list[Row]) -> Figure:
+    title = "Error in ULP by framework and dtype"
+    columns, bins, counts = ulp_table(rows)
+    if not columns:
+        return Figure("ulp", title, "No row has an ULP figure yet.", None)
+    try:
+        from matplotlib.figure import Figure as MplFigure
+    except ImportError:
+        return Figure("ulp", title, MATPLOTLIB_HINT, None)
+    grid_ = np.array([[counts.get((fw, d, b), 0) for fw, d in columns] for b in bins], dtype=float)
+    fig = MplFigure(figsize=(1.0 + 0.62 * len(columns), 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    # log colour scale: one bad row must stay visible next to thousands of exact ones
+    # pcolormesh, not imshow: vector cells instead of an embedded PNG
+    ax.pcolormesh(np.log1p(grid_), cmap="Blues", vmin=0, edgecolors="white", linewidth=1)
+    ax.invert_yaxis()
+    for (y, x), n in np.ndenumerate(grid_):
+        if n:
+            colour = "white" if np.log1p(n) > 0.6 * np.log1p(grid_.max()) else "#123"  # readable on dark cells
+            ax.text(x + 0.5, y + 0.5, f"{int(n)}", ha="center", va="center", fontsize=8, color=colour)
+    ax.set_xticks(np.arange(len(columns)) + 0.5, [f"{fw}\n{d}" for fw, d in columns], fontsize=8)
+    ax.set_yticks(np.arange(len(bins)) + 0.5, bins, fontsize=8)
+    ax.set_ylabel("worst-element error (ULP of the dtype)", fontsize=8)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    caption = ("Rows per ULP bin (all statuses with an error figure). The bottom rows are where a framework "
+               "leaves the last bits: look there first.")
+    return Figure("ulp", title, caption, svg_markup(fig))
+
+
+def svg_markup(fig: Any) -> Markup:
+    """A matplotlib figure as an inline <svg> element: text kept as text, no date, stable ids."""
+    from matplotlib import rc_context
+
+    buffer = io.StringIO()
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "regcompare"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    svg = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: not allowed inside HTML
+    return Markup(svg.replace("<svg ", '<svg role="img" class="plot" ', 1))  # matplotlib escapes its text
+
+
+#: Picture builders, in page order. Training curves (the ``trajectory`` quantity) go here as one more
+#: ``(rows) -> Figure`` function once trajectory rows exist.
+FIGURES: tuple[Callable[[list[Row]], Figure], ...] = (ulp_heatmap,)
+
+
+def figures(rows: list[Row]) -> list[Figure]:
+    return [build(rows) for build in FIGURES]
+
+
+# --- conventions --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Note:
+    """A plain-language note on one family of divergences, with the APIs it is about."""
+
+    title: str
+    text: str
+    apis: tuple[str, ...]
+
+
+NOTES: tuple[Note, ...] = (
+    Note(
+        "The ½ in l2_loss",
+        "tf.nn.l2_loss(w) is ½·Σw², like the canonical l2/2·Σw², but keras.regularizers.L2(c) is c·Σw² with no ½: "
+        "L2(c) is canonical l2 = 2c, and its gradient is 2c·w. Copying a Keras coefficient into a torch or paddle "
+        "weight_decay therefore halves the regularization; copying a weight_decay into L2 doubles it.",
+        ("tf.nn.l2_loss", "keras.regularizers.L2", "keras.regularizers.L1L2", "tf.contrib.layers.l2_regularizer"),
+    ),
+    Note(
+        "Coupled vs decoupled decay",
+        "Coupled decay (torch.optim.SGD's weight_decay, paddle's L2Decay) adds l2·w to the gradient, so it goes "
+        "through momentum and Adam's moments: it is exactly the gradient of the canonical penalty. Decoupled decay "
+        "(AdamW in torch and paddle, weight_decay of every Keras optimizer) shrinks the weights directly, "
+        "w ← w − ηλw, outside the moments. With plain SGD the two agree; with momentum or Adam they give different "
+        "weights, and regcompare reports the decoupled ones as divergent (matching their own semantics), not as "
+        "mismatches.",
+        ("torch.optim.SGD", "torch.optim.AdamW", "paddle.regularizer.L2Decay", "paddle.optimizer.AdamW"),
+    ),
+    Note(
+        "Precedence",
+        "In paddle a regularizer given to a parameter (ParamAttr(regularizer=…)) replaces the optimizer's "
+        "weight_decay for that parameter; they do not add up. A float weight_decay in a paddle optimizer means "
+        "L2Decay(weight_decay). In Keras a layer's kernel_regularizer adds to the loss and the optimizer's "
+        "weight_decay acts on top of it: both apply.",
+        ("paddle.ParamAttr.L2Decay", "paddle.ParamAttr.L1Decay", "paddle.optimizer.SGD"),
+    ),
+)
+
+
+# --- report.html ------------------------------------------------------------------------------------
 
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("regcompare", "templates"),
     autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
     undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
+_ENV.filters.update(number=number, fom=figure_of_merit, slug=slug, sortkey=sort_key, breakable=breakable)
 
 
 def to_html(doc: Mapping[str, Any], sources: Mapping[str, str]) -> str:
-    """``sources`` maps a case name to its YAML text, shown beside its non-matching rows."""
+    """``sources`` maps a case name to its YAML text, shown for cases with rows that are not ``match``."""
     rows = doc["rows"]
+    listed = row_views(notable(rows))
+    by_api, by_case = match_groups(rows)
+    cases_listed = list(dict.fromkeys(v.row["case"] for v in listed))
+    registry, stale = adapters.conventions(), stale_entries(doc)
     return _ENV.get_template("report.html.j2").render(
-        doc=doc, severity=SEVERITY, matrix=matrix(rows), notable=notable(rows), label=row_label,
-        conventions=list(adapters.conventions().values()), sources=sources,
+        doc=doc, severity=SEVERITY, summary=_summary_counts(doc), known_counts=_known_counts(rows),
+        verdict=verdict(rows, stale), stale=stale, grid=grid(rows), anchors=first_anchors(listed),
+        listed=listed, match_by_api=by_api, match_by_case=by_case[:MATCH_GROUP_CAP],
+        match_groups_total=len(by_case), figures=figures(rows), conventions=list(registry.values()),
+        notes=[(n, [a for a in n.apis if a in registry]) for n in NOTES],
+        sources={c: sources[c] for c in cases_listed if c in sources},
+        filters=_filter_choices(listed),
     )
+
+
+def _summary_counts(doc: Mapping[str, Any]) -> dict[str, int]:
+    counts = Counter(r["status"] for r in doc["rows"])
+    return {s: int(doc.get("summary", {}).get(s, counts[s])) for s in SEVERITY}
+
+
+def _known_counts(rows: list[Row]) -> Counter[str]:
+    return Counter(r["status"] for r in rows if r.get("known"))
+
+
+def _filter_choices(listed: list[RowView]) -> dict[str, list[str]]:
+    def distinct(key: str) -> list[str]:
+        return sorted({v.row[key] for v in listed})
+
+    return {"framework": distinct("framework"), "api": distinct("api"), "dtype": distinct("dtype"),
+            "case": distinct("case"), "status": [s for s in SEVERITY if any(v.row["status"] == s for v in listed)]}
+
+
+# --- report.md ----------------------------------------------------------------------------------------
+
+
+def _md_cell(value: Any, limit: int = 200) -> str:
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def verdict(rows: list[Row], stale: list[str]) -> tuple[bool, str]:
+    """Whether the run passes (``run`` exits 0) and why, in one line."""
+    failures = new_failures(rows)
+    if failures or stale:
+        parts = [f"{failures} new mismatch/error row{'' if failures == 1 else 's'}"] if failures else []
+        parts += [f"{len(stale)} stale known entr{'y' if len(stale) == 1 else 'ies'}"] if stale else []
+        return False, "FAILED: " + ", ".join(parts)
+    known = sum(1 for r in rows if r.get("known") and r["status"] != "match")
+    return True, "PASSED: no new mismatch or error" + (f" ({known} known findings)" if known else "")
+
+
+def _md_matrix(rows: list[Row]) -> list[str]:
+    table = grid(rows)
+    lines = ["| framework | API | worst | not match / rows |", "|---|---|---|---|"]
+    for fw, api in table.apis:
+        cell = table.cells[(fw, api, None)]
+        known = " (known)" if cell.all_known else ""
+        lines.append(f"| {fw} | `{_md_cell(api)}` | {cell.status}{known} | {cell.notable} / {cell.total} |")
+    return lines
+
+
+def _md_rows(listed: list[Row]) -> list[str]:
+    lines = ["| status | case | row | detail |", "|---|---|---|---|"]
+    size = 0
+    for shown, r in enumerate(listed):
+        if shown >= MD_MAX_ROWS or size > MD_MAX_CHARS:
+            lines.append(f"\n…and {len(listed) - shown} more in results.json and report.html.")
+            break
+        status = f"{r['status']} (known: {_md_cell(r['known'], 120)})" if r.get("known") else r["status"]
+        line = f"| {status} | {_md_cell(r['case'])} | `{_md_cell(row_label(r))}` | {_md_cell(r['detail'])} |"
+        size += len(line)
+        lines.append(line)
+    return lines
+
+
+def to_markdown(doc: Mapping[str, Any]) -> str:
+    rows, stale = doc["rows"], stale_entries(doc)
+    counts, known = _summary_counts(doc), _known_counts(rows)
+    passed, why = verdict(rows, stale)
+    head, _, rest = why.partition(":")
+    lines = ["# regcompare", "", f"{'✅' if passed else '❌'} **{head}**:{rest}", ""]
+    lines += ["| " + " | ".join(SEVERITY) + " |", "|" + "---|" * len(SEVERITY)]
+    lines.append("| " + " | ".join(f"{counts[s]}" + (f" ({known[s]} known)" if known[s] else "") for s in SEVERITY)
+                 + " |")
+    if stale:
+        lines += ["", f"## Stale known entries ({len(stale)})", ""]
+        lines += [f"- {_md_cell(entry, 400)}" for entry in stale[:MD_MAX_ROWS]]
+    lines += ["", "## Worst status by framework and API", "", *_md_matrix(rows)]
+    listed = notable(rows)
+    lines += ["", f"## Rows that are not `match` ({len(listed)})", ""]
+    if listed:
+        lines += _md_rows(listed)
+    env = doc["environment"]
+    fws = ", ".join(f"{fw} {i.get('version') or i['status']}" for fw, i in env["frameworks"].items())
+    commit = f" · commit {env['commit']}" if env.get("commit") else ""
+    lines += ["", f"Python {env['python']} · {fws} · regcompare {env['regcompare']}{commit}", ""]
+    return "\n".join(lines)
