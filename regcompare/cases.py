@@ -19,7 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from regcompare import adapters
-from regcompare.schema import CaseSpec, ConstantSpec, GeneratedSpec, keys_allowed_at
+from regcompare.schema import CaseSpec, ConstantSpec, GeneratedSpec, RegularizerSpec, keys_allowed_at
 
 Path_ = tuple[str | int, ...]
 
@@ -279,8 +279,29 @@ def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
             if conv.optimizer_for(spec.optimizer.name, settings) is None:
                 why = f"{exp.api} cannot run the case's optimizer ({spec.optimizer.name} with {settings})"
                 problems.append((("expect", i, "api"), why))
+    for i, reg in enumerate(spec.regularizers):
+        problems += _placement_problems(spec, i, reg)
     if "update" in spec.quantities and spec.optimizer is None:
         problems.append((("quantities", spec.quantities.index("update")), "`update` needs an `optimizer`"))
+    return problems
+
+
+def _placement_problems(spec: CaseSpec, i: int, reg: RegularizerSpec) -> list[tuple[Path_, str]]:
+    """``scope`` and ``param`` place a regularizer on tensors: they must name weights, and need ``update``."""
+    problems: list[tuple[Path_, str]] = []
+    scopes = [(("regularizers", i, "scope"), reg.scope)]
+    if reg.param is not None:
+        scopes.append((("regularizers", i, "param", "scope"), reg.param.scope))
+    for path, scope in scopes:
+        if scope is not None and not scope:
+            problems.append((path, "needs at least one tensor"))
+        for j, name in enumerate(scope or []):
+            if name not in spec.weights:
+                problems.append(((*path, j), f"no weight named '{name}'"))
+    if (reg.scope is not None or reg.param is not None) and "update" not in spec.quantities:
+        key = "scope" if reg.scope is not None else "param"
+        why = f"`{key}` places a regularizer for `update` only; add `update` to `quantities`"
+        problems.append((("regularizers", i, key), why))
     return problems
 
 

@@ -7,6 +7,7 @@ out in plan order, whatever order the frameworks finish in.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -19,9 +20,9 @@ import numpy as np
 
 from regcompare import adapters, oracle
 from regcompare.adapters.base import Task
-from regcompare.cases import Case
+from regcompare.cases import DEFAULT_MAX_ELEMENTS, Case, materialize
 from regcompare.compare import Verdict, compare
-from regcompare.conventions import Convention, Regularizer
+from regcompare.conventions import Convention, Decay, OptimizerCall, Placed, Regularizer, documented
 from regcompare.dtypes import DEFAULT_TOLERANCE, Tolerance, cast
 from regcompare.workers import FrameworkInfo, Job, Outcome, WorkerPool
 
@@ -40,6 +41,12 @@ class Item:
     native: dict[str, float]
     expected: Any = None
     skip: str = ""
+    optimizer: OptimizerCall | None = None
+    """For ``update``: the optimizer class the API runs with (chosen from the case's ``optimizer``)."""
+    placed: Placed | None = None
+    """For an entry with ``scope`` or ``param``: where its regularizers are placed."""
+    param_api: Convention | None = None
+    """The record that puts ``placed.param`` on the parameters (a paddle ParamAttr, a Keras kernel_regularizer)."""
 
     @property
     def framework(self) -> str:
@@ -50,19 +57,44 @@ class Item:
         return self.conv.api
 
     def label(self) -> str:
-        return label(self.framework, self.api, self.native, self.quantity, self.dtype)
+        return label(self.framework, self.api, self.native, self.quantity, self.dtype,
+                     placement=placement_text(self.scope(), self.param()))
+
+    def scope(self) -> list[str] | None:
+        return None if self.placed is None or self.placed.scope is None else list(self.placed.scope)
+
+    def param(self) -> dict[str, Any] | None:
+        """The regularizer placed on the parameters, as rows show it: its API, native arguments and scope."""
+        if self.placed is None or self.placed.param is None or self.param_api is None:
+            return None
+        scope = self.placed.param_scope
+        return {"api": self.param_api.api, "native": self.param_api.to_native(self.placed.param),
+                "scope": None if scope is None else list(scope)}
+
+
+def placement_text(scope: list[str] | None, param: dict[str, Any] | None) -> str:
+    """``[w]+paddle.ParamAttr.L2Decay(coeff=0.5)[w]``: the optimizer's scope, then the parameter's regularizer."""
+    text = "" if scope is None else f"[{','.join(scope)}]"
+    if param is not None:
+        args = ",".join(f"{k}={v:g}" for k, v in param["native"].items())
+        where = "" if param["scope"] is None else f"[{','.join(param['scope'])}]"
+        text += f"+{param['api']}({args}){where}"
+    return text
 
 
 def label(
-    framework: str, api: str, native: dict[str, float], quantity: str, dtype: str, tensor: str | None = None
+    framework: str, api: str, native: dict[str, float], quantity: str, dtype: str, tensor: str | None = None,
+    placement: str = "",
 ) -> str:
     """Readable and unique within a case, e.g. ``tensorflow-keras.regularizers.L2(l2=0.5)-penalty-float32``."""
     args = ",".join(f"{k}={v:g}" for k, v in native.items())
-    return f"{framework}-{api}({args})-{quantity}-{dtype}" + (f"-{tensor}" if tensor else "")
+    return f"{framework}-{api}({args}){placement}-{quantity}-{dtype}" + (f"-{tensor}" if tensor else "")
 
 
 def row_label(row: dict[str, Any]) -> str:
-    return label(row["framework"], row["api"], row["native"], row["quantity"], row["dtype"], row.get("tensor"))
+    placement = placement_text(row.get("scope"), row.get("param"))
+    return label(row["framework"], row["api"], row["native"], row["quantity"], row["dtype"], row.get("tensor"),
+                 placement)
 
 
 # --- planning -----------------------------------------------------------------------------------------
@@ -71,6 +103,21 @@ def row_label(row: dict[str, Any]) -> str:
 def _native_key(conv: Convention, native: dict[str, float]) -> str:
     filled = {p.name: native.get(p.name, p.default) for p in conv.params}
     return json.dumps(filled, sort_keys=True)
+
+
+def settings_of(case: Case) -> dict[str, float | bool]:
+    """The case's optimizer hyper-parameters by their canonical keys (``lr``, ``momentum``, ...)."""
+    opt = case.spec.optimizer
+    return {} if opt is None else opt.model_dump(exclude={"name"})
+
+
+def _optimizer_for(case: Case, conv: Convention, quantity: str) -> tuple[bool, OptimizerCall | None]:
+    """Whether ``conv`` can give ``quantity`` for this case, and for ``update`` the optimizer it runs with."""
+    if quantity != "update":
+        return True, None
+    opt = case.spec.optimizer
+    call = None if opt is None else conv.optimizer_for(opt.name, settings_of(case))
+    return call is not None, call
 
 
 def plan_case(case: Case, frameworks: tuple[str, ...]) -> list[Item]:
@@ -83,26 +130,74 @@ def plan_case(case: Case, frameworks: tuple[str, ...]) -> list[Item]:
     for dtype in spec.dtypes:
         for reg_spec in spec.regularizers:
             reg = Regularizer(reg_spec.l1, reg_spec.l2)
+            placed = placed_of(reg_spec)
+            if not placed.plain:
+                for item in _plan_placed(case, runnable, placed, dtype):
+                    items.setdefault((item.api, "update", dtype, item.label()), item)
+                continue
             for conv in runnable:
                 if not conv.applies_to(reg):
                     continue
                 native = conv.to_native(reg)
                 for quantity in (q for q in spec.quantities if q in conv.quantities):
+                    able, call = _optimizer_for(case, conv, quantity)
+                    if not able:
+                        continue
                     key = (conv.api, quantity, dtype, _native_key(conv, native))
-                    items.setdefault(key, Item(case, conv, quantity, dtype, reg, native))
+                    items.setdefault(key, Item(case, conv, quantity, dtype, reg, native, optimizer=call))
         for exp in spec.expect:
             conv = registry[exp.api]
             if exp.dtype not in (None, dtype) or conv.framework not in frameworks:
                 continue
             quantity = exp.quantity or conv.measures
+            able, call = _optimizer_for(case, conv, quantity)
+            if not able:
+                continue
             key = (conv.api, quantity, dtype, _native_key(conv, exp.native))
-            golden = Item(case, conv, quantity, dtype, conv.to_canonical(exp.native), dict(exp.native))
+            golden = Item(case, conv, quantity, dtype, conv.to_canonical(exp.native), dict(exp.native), optimizer=call)
             item = items.setdefault(key, golden)
             item.expected = exp.raw
     for item in items.values():
         if item.framework in excluded:
             item.skip = "excluded by the case's `frameworks`"
     return list(items.values())
+
+
+def placed_of(spec: Any) -> Placed:
+    """A schema ``RegularizerSpec`` as the registry's ``Placed``."""
+    param = spec.param
+    return Placed(
+        Regularizer(spec.l1, spec.l2),
+        None if spec.scope is None else tuple(spec.scope),
+        None if param is None else Regularizer(param.l1, param.l2),
+        None if param is None or param.scope is None else tuple(param.scope),
+    )
+
+
+def _param_api(conv: Convention, placed: Placed) -> tuple[bool, Convention | None]:
+    """Whether ``conv`` can place ``placed.param`` on parameters, and the record it does it with."""
+    if placed.param is None:
+        return True, None
+    registry = adapters.conventions()
+    apis = conv.placement.param_apis if conv.placement else ()
+    found = next((registry[a] for a in apis if a in registry and registry[a].applies_to(placed.param)), None)
+    return found is not None, found
+
+
+def _plan_placed(case: Case, runnable: list[Convention], placed: Placed, dtype: str) -> list[Item]:
+    """An entry with ``scope`` or ``param``: ``update`` only, through every API that can place it."""
+    if "update" not in case.spec.quantities:
+        return []
+    out = []
+    for conv in runnable:
+        if conv.placement is None or "update" not in conv.quantities or not conv.applies_to(placed.reg):
+            continue
+        able, call = _optimizer_for(case, conv, "update")
+        placeable, param_api = _param_api(conv, placed)
+        if able and placeable:
+            out.append(Item(case, conv, "update", dtype, placed.reg, conv.to_native(placed.reg), optimizer=call,
+                            placed=placed, param_api=param_api))
+    return out
 
 
 # --- judging --------------------------------------------------------------------------------------------
@@ -155,13 +250,84 @@ def _figure(x: float | None) -> Any:
     return None if x is None else _listed(x)
 
 
-def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    """The rows of one item: one for a penalty, one per tensor for a gradient."""
-    tol, tol_source = tolerance(item.case, item.dtype)
+def grads_of(case: Case, dtype: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The per-step loss gradients for ``update``, rounded to the dtype and widened back; absent tensors get 0."""
+    rounded = {}
+    for name, w in case.weights.items():
+        spec = (case.spec.grads or {}).get(name, "zeros")
+        if spec in ("ones", "zeros"):
+            array = np.full(w.shape, 1.0 if spec == "ones" else 0.0)
+        else:
+            array, problems = materialize(spec, ("grads", name), DEFAULT_MAX_ELEMENTS)
+            if array is None or problems:
+                raise ValueError(f"grads.{name}: {problems[0][1] if problems else 'cannot build'}")
+        if array.shape != w.shape:
+            raise ValueError(f"grads.{name} has shape {list(array.shape)}, the weight {list(w.shape)}")
+        rounded[name] = cast(array, dtype)
+    return rounded, {n: g.astype(np.float64) for n, g in rounded.items()}
+
+
+References = dict[str | None, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Documented:
+    """The update by the API's own documented semantics, where it differs from the canonical one."""
+
+    reference: dict[str, np.ndarray]
+    why: str
+    """Why it differs (the precedence rule, decoupled decay); empty for the plain decoupled oracle."""
+
+
+def references(item: Item, inputs: dict[str, np.ndarray]) -> tuple[References, Documented | None]:
+    """The canonical reference per tensor (``None`` for a penalty), and for ``update`` the API's own semantics."""
     if item.quantity == "penalty":
-        reference: dict[str | None, np.ndarray] = {None: np.asarray(oracle.penalty(inputs, item.regularizer))}
-    else:
-        reference = dict(oracle.gradient(inputs, item.regularizer))
+        return {None: np.asarray(oracle.penalty(inputs, item.regularizer))}, None
+    if item.quantity != "update":
+        return dict(oracle.gradient(inputs, item.regularizer)), None
+    call = item.optimizer
+    assert call is not None, "update items are planned with their optimizer"
+    grads = grads_of(item.case, item.dtype)[1]
+    if item.placed is not None:
+        return _placed_references(item, inputs, grads, call)
+    args = (inputs, grads, item.regularizer, call.family, settings_of(item.case), item.case.spec.steps)
+    coupled = oracle.update(*args, "coupled", call.eps_on)
+    # An L1 term has no decoupled form: only the canonical (coupled) reference exists then.
+    decoupled = None if item.regularizer.l1 else Documented(oracle.update(*args, "decoupled", call.eps_on), "")
+    return dict(coupled), decoupled
+
+
+def _placed_references(
+    item: Item, inputs: dict[str, np.ndarray], grads: dict[str, np.ndarray], call: OptimizerCall
+) -> tuple[References, Documented | None]:
+    """Canonical: both regularizers apply, coupled, each on its scope. Documented: the registry's precedence."""
+    placed = item.placed
+    assert placed is not None
+    canonical = {t: placed.canonical(t) for t in inputs}
+    own = {t: documented(item.conv, placed, t) for t in inputs}
+    decays = {t: decay for t, (decay, _) in own.items()}
+
+    def run(per_tensor: dict[str, Decay]) -> dict[str, np.ndarray]:
+        return oracle.update_decays(inputs, grads, per_tensor, call.family, settings_of(item.case),
+                                    item.case.spec.steps, call.eps_on)
+
+    reference: References = dict(run(canonical))
+    if decays == canonical:
+        return reference, None
+    whys = [why for t, (decay, why) in own.items() if why and decay.coupled != canonical[t].coupled]
+    if any(d.decoupled for d in decays.values()):
+        whys.append(f"decoupled decay: {item.conv.formula}")
+    return reference, Documented(run(decays), "; ".join(dict.fromkeys(whys)))
+
+
+def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The rows of one item: one for a penalty, one per tensor for a gradient or an update."""
+    tol, tol_source = tolerance(item.case, item.dtype)
+    try:
+        reference, documented_ = references(item, inputs)
+    except ValueError as exc:  # a case whose grads do not fit its weights
+        reference, documented_ = dict(oracle.gradient(inputs, item.regularizer)), None
+        outcome = Outcome("error", detail=str(exc))
     expected = item.expected
     rows = []
     for tensor, ref in reference.items():
@@ -170,8 +336,10 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
             raw = outcome.value if tensor is None else outcome.value.get(tensor)
             raw = None if raw is None else np.asarray(raw, np.float64)
         exp = expected.get(tensor) if isinstance(expected, dict) and tensor is not None else expected
-        status, detail, verdict = _status(item, outcome, raw, ref, exp, tol, tol_source)
-        rows.append({
+        alt = None if documented_ is None or tensor is None else documented_.reference[tensor]
+        why = "" if documented_ is None else documented_.why
+        status, detail, verdict = _status(item, outcome, raw, ref, exp, tol, tol_source, alt, why)
+        row = {
             "case": item.case.name, "file": item.case.file, "line": item.case.line,
             "framework": item.framework, "api": item.api, "quantity": item.quantity, "dtype": item.dtype,
             "regularizer": item.regularizer.as_dict(), "native": dict(item.native), "tensor": tensor,
@@ -182,13 +350,32 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
             "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
             "summary": _summary(raw, ref, verdict),
             "status": status, "detail": detail, "known": None,
-        })
+        }
+        if item.quantity == "update":
+            row.update(_update_keys(item, alt))
+        rows.append(row)
     return rows
+
+
+def _update_keys(item: Item, decoupled: np.ndarray | None) -> dict[str, Any]:
+    """Extra keys of an ``update`` row: the optimizer as called, the API's coupling, the decoupled oracle."""
+    call = item.optimizer
+    assert call is not None
+    keys = {
+        "optimizer": call.call_text(call.native(settings_of(item.case))),
+        "steps": item.case.spec.steps,
+        "coupling": item.conv.coupling,
+        "decoupled_reference": _listed(decoupled) if item.placed is None else None,
+    }
+    if item.placed is not None:
+        # The API's own semantics here is a precedence rule, not just decoupled decay.
+        keys |= {"scope": item.scope(), "param": item.param(), "documented_reference": _listed(decoupled)}
+    return keys
 
 
 def _status(
     item: Item, outcome: Outcome, raw: np.ndarray | None, ref: np.ndarray, expected: Any,
-    tol: Tolerance, tol_source: str,
+    tol: Tolerance, tol_source: str, decoupled: np.ndarray | None = None, why: str = "",
 ) -> tuple[str, str, Verdict | None]:
     if item.skip:
         return "skipped", item.skip, None
@@ -197,14 +384,45 @@ def _status(
     if raw is None:
         return "error", "the adapter returned no value for this tensor", None
     verdict = compare(raw, ref, item.dtype, tol, tol_source)
-    if not verdict.ok:
-        return "mismatch", verdict.detail, verdict
+    status, detail = ("match", verdict.detail) if verdict.ok else _semantics(item, raw, verdict, decoupled, tol,
+                                                                           tol_source, why)
+    if status == "mismatch":
+        return status, detail, verdict
+    if decoupled is not None and status == "match" and item.conv.coupling == "decoupled" and not why:
+        # A documented divergence that vanished is news (a strict xfail): either the two semantics
+        # agree for this optimizer (plain SGD), or the registry's record of the API is wrong.
+        if not compare(raw, decoupled, item.dtype, tol, tol_source).ok:
+            return "mismatch", (f"documented decoupled ({item.conv.formula}), but matches the coupled update where "
+                                f"the two differ: the registry's record or the framework changed"), verdict
+        detail += "; decoupled and coupled decay agree here (plain SGD: w − lr·λ·w − lr·g either way)"
     if expected is not None:
         golden = compare(raw, np.asarray(expected, np.float64), item.dtype, tol, tol_source)
         if not golden.ok:
             return "mismatch", f"against the case's expected raw value: {golden.detail}", verdict
-        return "match", f"{verdict.detail}; matches the expected raw value", verdict
-    return "match", verdict.detail, verdict
+        return status, f"{detail}; matches the expected raw value", verdict
+    return status, detail, verdict
+
+
+def _semantics(
+    item: Item, raw: np.ndarray, coupled: Verdict, decoupled: np.ndarray | None, tol: Tolerance, tol_source: str,
+    why: str = "",
+) -> tuple[str, str]:
+    """Outside the canonical reference: ``divergent`` if the API is documented decoupled (or, for a placed
+    regularizer, documented with another precedence: ``why``) and matches that."""
+    if decoupled is None:
+        return "mismatch", coupled.detail
+    verdict = compare(raw, decoupled, item.dtype, tol, tol_source)
+    own = "its documented precedence" if why else "the decoupled update"
+    if not verdict.ok:
+        return "mismatch", f"{coupled.detail}; nor {own}: {verdict.detail}"
+    canonical = coupled.detail.split(";")[0]
+    if why:
+        return "divergent", (f"{why}; matches that ({verdict.detail}), not the canonical sum of both regularizers,"
+                             f" coupled ({canonical})")
+    if item.conv.coupling == "decoupled":
+        return "divergent", (f"decoupled decay: {item.conv.formula}; matches the decoupled oracle ({verdict.detail}),"
+                             f" not the canonical coupled L2 ({coupled.detail.split(';')[0]})")
+    return "mismatch", f"documented {item.conv.coupling}, but matches the decoupled update w ← w − lr·λ·w instead"
 
 
 # --- running ------------------------------------------------------------------------------------------
@@ -244,33 +462,63 @@ def apply_known(case: Case, rows: list[dict[str, Any]]) -> list[str]:
     return stale
 
 
+#: Weight-set ids, unique in this process: a worker that outlives one run (pytest reuses workers
+#: across items) must never mistake a new case's weights for an old one's of the same name.
+_WEIGHT_SET_IDS = itertools.count()
+
+
 class Inputs:
     """Each case's weights rounded to each dtype (and widened back, for the oracle), made once."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, str], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
+        self._cache: dict[tuple[int, str], tuple[int, dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
         self._lock = threading.Lock()
 
-    def _both(self, case: Case, dtype: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        key = (case.name, dtype)
+    def _both(self, case: Case, dtype: str) -> tuple[int, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        key = (id(case), dtype)  # the Case object, not its name: two loads of a file are two cases
         with self._lock:
             if key not in self._cache:
                 rounded = {n: cast(w, dtype) for n, w in case.weights.items()}
-                self._cache[key] = rounded, {n: w.astype(np.float64) for n, w in rounded.items()}
+                exact = {n: w.astype(np.float64) for n, w in rounded.items()}
+                self._cache[key] = next(_WEIGHT_SET_IDS), rounded, exact
             return self._cache[key]
+
+    def weight_set(self, case: Case, dtype: str) -> int:
+        """The id under which workers keep these weights."""
+        return self._both(case, dtype)[0]
 
     def rounded(self, case: Case, dtype: str) -> dict[str, np.ndarray]:
         """In the dtype itself: what the frameworks receive."""
-        return self._both(case, dtype)[0]
+        return self._both(case, dtype)[1]
 
     def exact(self, case: Case, dtype: str) -> dict[str, np.ndarray]:
         """The same values in float64: what the oracle computes from."""
-        return self._both(case, dtype)[1]
+        return self._both(case, dtype)[2]
 
 
 def job_of(key: int, item: Item, inputs: Inputs) -> Job:
-    task = Task(item.api, item.quantity, item.dtype, item.native, inputs.rounded(item.case, item.dtype))
-    return Job(key=key, wid=(item.case.name, item.dtype), task=task)
+    task = Task(item.api, item.quantity, item.dtype, item.native, inputs.rounded(item.case, item.dtype),
+                update_options(item))
+    return Job(key=key, wid=inputs.weight_set(item.case, item.dtype), task=task)
+
+
+def update_options(item: Item) -> dict[str, Any]:
+    """What an ``update`` task needs besides the decay arguments: the optimizer, its arguments, grads, steps."""
+    if item.quantity != "update" or item.optimizer is None:
+        return {}
+    try:
+        grads = grads_of(item.case, item.dtype)[0]
+    except ValueError:
+        grads = {}  # judged as an error row; the adapter then fails on the missing gradient too
+    call = item.optimizer
+    options = {"optimizer": call.api, "args": call.native(settings_of(item.case)), "grads": grads,
+               "steps": item.case.spec.steps}
+    # Placement, for adapters: ``scope`` limits the API's own decay; ``param`` is put on the parameters.
+    if item.scope() is not None:
+        options["scope"] = item.scope()
+    if item.param() is not None:
+        options["param"] = item.param()
+    return options
 
 
 ProgressFn = Callable[[str, int, int], None]

@@ -20,9 +20,24 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class RegularizerSpec(Strict):
+class ParamRegularizerSpec(Strict):
+    """A regularizer placed on the parameters themselves (paddle ``ParamAttr``, a Keras ``kernel_regularizer``)."""
+
     l1: Coefficient = 0.0
     l2: Coefficient = 0.0
+    scope: list[str] | None = None
+    """The tensors it is placed on; default every tensor."""
+
+
+class RegularizerSpec(Strict):
+    """Canonical coefficients. With ``scope`` or ``param`` the entry is about placement and runs for ``update``
+    only: ``l1``/``l2`` are then the optimizer's own decay on the tensors of ``scope`` (default all), and
+    ``param`` a regularizer on some parameters next to it. Canonically both apply, added up."""
+
+    l1: Coefficient = 0.0
+    l2: Coefficient = 0.0
+    scope: list[str] | None = None
+    param: ParamRegularizerSpec | None = None
 
 
 class ConstantSpec(Strict):
@@ -124,7 +139,7 @@ class CaseSpec(Strict):
 
 #: Which models a mapping under each top-level key holds.
 _NESTED: dict[str, tuple[type[BaseModel], ...]] = {
-    "regularizers": (RegularizerSpec,),
+    "regularizers": (RegularizerSpec, ParamRegularizerSpec),
     "weights": (ConstantSpec, GeneratedSpec),
     "grads": (ConstantSpec, GeneratedSpec),
     "tolerance": (ToleranceSpec,),

@@ -50,7 +50,8 @@ def _load(target: str) -> tuple[Adapter | None, tuple[str, str]]:
     try:
         module = importlib.import_module(module_name)
         adapter = getattr(module, attr or "ADAPTER")()
-        return adapter, ("ok", adapter.version())
+        # str(): torch.__version__ is a TorchVersion, and unpickling it would import torch in the parent.
+        return adapter, ("ok", str(adapter.version()))
     except ModuleNotFoundError as exc:
         return None, ("missing", _one_line(exc))
     except Exception as exc:  # noqa: BLE001 — any import failure becomes the framework's status

@@ -64,3 +64,23 @@ def test_update_inputs_are_checked_at_load_time(write_case, text: str, expected:
     with pytest.raises(CaseError) as info:
         load_case(path)
     assert any(expected in str(p) for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("weights: {w: [1, 2]}\noptimizer: {name: sgd}\nquantities: [update]\nregularizers:\n  - {l2: 1, scope: [v]}\n",
+         ":5: regularizers[0].scope[0]: no weight named 'v'"),
+        ("weights: {w: [1, 2]}\noptimizer: {name: sgd}\nquantities: [update]\nregularizers:\n  - {l2: 1, scope: []}\n",
+         ":5: regularizers[0].scope: needs at least one tensor"),
+        ("weights: {w: [1, 2]}\nregularizers:\n  - {l2: 1, scope: [w]}\n",
+         ":3: regularizers[0].scope: `scope` places a regularizer for `update` only; add `update` to `quantities`"),
+        ("weights: {w: [1, 2]}\noptimizer: {name: sgd}\nquantities: [update]\nregularizers:\n  - l2: 1\n    param: {l2: 0.5, scope: [x]}\n",
+         ":6: regularizers[0].param.scope[0]: no weight named 'x'"),
+    ],
+)
+def test_placement_names_weights_and_needs_update(write_case, text: str, expected: str) -> None:
+    path = write_case(text)
+    with pytest.raises(CaseError) as info:
+        load_case(path)
+    assert any(expected in str(p) for p in info.value.problems), info.value.problems

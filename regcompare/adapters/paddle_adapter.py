@@ -135,6 +135,32 @@ def _require(task: Task, *quantities: str) -> None:
         raise LookupError(f"{task.api} measures {'/'.join(quantities)}, not {task.quantity!r}")
 
 
+def _attr_of(task: Task, name: str, own: paddle.ParamAttr | None) -> paddle.ParamAttr | None:
+    """A parameter's ParamAttr: the ``param`` placement's regularizer on its tensors, else the API's own
+    ParamAttr (a ParamAttr API) within ``scope``."""
+    scope, param = task.options.get("scope"), task.options.get("param")
+    if param is not None and (param["scope"] is None or name in param["scope"]):
+        regularizer = getattr(paddle.regularizer, param["api"].rsplit(".", 1)[1])(**param["native"])
+        return paddle.ParamAttr(regularizer=regularizer)
+    return own if scope is None or name in scope else None
+
+
+def _groups(
+    task: Task, params: dict[str, paddle.Tensor], decay: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """The optimizer's ``parameters`` and its own decay arguments: a plain list and ``decay``, or, with a
+    ``scope`` on the optimizer's decay, param groups as a user writes them -- the scoped tensors with that
+    weight_decay, the others with 0.0 -- and nothing at the optimizer level. (A ParamAttr API's decay is on the
+    parameters, scoped by ``_attr_of``, so it keeps the plain list.)"""
+    scope = task.options.get("scope")
+    if scope is None or not decay:
+        return list(params.values()), decay
+    inside = [p for n, p in params.items() if n in scope]
+    outside = [p for n, p in params.items() if n not in scope]
+    groups = [{"params": inside, **decay}, {"params": outside, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]], {}
+
+
 class PaddleAdapter(Adapter):
     framework = "paddle"
     # Paddle's only refusal seen on these APIs is a missing CPU kernel, narrowed to ``Unsupported`` by
@@ -152,6 +178,9 @@ class PaddleAdapter(Adapter):
             "paddle.ParamAttr.L2Decay": self.paramattr_l2decay,
             "paddle.ParamAttr.L1Decay": self.paramattr_l1decay,
             "paddle.optimizer.SGD": self.sgd,
+            "paddle.optimizer.Momentum": self.optimizer_update,
+            "paddle.optimizer.Adam": self.optimizer_update,
+            "paddle.optimizer.AdamW": self.optimizer_update,
         }
 
     def version(self) -> str:
@@ -182,28 +211,62 @@ class PaddleAdapter(Adapter):
     # --- regularizers applied by one real SGD step ---------------------------------------------------
 
     def l2decay(self, task: Task) -> Value:
-        """``SGD(weight_decay=L2Decay(coeff))``."""
-        return self._step(task, l2=_coeff(task), weight_decay=paddle.regularizer.L2Decay(**task.native))
+        """``SGD(weight_decay=L2Decay(coeff))``; for ``update``, the case's optimizer with that weight_decay."""
+        decay = paddle.regularizer.L2Decay(**task.native)
+        if task.quantity == "update":
+            return self._update(task, weight_decay=decay)
+        return self._step(task, l2=_coeff(task), weight_decay=decay)
 
     def l1decay(self, task: Task) -> Value:
-        """``SGD(weight_decay=L1Decay(coeff))``."""
-        return self._step(task, l1=_coeff(task), weight_decay=paddle.regularizer.L1Decay(**task.native))
+        """``SGD(weight_decay=L1Decay(coeff))``; with Momentum this is the generic (not fused) decay path."""
+        decay = paddle.regularizer.L1Decay(**task.native)
+        if task.quantity == "update":
+            return self._update(task, weight_decay=decay)
+        return self._step(task, l1=_coeff(task), weight_decay=decay)
 
     def paramattr_l2decay(self, task: Task) -> Value:
         """``ParamAttr(regularizer=L2Decay(coeff))`` on every parameter, the optimizer without weight_decay."""
         attr = paddle.ParamAttr(regularizer=paddle.regularizer.L2Decay(**task.native))
+        if task.quantity == "update":
+            return self._update(task, attr=attr)
         return self._step(task, l2=_coeff(task), attr=attr)
 
     def paramattr_l1decay(self, task: Task) -> Value:
         """``ParamAttr(regularizer=L1Decay(coeff))`` on every parameter, the optimizer without weight_decay."""
         attr = paddle.ParamAttr(regularizer=paddle.regularizer.L1Decay(**task.native))
+        if task.quantity == "update":
+            return self._update(task, attr=attr)
         return self._step(task, l1=_coeff(task), attr=attr)
+
+    def optimizer_update(self, task: Task) -> Value:
+        """``paddle.optimizer.X(weight_decay=<float>)``: coupled L2Decay for SGD/Momentum/Adam, decoupled for AdamW."""
+        return self._update(task, **task.native)
+
+    def _update(self, task: Task, attr: paddle.ParamAttr | None = None, **decay: Any) -> Value:
+        """The weights after ``steps`` real steps of the task's optimizer; the loss is Σ g⊙w, so backward()
+        leaves exactly the case's gradient g on every parameter."""
+        _require(task, "update")
+        params = {n: to_parameter(w, task.dtype, _attr_of(task, n, attr)) for n, w in task.weights.items()}
+        cls = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])
+        parameters, decay = _groups(task, params, decay)
+        optimizer = cls(parameters=parameters, **task.options["args"], **decay)
+        grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
+        with warnings.catch_warnings():
+            # The advice to keep FP16/BF16 moments in float32 is about accuracy, which is what is measured here.
+            warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
+            for _ in range(task.options["steps"]):
+                functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()]).backward()
+                optimizer.step()
+                optimizer.clear_grad()
+        return {n: to_numpy(p) for n, p in params.items()}
 
     def sgd(self, task: Task) -> Value:
         """``SGD(weight_decay=<float>)``, which paddle's Optimizer turns into ``L2Decay(weight_decay)``.
 
         Absent, the argument is not passed at all: paddle's default ``None`` means no regularization.
         """
+        if task.quantity == "update":
+            return self._update(task, **task.native)
         return self._step(task, l2=task.native.get("weight_decay", 0.0), **task.native)
 
     def _step(

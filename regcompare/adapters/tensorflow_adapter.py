@@ -63,6 +63,15 @@ def _keras_regularizer(cls: type[keras.regularizers.Regularizer], native: dict[s
         raise Unsupported(f"{cls.__name__}({native}): {exc}") from exc
 
 
+def _constant(array: np.ndarray) -> Callable[..., tf.Tensor]:
+    """An initializer holding exactly ``array`` (Keras' Constant takes a scalar only)."""
+
+    def init(shape: tuple[int, ...], dtype: str | None = None) -> tf.Tensor:
+        return tf.constant(array)
+
+    return init
+
+
 class TensorflowAdapter(Adapter):
     framework = "tensorflow"
     refusals = (
@@ -82,6 +91,9 @@ class TensorflowAdapter(Adapter):
             "keras.regularizers.L1": self.keras_l1,
             "keras.regularizers.L2": self.keras_l2,
             "keras.regularizers.L1L2": self.keras_l1l2,
+            "keras.optimizers.SGD": self.optimizer_update,
+            "keras.optimizers.Adam": self.optimizer_update,
+            "keras.optimizers.AdamW": self.optimizer_update,
         }
 
     def version(self) -> str:
@@ -93,13 +105,77 @@ class TensorflowAdapter(Adapter):
         return self._measure(task, lambda w: scale * tf.nn.l2_loss(w))
 
     def keras_l1(self, task: Task) -> Value:
-        return self._measure(task, _keras_regularizer(keras.regularizers.L1, task.native))
+        return self._regularizer(task, keras.regularizers.L1)
 
     def keras_l2(self, task: Task) -> Value:
-        return self._measure(task, _keras_regularizer(keras.regularizers.L2, task.native))
+        return self._regularizer(task, keras.regularizers.L2)
 
     def keras_l1l2(self, task: Task) -> Value:
-        return self._measure(task, _keras_regularizer(keras.regularizers.L1L2, task.native))
+        return self._regularizer(task, keras.regularizers.L1L2)
+
+    def _regularizer(self, task: Task, cls: type[keras.regularizers.Regularizer]) -> Value:
+        regularizer = _keras_regularizer(cls, task.native)
+        if task.quantity == "update":
+            return self.layer_update(task, regularizer)
+        return self._measure(task, regularizer)
+
+    # --- update: real Keras optimizer steps --------------------------------------------------------------
+
+    def optimizer_update(self, task: Task) -> Value:
+        """``keras.optimizers.X(weight_decay=…).apply_gradients`` with the case's loss gradients, ``steps`` times.
+
+        Keras applies ``weight_decay`` itself, decoupled (``BaseOptimizer._apply_weight_decay``), before each step.
+        With a placement (``scope``, ``param``) the weights live in a layer instead, see ``layer_update``.
+        """
+        if "scope" in task.options or "param" in task.options:
+            return self.layer_update(task, None, weight_decay=task.native.get("weight_decay"))
+        variables = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
+        optimizer = self._optimizer(task, weight_decay=task.native.get("weight_decay"))
+        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
+        for _ in range(task.options["steps"]):
+            optimizer.apply_gradients([(grads[n], v) for n, v in variables.items()])
+        return {n: to_numpy(v.value) for n, v in variables.items()}
+
+    def layer_update(self, task: Task, regularizer: TensorPenalty | None, weight_decay: float | None = None) -> Value:
+        """Weights of a layer, each with its ``regularizer`` (what ``kernel_regularizer`` does), trained by the
+        case's Keras optimizer: loss = Σ g⊙w + Σ layer.losses, gradient by the tape.
+
+        ``regularizer`` is the API's own (a layer regularizer API, on the ``scope`` tensors); an optimizer API
+        passes its ``weight_decay`` instead, excluded outside ``scope`` by ``exclude_from_weight_decay``. A
+        ``param`` placement puts that regularizer on its tensors as well: both apply, as in a user's model.
+        """
+        layer = keras.layers.Layer(dtype=task.dtype)
+        variables = {
+            n: layer.add_weight(shape=w.shape, dtype=task.dtype, name=n, regularizer=self._placed(task, n, regularizer),
+                                initializer=_constant(np.asarray(w)))
+            for n, w in task.weights.items()
+        }
+        optimizer = self._optimizer(task, weight_decay=weight_decay)
+        scope = task.options.get("scope")
+        if weight_decay is not None and scope is not None:
+            optimizer.exclude_from_weight_decay(var_list=[v for n, v in variables.items() if n not in scope])
+        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
+        names = list(variables)
+        for _ in range(task.options["steps"]):
+            with tf.GradientTape() as tape:
+                data_loss = tf.add_n([tf.reduce_sum(grads[n] * v.value) for n, v in variables.items()])
+                # the layer's regularization losses, as fit() adds them
+                loss = tf.add_n([data_loss, *layer.losses])
+            gradients = tape.gradient(loss, [variables[n] for n in names])
+            optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
+        return {n: to_numpy(v.value) for n, v in variables.items()}
+
+    def _placed(self, task: Task, name: str, own: TensorPenalty | None) -> TensorPenalty | None:
+        """The regularizer a tensor carries: the API's own within ``scope``, or the ``param`` placement's."""
+        scope, param = task.options.get("scope"), task.options.get("param")
+        if param is not None and (param["scope"] is None or name in param["scope"]):
+            cls = getattr(keras.regularizers, param["api"].rsplit(".", 1)[1])
+            return _keras_regularizer(cls, param["native"])
+        return own if scope is None or name in scope else None
+
+    def _optimizer(self, task: Task, **extra: float | None) -> keras.optimizers.Optimizer:
+        cls = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])
+        return cls(**task.options["args"], **extra)
 
     def _measure(self, task: Task, penalty_of: TensorPenalty) -> Value:
         """The penalty summed over the task's tensors (in their dtype), or its gradient per tensor."""

@@ -1,0 +1,179 @@
+"""``regcompare translate API name=value ...``: the setting of every other framework that reproduces an API's update.
+
+Everything comes from the registry: the source's record maps its native arguments to canonical
+coefficients, its optimizer hyper-parameters and its coupling; a target reproduces it when it can express
+the same coefficients and hyper-parameters with the same coupling. Coupled and decoupled decay are the
+same update only for plain SGD (``w − lr·λ·w − lr·g`` either way), so only there does one translate into
+the other. Round-trip tests (tests/test_translate.py) run every translation through the real frameworks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from regcompare import adapters
+from regcompare.conventions import Convention, OptimizerCall, Regularizer
+from regcompare.schema import OptimizerSpec
+
+Settings = dict[str, float | bool]
+#: The case format's defaults for keys an optimizer class does not take (beta1 for SGD, ...).
+_NEUTRAL: Settings = OptimizerSpec(name="sgd").model_dump(exclude={"name"})
+
+
+class TranslateError(ValueError):
+    """The source cannot be translated (unknown API or argument); the message says what is known."""
+
+
+@dataclass(frozen=True)
+class Source:
+    conv: Convention
+    call: OptimizerCall
+    reg: Regularizer
+    settings: Settings
+
+    @property
+    def semantics(self) -> str:
+        return "decoupled" if self.conv.coupling == "decoupled" else "coupled"
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One target API with the arguments that reproduce the source (or, if not ``equivalent``, why not)."""
+
+    conv: Convention
+    call: OptimizerCall
+    native: dict[str, float]
+    args: Settings
+    equivalent: bool
+    why: str = ""
+    caveats: tuple[str, ...] = field(default=())
+
+    @property
+    def framework(self) -> str:
+        return self.conv.framework
+
+    def text(self) -> str:
+        return setting_text(self.conv, self.call, self.native, self.args)
+
+    def options(self, grads: dict[str, Any], steps: int) -> dict[str, Any]:
+        """``Task.options`` for running this translation as an ``update`` task."""
+        return {"optimizer": self.call.api, "args": dict(self.args), "grads": grads, "steps": steps}
+
+
+def _value(text: str) -> float | bool | tuple[float, ...]:
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        parts = tuple(float(p) for p in text.strip("()[] ").split(",") if p.strip())
+    except ValueError:
+        raise TranslateError(f"{text!r} is not a number, a tuple of numbers, true or false") from None
+    return parts[0] if len(parts) == 1 else parts
+
+
+def parse_args(pairs: list[str]) -> dict[str, float | bool]:
+    """``name=value`` pairs; a tuple value ``betas=0.9,0.999`` becomes ``betas[0]``, ``betas[1]``."""
+    out: dict[str, float | bool] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise TranslateError(f"expected name=value, got {pair!r}")
+        value = _value(text)
+        if isinstance(value, tuple):
+            out |= {f"{name}[{i}]": v for i, v in enumerate(value)}
+        else:
+            out[name] = value
+    return out
+
+
+def source(api: str, native: dict[str, float | bool], family: str | None = None) -> Source:
+    """The canonical meaning of ``api(**native)``: coefficients, optimizer settings and coupling."""
+    table = adapters.conventions()
+    conv = table.get(api)
+    able = [c.api for c in table.values() if c.optimizers and c.executed]
+    if conv is None or not conv.optimizers:
+        raise TranslateError(f"cannot translate {api!r}: translate knows the update APIs {', '.join(able)}")
+    decay_names = {p.name for p in conv.params}
+    hyper = {k: v for k, v in native.items() if k not in decay_names}
+    calls = [c for c in conv.optimizers if family in (None, c.family) and set(hyper) <= {h.name for h in c.hypers}]
+    if not calls:
+        known = sorted(decay_names | {h.name for c in conv.optimizers for h in c.hypers})
+        raise TranslateError(f"{api} takes no argument {sorted(set(hyper))}; it knows {', '.join(known)}")
+    call = calls[0]
+    decay = {k: float(v) for k, v in native.items() if k in decay_names}
+    settings = _NEUTRAL | dict(call.fixed) | call.settings(hyper)
+    return Source(conv, call, conv.to_canonical(decay), settings)
+
+
+def _equivalent(src: Source, target: Convention) -> tuple[bool, str]:
+    same = target.coupling == src.conv.coupling or {target.coupling, src.conv.coupling} <= {"coupled", "penalty"}
+    if same:
+        return True, ""
+    if src.call.family == "sgd" and not src.settings["momentum"] and not src.reg.l1:
+        return True, "coupled and decoupled decay are the same update for plain SGD (no momentum)"
+    decoupled = target.coupling == "decoupled"
+    kind = "decoupled (w ← w − lr·λ·w before the step)" if decoupled else "coupled (λ·w in the gradient)"
+    return False, f"{kind}: a different update with {'Adam' if src.call.family == 'adam' else 'momentum'}"
+
+
+def translations(src: Source) -> list[Translation]:
+    """Every other update API of the registry: the equivalent ones first, then same-family ones that are not."""
+    out = []
+    for conv in adapters.conventions().values():
+        if conv.api == src.conv.api or not conv.executed or not conv.applies_to(src.reg):
+            continue
+        call = conv.optimizer_for(src.call.family, src.settings)
+        if call is None:
+            continue
+        equivalent, why = _equivalent(src, conv)
+        caveats = tuple(c for c in conv.caveats if equivalent)
+        if equivalent and call.eps_on != src.call.eps_on and src.call.family == "adam":
+            caveats += (f"{call.api} adds epsilon to {'√v' if call.eps_on == 'v' else '√v̂'}, the source to "
+                        f"{'√v' if src.call.eps_on == 'v' else '√v̂'}: equal only up to ε·(1−√(1−β₂ᵗ)).",)
+        native = conv.to_native(src.reg)
+        out.append(Translation(conv, call, native, call.native(src.settings), equivalent, why, caveats))
+    return sorted(out, key=lambda t: not t.equivalent)
+
+
+def setting_text(conv: Convention, call: OptimizerCall, native: dict[str, float], args: Settings) -> str:
+    """How a user writes it, by where the decay arguments go (the record's ``role``)."""
+    decay = ", ".join(f"{k}={v:g}" for k, v in native.items())
+    if conv.role == "layer":
+        return (f"{conv.api}({decay}) as each layer's kernel_regularizer (and bias_regularizer to decay biases), "
+                f"with {call.call_text(args)} and no weight_decay")
+    if conv.role == "param":
+        reg = f"paddle.regularizer.{conv.api.rsplit('.', 1)[1]}({decay})"
+        return f"paddle.ParamAttr(regularizer={reg}) on each parameter, with {call.call_text(args)}"
+    if conv.role == "optimizer regularizer":
+        return call.call_text(args, extra=f"weight_decay={conv.api}({decay})")
+    extra = ", ".join(filter(None, [decay, conv.call_args]))
+    return call.call_text(args, extra=extra)
+
+
+def render(src: Source, found: list[Translation]) -> str:
+    lines = [f"{setting_text(src.conv, src.call, src.conv.to_native(src.reg), src.call.native(src.settings))}",
+             f"  canonical: l1={src.reg.l1:g}, l2={src.reg.l2:g}, {src.semantics} "
+             f"({src.conv.formula}); {src.call.family} with "
+             + ", ".join(f"{k}={v:g}" if not isinstance(v, bool) else f"{k}={v}" for k, v in src.settings.items()
+                         if k in {h.key for h in src.call.hypers}), ""]
+    frameworks = [fw for fw in adapters.frameworks() if any(t.framework == fw for t in found)]
+    for fw in frameworks:
+        mine = [t for t in found if t.framework == fw]
+        lines.append(f"{fw}:")
+        if not any(t.equivalent for t in mine):
+            lines.append("  no setting reproduces it")
+        for t in mine:
+            mark = "  = " if t.equivalent else "  ≠ not "
+            lines.append(f"{mark}{t.text()}" + (f"  [{t.why}]" if t.why else ""))
+            lines += [f"      caveat: {c}" for c in t.caveats]
+    return "\n".join(lines)
+
+
+def command(api: str, pairs: list[str], family: str | None = None) -> str:
+    """The text ``regcompare translate`` prints; ``TranslateError`` for an unknown API or argument."""
+    try:
+        src = source(api, parse_args(pairs), family)
+    except ValueError as exc:  # includes the registry's own "has no argument" message
+        raise TranslateError(str(exc)) from None
+    return render(src, translations(src))
