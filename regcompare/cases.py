@@ -18,7 +18,8 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from regcompare import adapters
+from regcompare import adapters, trajectory
+from regcompare.conventions import weight_norm_tensors
 from regcompare.schema import CaseSpec, ConstantSpec, GeneratedSpec, RegularizerSpec, keys_allowed_at
 
 Path_ = tuple[str | int, ...]
@@ -254,7 +255,7 @@ def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
             problems.append((("known", i, "framework"), f"unknown framework '{known.framework}'"))
         if known.api is not None and known.api not in registry:
             problems.append((("known", i, "api"), f"unknown API '{known.api}'"))
-        if known.tensor is not None and known.tensor not in spec.weights:
+        if known.tensor is not None and known.tensor not in _row_tensors(spec):
             problems.append((("known", i, "tensor"), f"no weight named '{known.tensor}'"))
     if not spec.regularizers and not spec.expect:
         problems.append((("regularizers",), "nothing to compare: give `regularizers` or `expect`"))
@@ -274,15 +275,49 @@ def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
         quantity = exp.quantity or conv.measures
         if quantity not in conv.quantities:
             problems.append((("expect", i, "quantity"), f"{exp.api} gives {', '.join(conv.quantities)}"))
+        elif spec.weight_norm is not None and conv.weight_norm is None:
+            why = f"{exp.api} is not a weight-normalization API (the case sets `weight_norm`)"
+            problems.append((("expect", i, "api"), why))
         elif quantity == "update" and spec.optimizer is not None:
             settings = spec.optimizer.model_dump(exclude={"name"})
-            if conv.optimizer_for(spec.optimizer.name, settings) is None:
+            chooser = conv.weight_norm.optimizer_for if conv.weight_norm is not None else conv.optimizer_for
+            if chooser(spec.optimizer.name, settings) is None:
                 why = f"{exp.api} cannot run the case's optimizer ({spec.optimizer.name} with {settings})"
                 problems.append((("expect", i, "api"), why))
     for i, reg in enumerate(spec.regularizers):
         problems += _placement_problems(spec, i, reg)
+    problems += _weight_norm_problems(spec)
     if "update" in spec.quantities and spec.optimizer is None:
         problems.append((("quantities", spec.quantities.index("update")), "`update` needs an `optimizer`"))
+    return problems
+
+
+def _row_tensors(spec: CaseSpec) -> set[str]:
+    """Names rows can carry in ``tensor``: the weights, and under ``weight_norm`` their g and v."""
+    names = set(spec.weights)
+    if spec.weight_norm is not None:
+        names |= {n for w in spec.weights for n in weight_norm_tensors(w)}
+    return names
+
+
+def _weight_norm_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
+    """``weight_norm`` runs the weight-normalization APIs only: SGD updates with L2 on g and v."""
+    if spec.weight_norm is None:
+        return []
+    problems: list[tuple[Path_, str]] = []
+    if "update" not in spec.quantities:
+        problems.append((("weight_norm",), "`weight_norm` is for `update` only; add `update` to `quantities`"))
+    dim = spec.weight_norm.dim
+    for name, wspec in spec.weights.items():
+        ndim = len(wspec.shape) if not isinstance(wspec, list) else np.ndim(np.asarray(wspec, dtype=object))
+        if dim is not None and dim >= ndim:
+            problems.append((("weight_norm", "dim"), f"dim {dim} is not an axis of weights.{name} ({ndim}-d)"))
+    for i, reg in enumerate(spec.regularizers):
+        for key in ("l1", "scope", "param"):
+            if getattr(reg, key):
+                problems.append((("regularizers", i, key), "no weight-normalization API takes it (L2 on g and v only)"))
+    if spec.optimizer is not None and spec.optimizer.name != "sgd":
+        problems.append((("optimizer", "name"), "weight normalization runs with sgd only"))
     return problems
 
 
@@ -333,6 +368,8 @@ def load_case(file: str, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Case:
             if grad is not None and name in weights and grad.shape != weights[name].shape:
                 shapes = f"shape {list(grad.shape)} where weights.{name} has shape {list(weights[name].shape)}"
                 found.append((("grads", name), shapes))
+    if not found:
+        found += trajectory.problems(spec, weights)  # shapes and settings the training run needs
     if found:
         raise CaseError([Problem(file, _line_for(lines, p), format_key(p), m) for p, m in found])
     name = spec.name or Path(file).stem

@@ -30,15 +30,23 @@ def _fmt_index(index: tuple[int, ...]) -> str:
     return f" at index {index}" if index else ""
 
 
-def compare(actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Tolerance, tol_source: str) -> Verdict:
-    a = np.asarray(actual, np.float64)
-    r = np.asarray(reference, np.float64)
-    allowed = f"rtol={tol.rtol:g}, atol={tol.atol:g} ({tol_source})"
-    if a.shape != r.shape:
-        return Verdict(False, None, None, None, None, f"shape {list(a.shape)} where {list(r.shape)} was expected")
-    if a.size == 0:
-        return Verdict(True, 0.0, 0.0, 0.0, None, f"empty tensor; {allowed}")
+#: Elements compared at a time: the temporaries of a 10⁷-element comparison stay a few MB each.
+_CHUNK = 1 << 17
 
+
+@dataclass
+class _Errors:
+    """Element-wise errors of one chunk."""
+
+    abs_err: np.ndarray
+    rel_err: np.ndarray
+    ulps: np.ndarray
+    bound: np.ndarray
+    bad: np.ndarray
+    overflow_is_right: bool
+
+
+def _errors(a: np.ndarray, r: np.ndarray, dtype: str, tol: Tolerance) -> _Errors:
     rounded = cast(r, dtype).astype(np.float64)  # the exact value as the dtype can hold it
     both_nan = np.isnan(a) & np.isnan(r)
     same_inf = np.isinf(a) & (a == rounded)  # covers inf references and exact values that overflow
@@ -52,17 +60,40 @@ def compare(actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Toleranc
         ulps = np.where(abs_err == 0, 0.0, abs_err / ulp(r, dtype))
     rel_err = np.where(np.isnan(rel_err), math.inf, rel_err)
     ulps = np.where(np.isnan(ulps), math.inf, ulps)
-    bad = abs_err > bound
+    overflow_is_right = bool((np.isinf(rounded) & ~np.isinf(r)).any())
+    return _Errors(abs_err, rel_err, ulps, bound, abs_err > bound, overflow_is_right)
 
-    worst = np.unravel_index(int(np.argmax(np.where(bad, abs_err, -1.0) if bad.any() else abs_err)), a.shape)
-    index = tuple(int(i) for i in worst)
-    figures = (float(abs_err.max()), float(rel_err.max()), float(ulps.max()))
-    if not bad.any():
-        notes = []
-        if (np.isinf(rounded) & ~np.isinf(r)).any():
-            notes.append(f"the exact value overflows {dtype}, so inf is right")
+
+def compare(actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Tolerance, tol_source: str) -> Verdict:
+    """Judge ``actual`` (any float dtype) against the float64 ``reference``, chunk by chunk."""
+    a, r = np.asarray(actual), np.asarray(reference)
+    allowed = f"rtol={tol.rtol:g}, atol={tol.atol:g} ({tol_source})"
+    if a.shape != r.shape:
+        return Verdict(False, None, None, None, None, f"shape {list(a.shape)} where {list(r.shape)} was expected")
+    if a.size == 0:
+        return Verdict(True, 0.0, 0.0, 0.0, None, f"empty tensor; {allowed}")
+
+    flat_a, flat_r = a.reshape(-1), r.reshape(-1)
+    figures = [0.0, 0.0, 0.0]
+    worst_flat, worst_err, worst_is_bad, bound_at_worst, overflow_is_right = 0, -1.0, False, 0.0, False
+    for start in range(0, a.size, _CHUNK):
+        chunk = _errors(flat_a[start:start + _CHUNK].astype(np.float64),
+                        flat_r[start:start + _CHUNK].astype(np.float64), dtype, tol)
+        figures = [max(figures[0], float(chunk.abs_err.max())), max(figures[1], float(chunk.rel_err.max())),
+                   max(figures[2], float(chunk.ulps.max()))]
+        overflow_is_right |= chunk.overflow_is_right
+        is_bad = bool(chunk.bad.any())
+        i = int(np.argmax(np.where(chunk.bad, chunk.abs_err, -1.0) if is_bad else chunk.abs_err))
+        # The worst element: the largest error among the bad ones, if any is bad.
+        if (is_bad, float(chunk.abs_err[i])) > (worst_is_bad, worst_err):
+            worst_flat, worst_is_bad = start + i, is_bad
+            worst_err, bound_at_worst = float(chunk.abs_err[i]), float(chunk.bound[i])
+
+    index = tuple(int(i) for i in np.unravel_index(worst_flat, a.shape))
+    if not worst_is_bad:
+        notes = [f"the exact value overflows {dtype}, so inf is right"] if overflow_is_right else []
         return Verdict(True, *figures, index, "; ".join([f"within {allowed}", *notes]))
-    got, want = float(a[worst]), float(r[worst])
+    got, want = float(flat_a[worst_flat]), float(flat_r[worst_flat])
     if math.isinf(got) and abs(want) <= float(finfo(dtype).max):
         why = f"overflow: {dtype} result is {got} where the exact value {want:.9g} fits {dtype}"
     elif math.isnan(got):
@@ -70,5 +101,5 @@ def compare(actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Toleranc
     elif math.isnan(want):
         why = f"{got:.9g} where the exact value is NaN (the NaN input did not propagate)"
     else:
-        why = f"{got:.9g} vs {want:.9g}: abs err {abs(got - want):.3g} > {float(bound[worst]):.3g} allowed"
+        why = f"{got:.9g} vs {want:.9g}: abs err {abs(got - want):.3g} > {bound_at_worst:.3g} allowed"
     return Verdict(False, *figures, index, f"{why}{_fmt_index(index)}; {allowed}")

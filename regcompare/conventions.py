@@ -147,6 +147,9 @@ class Convention:
     ``weight_decay=`` object) or ``param`` (a ``ParamAttr`` on the parameter)."""
     placement: Placement | None = None
     """For ``update``: how the API expresses a regularizer's ``scope`` and ``param`` (None: it cannot)."""
+    weight_norm: WeightNorm | None = None
+    """For a weight-normalization API: what it trains instead of w. Such an API runs for cases with a
+    ``weight_norm`` key only, and those cases run nothing else."""
 
     def optimizer_for(self, name: str, settings: dict[str, float | bool]) -> OptimizerCall | None:
         """The optimizer class this API uses for a case's optimizer, or None if it cannot express it."""
@@ -231,6 +234,35 @@ class OptimizerCall:
         return f"{self.api}({', '.join(([extra] if extra else []) + args)})"
 
 
+@dataclass(frozen=True)
+class WeightNorm:
+    """A weight-normalization API: each weight is trained as w = g·v/‖v‖, and the decay acts on g and v.
+
+    Its optimizers are kept here, not in ``Convention.optimizers``, so that ``translate`` (which maps an
+    optimizer's decay on w onto other APIs' decay on w) never offers it: its decay is on other parameters."""
+
+    g: str
+    """The framework's own name of the magnitude parameter (torch ``parametrizations.weight.original0``)."""
+    v: str
+    """The framework's own name of the direction parameter."""
+    optimizers: tuple[OptimizerCall, ...]
+
+    def optimizer_for(self, name: str, settings: dict[str, float | bool]) -> OptimizerCall | None:
+        family = "sgd" if name == "sgd" else "adam"
+        return next((c for c in self.optimizers if c.family == family and c.expresses(settings)), None)
+
+
+def weight_norm_tensors(weight: str) -> tuple[str, str, str]:
+    """The row tensors of one weight-normalized weight, as adapters name their values: g, v and the resulting w."""
+    return f"{weight}.g", f"{weight}.v", weight
+
+
+def weight_norm_g_shape(shape: tuple[int, ...], dim: int | None) -> tuple[int, ...]:
+    """g as rows show it, with kept dims: one norm per slice along ``dim`` (all 1s but ``dim``), or one in all
+    (dim=None). Frameworks store it otherwise (torch: 0-d for None; paddle dygraph: squeezed), same values."""
+    return tuple(size if dim is not None and axis == dim else 1 for axis, size in enumerate(shape))
+
+
 def _fmt(value: float | bool) -> str:
     return str(value) if isinstance(value, bool) else f"{value:g}"
 
@@ -242,6 +274,7 @@ def _p(name: str, term: Term, factor: float = 1.0, default: float = 0.0) -> Para
 _STEP = "the gradient term of one real SGD step with zero loss gradient, (w - w')/lr"
 _PENALTY_GRAD = ("penalty", "gradient")
 _PENALTY_UPDATE = ("penalty", "gradient", "update")
+_PENALTY_GRAD_TRAJECTORY = ("penalty", "gradient", "trajectory")
 _DECOUPLED = "w ← w − lr·{wd}·w before each step (decoupled: not through the gradient, momentum or moments)"
 _NOT_L2 = ("Decoupled weight decay is not an L2 penalty: with momentum or Adam it gives other weights than the "
            "coupled weight_decay of torch/paddle (Loshchilov & Hutter, arXiv:1711.05101); with plain SGD they agree.")
@@ -319,23 +352,99 @@ _PADDLE_ADAMW_PLACEMENT = Placement(
     why_groups="paddle AdamW: AdamW._add_param_group keeps param.regularizer, so a ParamAttr regularizer "
                "(coupled) and the group's decoupled weight_decay both apply")
 
+# --- weight normalization (torch/nn/utils/parametrizations.py _WeightNorm; paddle/nn/utils/weight_norm_hook.py;
+# paddle/base/layer_helper_base.py _create_weight_normalize; checked against the installed torch 2.13, paddle 3.3.1) --
+_WN_FORMULA = ("w = g·v/‖v‖ (one norm per slice along dim; dim=None: of the whole tensor); gradient += {c}·g and "
+               "{c}·v: coupled, on g and v, never on w")
+_WN_HOW = ("g, v and w = g·v/‖v‖ after `steps` real steps on the loss Σ grads⊙w, the gradient reaching g and v "
+           "through the framework's own autograd")
+_WN_NOT_W = ("Not an L2 penalty on w: (l2/2)‖w‖² = (l2/2)Σg², whose gradient is l2·g on g and 0 on v. The decay on v "
+             "leaves w unchanged at that step (w does not depend on ‖v‖) but shrinks ‖v‖, which scales every later "
+             "direction update by g/‖v‖.")
+_WN_MINUS_ONE = "dim=None is turned into dim=-1, and -1 means the whole tensor here, not the last axis."
+_WN_KEEPDIMS = "Rows show g with kept dims ([rows, 1] for dim=0, [1, 1] for dim=None on a matrix)."
+_WN_STATIC_ATTR = ("The ParamAttr is copied to both parameters <name>_g and <name>_v, regularizer included: "
+                   "L2Decay(coeff) decays g and v, never w; it replaces the optimizer's weight_decay there, as any "
+                   "ParamAttr regularizer does.")
+_WN_STATIC_HOW = ("paddle.static.create_parameter(attr=paddle.static.WeightNormParamAttr(dim=…, initializer=Assign(w), "
+                  "regularizer=paddle.regularizer.L2Decay(coeff))) in a fresh static Program, {ir}; "
+                  "paddle.optimizer.SGD/Momentum(...).minimize(loss), one Executor.run per step: " + _WN_HOW)
+_WN_STATIC = WeightNorm("<name>_g", "<name>_v", (PADDLE_SGD, PADDLE_MOMENTUM))
+_WEIGHT_NORM_APIS: tuple[Convention, ...] = (
+    Convention(
+        "torch.nn.utils.parametrizations.weight_norm", "torch", "update", ("update",),
+        (_p("weight_decay", "l2"),),
+        _WN_FORMULA.format(c="weight_decay"), "coupled",
+        "torch.nn.utils.parametrizations.weight_norm(module, 'weight', dim) on a module holding the weight, "
+        "torch.optim.SGD(module.parameters(), weight_decay=…): " + _WN_HOW,
+        caveats=("g and v are module.parametrizations.weight.original0 and original1; weight_decay on "
+                 "module.parameters() decays them, never w.",
+                 "g keeps the normed dims ([rows, 1] for dim=0) and is 0-d for dim=None. " + _WN_KEEPDIMS,
+                 _WN_MINUS_ONE, _WN_NOT_W),
+        role="optimizer",
+        weight_norm=WeightNorm("parametrizations.weight.original0", "parametrizations.weight.original1", (TORCH_SGD,)),
+    ),
+    Convention(
+        "paddle.nn.utils.weight_norm", "paddle", "update", ("update",),
+        (_p("coeff", "l2"),),
+        _WN_FORMULA.format(c="coeff"), "coupled",
+        "paddle.nn.utils.weight_norm(layer, 'weight', dim) on a Layer holding the weight, paddle.optimizer.SGD/"
+        "Momentum(parameters=layer.parameters(), weight_decay=paddle.regularizer.L2Decay(coeff)): " + _WN_HOW,
+        caveats=("g and v are layer.weight_g and layer.weight_v; the optimizer's L2Decay decays both, never w.",
+                 "weight_g is squeezed: shape [size of dim], 0-d for dim=None. " + _WN_KEEPDIMS,
+                 "layer.weight is recomputed by a forward pre-hook only: after a step it is stale until the layer "
+                 "is called.",
+                 "The whole-tensor norm is √(Σv²)+1e-12 in w (√(Σv²+1e-12) in g's initial value); per-slice norms "
+                 "are clamped at 1e-12 (F.normalize).",
+                 _WN_MINUS_ONE, _WN_NOT_W),
+        role="optimizer regularizer",
+        weight_norm=WeightNorm("weight_g", "weight_v", (PADDLE_SGD, PADDLE_MOMENTUM)),
+    ),
+    Convention(
+        "paddle.static.WeightNormParamAttr", "paddle", "update", ("update",),
+        (_p("coeff", "l2"),),
+        _WN_FORMULA.format(c="coeff"), "coupled",
+        _WN_STATIC_HOW.format(ir="under paddle 3's default static IR (PIR)"),
+        caveats=(_WN_STATIC_ATTR,
+                 "Fails under PIR, paddle 3's default static IR: LayerHelper builds old-IR Parameters that PIR ops "
+                 "reject (`divide(): argument (position 1) must be Value, but got Parameter` with an Assign "
+                 "initializer; the documented example's Constant(1.0) fails earlier, in `full`). See "
+                 "paddle.static.WeightNormParamAttr.old_ir.",
+                 "Default dim=None (torch and paddle.nn.utils.weight_norm: 0).", _WN_NOT_W),
+        role="param", weight_norm=_WN_STATIC,
+    ),
+    Convention(
+        "paddle.static.WeightNormParamAttr.old_ir", "paddle", "update", ("update",),
+        (_p("coeff", "l2"),),
+        _WN_FORMULA.format(c="coeff"), "coupled",
+        _WN_STATIC_HOW.format(ir="under paddle.pir_utils.OldIrGuard() (the loss an old-IR reduce_sum op: "
+                                 "paddle.sum rejects old-IR Variables)"),
+        caveats=(_WN_STATIC_ATTR,
+                 "With dim=0 or 1 the program's backward fails at run time, with or without a regularizer: a sum op "
+                 "(AddNOp) gets a [rows, cols] and a [size of dim] input (`The input tensor X of AddNOp must have "
+                 "same shape`). dim=None works.",
+                 "Default dim=None (torch and paddle.nn.utils.weight_norm: 0).", _WN_NOT_W),
+        role="param", weight_norm=_WN_STATIC,
+    ),
+)
+
 CONVENTIONS: tuple[Convention, ...] = (
     # --- numpy: the hand-written idiom, in the case's own dtype -----------------------------------
     Convention(
-        "numpy.handwritten", "numpy", "penalty", _PENALTY_GRAD,
+        "numpy.handwritten", "numpy", "penalty", _PENALTY_GRAD_TRAJECTORY,
         (_p("l1", "l1"), _p("l2", "l2")),
         "l1·Σ|w| + l2/2·Σw²; gradient l1·sign(w) + l2·w",
         "penalty", "numpy in the case's dtype: l1*np.sum(np.abs(w)) + l2/2*np.sum(w*w), written by hand",
     ),
     # --- torch -------------------------------------------------------------------------------------
     Convention(
-        "torch.handwritten", "torch", "penalty", _PENALTY_GRAD,
+        "torch.handwritten", "torch", "penalty", _PENALTY_GRAD_TRAJECTORY,
         (_p("l1", "l1"), _p("lambd", "l2")),
         "l1·Σ|w| + lambd·Σw²/2 (the d2l idiom)",
         "penalty", "lambd * torch.sum(w.pow(2)) / 2 + l1 * torch.sum(torch.abs(w)); gradient by backward()",
     ),
     Convention(
-        "torch.optim.SGD", "torch", "gradient", ("gradient", "update"),
+        "torch.optim.SGD", "torch", "gradient", ("gradient", "update", "trajectory"),
         (_p("weight_decay", "l2"),),
         "gradient += weight_decay·w (before momentum)",
         "coupled", f"torch.optim.SGD(weight_decay=…): {_STEP}; update: {_UPDATE_OF_STEPS}",
@@ -372,7 +481,7 @@ CONVENTIONS: tuple[Convention, ...] = (
     ),
     # --- tensorflow / keras ------------------------------------------------------------------------
     Convention(
-        "tf.nn.l2_loss", "tensorflow", "penalty", _PENALTY_GRAD,
+        "tf.nn.l2_loss", "tensorflow", "penalty", _PENALTY_GRAD_TRAJECTORY,
         (_p("scale", "l2", 1.0, 1.0),),
         "scale·½Σw² (the ½ is inside l2_loss)",
         "penalty", "scale * tf.nn.l2_loss(w), summed over tensors; gradient through tf.GradientTape",
@@ -388,7 +497,7 @@ CONVENTIONS: tuple[Convention, ...] = (
         placement=_KERAS_LAYER_PLACEMENT,
     ),
     Convention(
-        "keras.regularizers.L2", "tensorflow", "penalty", _PENALTY_UPDATE,
+        "keras.regularizers.L2", "tensorflow", "penalty", (*_PENALTY_UPDATE, "trajectory"),
         (_p("l2", "l2", 0.5, 0.01),),
         "l2·Σw² (no ½)",
         "penalty", "keras.regularizers.L2(l2)(w); gradient through tf.GradientTape",
@@ -409,7 +518,7 @@ CONVENTIONS: tuple[Convention, ...] = (
         placement=_KERAS_LAYER_PLACEMENT,
     ),
     Convention(
-        "keras.optimizers.SGD", "tensorflow", "update", ("update",),
+        "keras.optimizers.SGD", "tensorflow", "update", ("update", "trajectory"),
         (_p("weight_decay", "l2"),),
         _DECOUPLED.format(wd="weight_decay") + " (BaseOptimizer._apply_weight_decay)",
         "decoupled", f"keras.optimizers.SGD(weight_decay=…).apply_gradients: {_UPDATE_OF_STEPS}",
@@ -452,13 +561,13 @@ CONVENTIONS: tuple[Convention, ...] = (
     ),
     # --- paddle ------------------------------------------------------------------------------------
     Convention(
-        "paddle.handwritten", "paddle", "penalty", _PENALTY_GRAD,
+        "paddle.handwritten", "paddle", "penalty", _PENALTY_GRAD_TRAJECTORY,
         (_p("l1", "l1"), _p("l2", "l2")),
         "l1·Σ|w| + l2/2·Σw² (paddle has no penalty function)",
         "penalty", "l1 * paddle.sum(paddle.abs(w)) + l2 / 2 * paddle.sum(paddle.square(w)); gradient by backward()",
     ),
     Convention(
-        "paddle.regularizer.L2Decay", "paddle", "gradient", ("gradient", "update"),
+        "paddle.regularizer.L2Decay", "paddle", "gradient", ("gradient", "update", "trajectory"),
         (_p("coeff", "l2"),),
         "gradient += coeff·w",
         "coupled", f"paddle.optimizer.SGD(weight_decay=paddle.regularizer.L2Decay(coeff)): {_STEP}",
@@ -474,7 +583,7 @@ CONVENTIONS: tuple[Convention, ...] = (
         placement=_PADDLE_REGULARIZER_PLACEMENT,
     ),
     Convention(
-        "paddle.ParamAttr.L2Decay", "paddle", "gradient", ("gradient", "update"),
+        "paddle.ParamAttr.L2Decay", "paddle", "gradient", ("gradient", "update", "trajectory"),
         (_p("coeff", "l2"),),
         "gradient += coeff·w, on this parameter only",
         "coupled", f"paddle.ParamAttr(regularizer=paddle.regularizer.L2Decay(coeff)) on the parameter: {_STEP}",
@@ -529,6 +638,7 @@ CONVENTIONS: tuple[Convention, ...] = (
         optimizers=(PADDLE_ADAMW,), role="optimizer",
         placement=_PADDLE_ADAMW_PLACEMENT,
     ),
+    *_WEIGHT_NORM_APIS,  # g and v regularized, not w: cases with `weight_norm` only
     Convention(
         "paddle.fluid.regularizer.L2Decay", "paddle", "gradient", ("gradient",),
         (_p("regularization_coeff", "l2"),),
@@ -544,6 +654,56 @@ CONVENTIONS: tuple[Convention, ...] = (
         caveats=("Documented convention only: paddle.fluid was removed in Paddle 2.5.",),
     ),
 )
+
+
+# --- trajectory: d2l's weight-decay experiment (regcompare.trajectory) ------------------------------------------
+# d2l (chapter "Weight Decay"): from scratch, squared_loss = (ŷ − y)²/2 plus lambd·l2_penalty(w) per example,
+# l.sum().backward(), then sgd divides by batch_size; concise (torch), nn.MSELoss(reduction='none') -- no ½ --
+# and l.mean().backward(). The two d2l styles thus differ by 2 in the data term; regcompare runs one objective,
+# the from-scratch one, and halves the concise MSE to get it.
+
+TRAJECTORY_OBJECTIVE = (
+    "J(w, b) = mean over the minibatch of ½(x·w + b − y)² + λ/2·‖w‖² (λ = canonical l2, on w only, never on b); "
+    "plain SGD w ← w − lr·∂J/∂w, b ← b − lr·∂J/∂b; reported loss: mean of ½(ŷ − y)² over the whole set, no penalty")
+
+Style = Literal["scratch", "concise"]
+
+
+@dataclass(frozen=True)
+class Training:
+    """How an API trains the trajectory model: ``scratch`` (the penalty added to the loss, SGD written by hand
+    with the framework's own tensor ops) or ``concise`` (the framework's layer, loss and optimizer)."""
+
+    style: Style
+    how: str
+
+
+_HALF_MSE = "the MSE loss halved to the objective's ½(ŷ − y)²"
+TRAJECTORIES: dict[str, Training] = {
+    "numpy.handwritten": Training("scratch", "numpy in the dtype: r = X@w + b − y; w -= lr·(X.T@r/n + l2·w); "
+                                             "b -= lr·mean(r) (the gradient by hand)"),
+    "torch.handwritten": Training("scratch", "d2l: l = (X@w + b − y)²/2 + lambd·torch.sum(w.pow(2))/2; "
+                                             "l.sum().backward(); p -= lr·p.grad/batch_size under no_grad"),
+    "torch.optim.SGD": Training("concise", "d2l: nn.Linear; SGD([{'params': weight, 'weight_decay': λ}, "
+                                           "{'params': bias}], lr); (MSELoss(reduction='none')/2).mean().backward(); "
+                                + _HALF_MSE),
+    "tf.nn.l2_loss": Training("scratch", "d2l (TF): l = (X@w + b − y)²/2 + scale·tf.nn.l2_loss(w); "
+                                         "tape.gradient(l, [w, b]); w.assign_sub(lr·grad/batch_size)"),
+    "keras.regularizers.L2": Training("concise", "d2l (TF): Dense(1, kernel_regularizer=L2(λ/2)); loss = "
+                                                 "MeanSquaredError()/2 + Σ model.losses; keras.optimizers.SGD(lr)"
+                                                 ".apply_gradients; " + _HALF_MSE),
+    "keras.optimizers.SGD": Training("concise", "Dense(1); keras.optimizers.SGD(lr, weight_decay=λ) with "
+                                                "exclude_from_weight_decay(bias); loss = MeanSquaredError()/2 "
+                                                "(decoupled: agrees with coupled L2 for plain SGD)"),
+    "paddle.handwritten": Training("scratch", "d2l (paddle): l = (X@w + b − y)²/2 + l2·paddle.sum(w.pow(2))/2; "
+                                              "l.sum().backward(); p.set_value(p − lr·p.grad/batch_size)"),
+    "paddle.regularizer.L2Decay": Training("concise", "nn.Linear; paddle.optimizer.SGD(parameters=[{'params': "
+                                                      "[weight], 'weight_decay': L2Decay(λ)}, {'params': [bias]}]); "
+                                                      "nn.MSELoss()/2"),
+    "paddle.ParamAttr.L2Decay": Training("concise", "nn.Linear(weight_attr=ParamAttr(regularizer=L2Decay(λ))); "
+                                                    "paddle.optimizer.SGD; nn.MSELoss()/2"),
+}
+"""The APIs that run ``trajectory`` (those with it in ``quantities``), and how."""
 
 
 def documented(conv: Convention, placed: Placed, tensor: str) -> tuple[Decay, str]:

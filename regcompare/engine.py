@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,11 +19,19 @@ from typing import Any
 
 import numpy as np
 
-from regcompare import adapters, oracle
+from regcompare import adapters, conventions, oracle, trajectory
 from regcompare.adapters.base import Task
 from regcompare.cases import DEFAULT_MAX_ELEMENTS, Case, materialize
 from regcompare.compare import Verdict, compare
-from regcompare.conventions import Convention, Decay, OptimizerCall, Placed, Regularizer, documented
+from regcompare.conventions import (
+    Convention,
+    Decay,
+    OptimizerCall,
+    Placed,
+    Regularizer,
+    documented,
+    weight_norm_tensors,
+)
 from regcompare.dtypes import DEFAULT_TOLERANCE, Tolerance, cast
 from regcompare.workers import FrameworkInfo, Job, Outcome, WorkerPool
 
@@ -116,15 +125,22 @@ def _optimizer_for(case: Case, conv: Convention, quantity: str) -> tuple[bool, O
     if quantity != "update":
         return True, None
     opt = case.spec.optimizer
-    call = None if opt is None else conv.optimizer_for(opt.name, settings_of(case))
+    chooser = conv if conv.weight_norm is None else conv.weight_norm
+    call = None if opt is None else chooser.optimizer_for(opt.name, settings_of(case))
     return call is not None, call
+
+
+def _runs_here(conv: Convention, case: Case) -> bool:
+    """A weight-normalization API runs for ``weight_norm`` cases only, and such cases run nothing else: its
+    decay is on g and v, a different model from the same decay on w."""
+    return (conv.weight_norm is None) == (case.spec.weight_norm is None)
 
 
 def plan_case(case: Case, frameworks: tuple[str, ...]) -> list[Item]:
     """Every item of a case: each regularizer through each API that can express it, then ``expect``."""
     spec = case.spec
     registry = adapters.conventions()
-    runnable = [c for c in registry.values() if c.executed and c.framework in frameworks]
+    runnable = [c for c in registry.values() if c.executed and c.framework in frameworks and _runs_here(c, case)]
     excluded = set(frameworks) - set(spec.frameworks or frameworks)
     items: dict[tuple[str, str, str, str], Item] = {}
     for dtype in spec.dtypes:
@@ -288,6 +304,8 @@ def references(item: Item, inputs: dict[str, np.ndarray]) -> tuple[References, D
     call = item.optimizer
     assert call is not None, "update items are planned with their optimizer"
     grads = grads_of(item.case, item.dtype)[1]
+    if item.case.spec.weight_norm is not None:
+        return weight_norm_references(item, inputs, grads, call), None
     if item.placed is not None:
         return _placed_references(item, inputs, grads, call)
     args = (inputs, grads, item.regularizer, call.family, settings_of(item.case), item.case.spec.steps)
@@ -320,8 +338,24 @@ def _placed_references(
     return reference, Documented(run(decays), "; ".join(dict.fromkeys(whys)))
 
 
+def weight_norm_references(
+    item: Item, inputs: dict[str, np.ndarray], grads: dict[str, np.ndarray], call: OptimizerCall
+) -> References:
+    """g, v and w of each weight after the steps, the case's regularizer on g and v (coupled, canonical)."""
+    spec = item.case.spec.weight_norm
+    assert spec is not None
+    out: References = {}
+    for name, w0 in inputs.items():
+        parts = oracle.weight_norm_update(w0, grads[name], item.regularizer, call.family, settings_of(item.case),
+                                          item.case.spec.steps, spec.dim, call.eps_on)
+        out |= dict(zip(weight_norm_tensors(name), (parts["g"], parts["v"], parts["w"]), strict=True))
+    return out
+
+
 def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    """The rows of one item: one for a penalty, one per tensor for a gradient or an update."""
+    """The rows of one item: one for a penalty or a trajectory, one per tensor for a gradient or an update."""
+    if item.quantity == "trajectory":
+        return judge_trajectory(item, outcome)
     tol, tol_source = tolerance(item.case, item.dtype)
     try:
         reference, documented_ = references(item, inputs)
@@ -334,7 +368,7 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
         raw = None
         if outcome.status == "ok":
             raw = outcome.value if tensor is None else outcome.value.get(tensor)
-            raw = None if raw is None else np.asarray(raw, np.float64)
+            raw = None if raw is None else np.asarray(raw)  # in the API's dtype; compare widens per chunk
         exp = expected.get(tensor) if isinstance(expected, dict) and tensor is not None else expected
         alt = None if documented_ is None or tensor is None else documented_.reference[tensor]
         why = "" if documented_ is None else documented_.why
@@ -370,6 +404,8 @@ def _update_keys(item: Item, decoupled: np.ndarray | None) -> dict[str, Any]:
     if item.placed is not None:
         # The API's own semantics here is a precedence rule, not just decoupled decay.
         keys |= {"scope": item.scope(), "param": item.param(), "documented_reference": _listed(decoupled)}
+    if item.case.spec.weight_norm is not None:
+        keys["weight_norm"] = item.case.spec.weight_norm.model_dump()
     return keys
 
 
@@ -425,6 +461,60 @@ def _semantics(
     return "mismatch", f"documented {item.conv.coupling}, but matches the decoupled update w ← w − lr·λ·w instead"
 
 
+# --- trajectory ---------------------------------------------------------------------------------------
+
+
+def trajectory_options(item: Item) -> dict[str, Any]:
+    """A trajectory task's data, minibatch order, batch and lr in the item's dtype (``w``, ``b`` are its weights)."""
+    return trajectory.data_of(item.case, item.dtype).options()
+
+
+_AT_INDEX = re.compile(r" at index \((\d+),\)")
+
+
+def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
+    """One row per run. ``raw``/``reference`` are the final ‖w‖; ``abs_err``/``rel_err``/``ulp`` and the status are
+    the worst over the per-epoch train and test losses and the final ‖w‖, against the float64 oracle run on the
+    same rounded inputs. A decoupled API that matches only the decoupled oracle run is ``divergent``."""
+    tol, tol_source = trajectory.tolerance(item.case, item.dtype)
+    data = trajectory.data_of(item.case, item.dtype)
+    lam = item.regularizer.l2
+    ref = trajectory.oracle(data, lam)
+    decoupled = trajectory.oracle(data, lam, "decoupled") if item.conv.coupling == "decoupled" else None
+    curves = outcome.value if outcome.status == "ok" else None
+    if curves is not None and not set(trajectory.PARTS) <= set(curves):
+        missing = f"the adapter returned {sorted(curves)}, not {list(trajectory.PARTS)}"
+        outcome, curves = Outcome("error", detail=missing), None
+    raw = None if curves is None else trajectory.flatten(curves)
+    alt = None if decoupled is None else trajectory.flatten(decoupled)
+    status, detail, verdict = _status(item, outcome, raw, trajectory.flatten(ref), None, tol, tol_source, alt)
+    epochs = len(ref["train_loss"])
+    detail = _AT_INDEX.sub(lambda m: f" at {trajectory.part_at(int(m.group(1)), epochs)}", detail)
+    deviation = None if curves is None else trajectory.deviations(curves, ref)
+    if deviation is not None:
+        worst = ", ".join(f"{p.replace('_', ' ').replace('w norm', '‖w‖')} {d:.2g}" for p, d in deviation.items())
+        detail = f"worst relative deviation: {worst}; {detail}"
+    training = conventions.TRAJECTORIES.get(item.api)
+    return [{
+        "case": item.case.name, "file": item.case.file, "line": item.case.line,
+        "framework": item.framework, "api": item.api, "quantity": item.quantity, "dtype": item.dtype,
+        "regularizer": item.regularizer.as_dict(), "native": dict(item.native), "tensor": None,
+        "raw": None if curves is None else _listed(curves["w_norm"]),
+        "reconciled": None if curves is None else _listed(curves["w_norm"]),
+        "reference": _listed(ref["w_norm"]), "expected": None,
+        "abs_err": _figure(verdict and verdict.abs_err), "rel_err": _figure(verdict and verdict.rel_err),
+        "ulp": _figure(verdict and verdict.ulp), "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
+        "summary": None, "status": status, "detail": detail, "known": None,
+        # trajectory keys: the curves the report draws, and how the run was made
+        "style": training and training.style, "training": training and training.how, "lambda": lam,
+        "epochs": epochs, "coupling": item.conv.coupling, "deviation": deviation,
+        "train_loss": None if curves is None else _listed(curves["train_loss"]),
+        "test_loss": None if curves is None else _listed(curves["test_loss"]),
+        "reference_train_loss": _listed(ref["train_loss"]), "reference_test_loss": _listed(ref["test_loss"]),
+        "decoupled_reference": None if decoupled is None else _listed(decoupled["w_norm"]),
+    }]
+
+
 # --- running ------------------------------------------------------------------------------------------
 
 
@@ -468,37 +558,36 @@ _WEIGHT_SET_IDS = itertools.count()
 
 
 class Inputs:
-    """Each case's weights rounded to each dtype (and widened back, for the oracle), made once."""
+    """Each case's weights rounded to each dtype, made once and shared by every item and worker."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[int, str], tuple[int, dict[str, np.ndarray], dict[str, np.ndarray]]] = {}
+        self._cache: dict[tuple[int, str], tuple[int, dict[str, np.ndarray]]] = {}
         self._lock = threading.Lock()
 
-    def _both(self, case: Case, dtype: str) -> tuple[int, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def _rounded(self, case: Case, dtype: str) -> tuple[int, dict[str, np.ndarray]]:
         key = (id(case), dtype)  # the Case object, not its name: two loads of a file are two cases
         with self._lock:
             if key not in self._cache:
-                rounded = {n: cast(w, dtype) for n, w in case.weights.items()}
-                exact = {n: w.astype(np.float64) for n, w in rounded.items()}
-                self._cache[key] = next(_WEIGHT_SET_IDS), rounded, exact
+                self._cache[key] = next(_WEIGHT_SET_IDS), {n: cast(w, dtype) for n, w in case.weights.items()}
             return self._cache[key]
 
     def weight_set(self, case: Case, dtype: str) -> int:
         """The id under which workers keep these weights."""
-        return self._both(case, dtype)[0]
+        return self._rounded(case, dtype)[0]
 
     def rounded(self, case: Case, dtype: str) -> dict[str, np.ndarray]:
         """In the dtype itself: what the frameworks receive."""
-        return self._both(case, dtype)[1]
+        return self._rounded(case, dtype)[1]
 
     def exact(self, case: Case, dtype: str) -> dict[str, np.ndarray]:
-        """The same values in float64: what the oracle computes from."""
-        return self._both(case, dtype)[2]
+        """The same values in float64, for the oracle: made per call and not kept (a 10⁷-element
+        tensor's float64 copy lives only while its items are judged)."""
+        return {n: w.astype(np.float64) for n, w in self.rounded(case, dtype).items()}
 
 
 def job_of(key: int, item: Item, inputs: Inputs) -> Job:
-    task = Task(item.api, item.quantity, item.dtype, item.native, inputs.rounded(item.case, item.dtype),
-                update_options(item))
+    options = trajectory_options(item) if item.quantity == "trajectory" else update_options(item)
+    task = Task(item.api, item.quantity, item.dtype, item.native, inputs.rounded(item.case, item.dtype), options)
     return Job(key=key, wid=inputs.weight_set(item.case, item.dtype), task=task)
 
 
@@ -518,6 +607,9 @@ def update_options(item: Item) -> dict[str, Any]:
         options["scope"] = item.scope()
     if item.param() is not None:
         options["param"] = item.param()
+    if item.case.spec.weight_norm is not None:
+        # Adapters reparameterize every weight as w = g·v/‖v‖ along ``dim`` and return g, v and w.
+        options["weight_norm"] = item.case.spec.weight_norm.model_dump()
     return options
 
 
@@ -525,14 +617,26 @@ ProgressFn = Callable[[str, int, int], None]
 
 
 def run_items(
-    items: list[Item], pool: WorkerPool, inputs: Inputs, progress: ProgressFn | None = None
+    items: list[Item], pool: WorkerPool, inputs: Inputs, progress: ProgressFn | None = None,
+    consume: Callable[[int, Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Outcomes for items, in their order; frameworks run concurrently, one worker each."""
+    """Outcomes for items, in their order; frameworks run concurrently, one worker each.
+
+    With ``consume``, each outcome is handed over (item index, outcome) the moment it arrives — the
+    caller judges while the workers go on — and is not kept: the returned list is then empty.
+    """
     outcomes: list[Outcome | None] = [None] * len(items)
+
+    def keep(i: int, outcome: Outcome) -> None:
+        if consume is None:
+            outcomes[i] = outcome
+        else:
+            consume(i, outcome)
+
     by_framework: dict[str, list[Job]] = {}
     for i, item in enumerate(items):
         if item.skip:
-            outcomes[i] = Outcome("skipped", detail=item.skip)
+            keep(i, Outcome("skipped", detail=item.skip))
             continue
         by_framework.setdefault(item.framework, []).append(job_of(i, item, inputs))
 
@@ -541,7 +645,7 @@ def run_items(
 
         def record(job: Job, outcome: Outcome) -> None:
             nonlocal done
-            outcomes[job.key] = outcome
+            keep(job.key, outcome)
             done += 1
             if progress:
                 progress(framework, done, len(jobs))
@@ -552,15 +656,27 @@ def run_items(
         with ThreadPoolExecutor(max_workers=len(by_framework)) as executor:
             for future in [executor.submit(work, fw, jobs) for fw, jobs in by_framework.items()]:
                 future.result()
+    if consume is not None:
+        return []
     return [outcome or Outcome("error", detail="the run ended before this item") for outcome in outcomes]
 
 
 def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progress: ProgressFn | None = None) -> Run:
     items = [item for case in cases for item in plan_case(case, frameworks)]
     inputs = Inputs()
+    rows_of_item: list[list[dict[str, Any]]] = [[] for _ in items]
+
+    def judged(i: int, outcome: Outcome) -> None:
+        # Judged on arrival: the parent works while the workers do, and a large result is freed at once.
+        item = items[i]
+        # The penalty and gradient oracles widen the dtype's values a chunk at a time; no float64 copy.
+        widen = inputs.rounded if item.quantity in ("penalty", "gradient") else inputs.exact
+        rows_of_item[i] = judge(item, outcome, widen(item.case, item.dtype))
+
+    run_items(items, pool, inputs, progress, consume=judged)
     rows_of: dict[str, list[dict[str, Any]]] = {case.name: [] for case in cases}
-    for item, outcome in zip(items, run_items(items, pool, inputs, progress), strict=True):
-        rows_of[item.case.name] += judge(item, outcome, inputs.exact(item.case, item.dtype))
+    for item, rows in zip(items, rows_of_item, strict=True):
+        rows_of[item.case.name] += rows
     stale = [entry for case in cases for entry in apply_known(case, rows_of[case.name])]
     for fw in frameworks:
         if fw not in pool.info:

@@ -9,44 +9,59 @@ positive). Zero coefficients drop their term, so ``0·inf`` never turns an exact
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 import numpy as np
 
 from regcompare.conventions import Decay, Regularizer
 
+#: Elements per chunk when summing: fsum is fed a chunk's Python floats at a time, so a 10⁷-element
+#: tensor costs a chunk's worth of memory, not 10⁷ Python floats at once.
+_CHUNK = 1 << 18
 
-def _fsum(values: np.ndarray) -> float:
+
+def _fsum(arrays: Iterable[np.ndarray], term: Callable[[np.ndarray], np.ndarray]) -> float:
+    """The correctly rounded sum of ``term(chunk)`` over every chunk of every array (one fsum stream)."""
+
+    def values() -> Iterator[float]:
+        for array in arrays:
+            flat = array.reshape(-1)
+            for start in range(0, flat.size, _CHUNK):
+                yield from term(flat[start:start + _CHUNK].astype(np.float64)).tolist()
+
     try:
-        return math.fsum(values.ravel().tolist())
+        return math.fsum(values())
     except OverflowError:  # the exact sum exceeds float64: it is +inf for these non-negative terms
         return math.inf
 
 
 def penalty(weights: dict[str, np.ndarray], reg: Regularizer) -> float:
-    """l1·Σ|w| + (l2/2)·Σw² over every element of every tensor."""
+    """l1·Σ|w| + (l2/2)·Σw² over every element of every tensor (inputs in any dtype, widened per chunk)."""
     terms: list[float] = []
     with np.errstate(over="ignore", invalid="ignore"):
         if reg.l1:
-            terms.append(reg.l1 * _fsum(np.concatenate([np.abs(w).ravel() for w in weights.values()])))
+            terms.append(reg.l1 * _fsum(weights.values(), np.abs))
         if reg.l2:
-            squares = np.concatenate([(w.astype(np.float64) ** 2).ravel() for w in weights.values()])
-            terms.append(reg.l2 / 2 * _fsum(squares))
+            terms.append(reg.l2 / 2 * _fsum(weights.values(), np.square))
     if any(math.isnan(t) for t in terms):
         return math.nan
-    return _fsum(np.asarray(terms)) if terms else 0.0
+    return math.fsum(terms) if terms else 0.0
 
 
 def gradient(weights: dict[str, np.ndarray], reg: Regularizer) -> dict[str, np.ndarray]:
-    """l1·sign(w) + l2·w per tensor, with sign(0) = 0."""
+    """l1·sign(w) + l2·w per tensor, with sign(0) = 0 (inputs in any dtype, widened per chunk)."""
     out = {}
     for name, w in weights.items():
-        w64 = w.astype(np.float64)
-        g = np.zeros_like(w64)
-        if reg.l1:
-            g = g + reg.l1 * np.sign(w64)
-        if reg.l2:
-            g = g + reg.l2 * w64
+        g = np.zeros(w.shape, np.float64)
+        flat_w, flat_g = w.reshape(-1), g.reshape(-1)
+        for start in range(0, flat_w.size, _CHUNK):
+            w64 = flat_w[start:start + _CHUNK].astype(np.float64)
+            part = flat_g[start:start + _CHUNK]
+            if reg.l1:
+                part += reg.l1 * np.sign(w64)
+            if reg.l2:
+                part += reg.l2 * w64
         out[name] = g
     return out
 

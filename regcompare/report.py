@@ -425,9 +425,111 @@ def svg_markup(fig: Any) -> Markup:
     return Markup(svg.replace("<svg ", '<svg role="img" class="plot" ', 1))  # matplotlib escapes its text
 
 
-#: Picture builders, in page order. Training curves (the ``trajectory`` quantity) go here as one more
-#: ``(rows) -> Figure`` function once trajectory rows exist.
-FIGURES: tuple[Callable[[list[Row]], Figure], ...] = (ulp_heatmap,)
+# --- training curves (quantity ``trajectory``) ----------------------------------------------------------------
+
+#: One colour per framework (the oracle is the thick grey line under them); style: scratch solid, concise dashed.
+FRAMEWORK_COLOURS = {"numpy": "#4d4d4d", "torch": "#d62728", "tensorflow": "#ff7f0e", "paddle": "#1f77b4"}
+ORACLE_COLOUR = "#bbbbbb"
+
+
+def trajectory_runs(rows: list[Row]) -> dict[tuple[str, str], list[Row]]:
+    """(case, dtype) → its trajectory rows with curves, float32 preferred (d2l's dtype), else the case's first."""
+    runs: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        if row["quantity"] == "trajectory" and row.get("reference_train_loss") is not None:
+            runs[(row["case"], row["dtype"])].append(row)
+    chosen: dict[str, str] = {}
+    for case, dtype in runs:
+        if case not in chosen or dtype == "float32":
+            chosen[case] = dtype
+    return {key: runs[key] for key in runs if chosen[key[0]] == key[1]}
+
+
+def _lambdas(rows: list[Row]) -> list[float]:
+    return sorted({float(r["lambda"]) for r in rows})
+
+
+def _conclusion(case: str, rows: list[Row]) -> str:
+    """The seed's conclusion in numbers, from the oracle: the final test loss and ‖w‖ per λ."""
+    parts = []
+    for lam in _lambdas(rows):
+        ref = next(r for r in rows if float(r["lambda"]) == lam)
+        parts.append(f"λ = {lam:g}: final test loss {ref['reference_test_loss'][-1]:.3g}, ‖w‖ {ref['reference']:.3g}")
+    return f"{case}: " + "; ".join(parts)
+
+
+def _curve_panel(ax: Any, rows: list[Row], key: str, title: str) -> None:
+    """One loss against epoch, log scale: the oracle thick, every framework's run thin on top of it."""
+    epochs = np.arange(1, rows[0]["epochs"] + 1)
+    ax.plot(epochs, rows[0][f"reference_{key}"], color=ORACLE_COLOUR, linewidth=5, label="oracle (float64)")
+    for i, row in enumerate(r for r in rows if r[key] is not None):
+        ax.plot(epochs, row[key], color=FRAMEWORK_COLOURS.get(row["framework"], "black"), linewidth=1,
+                linestyle="-" if row.get("style") == "scratch" else "--", marker="ox+^vsd<>"[i % 9], markersize=3,
+                markevery=(i, 9), label=f"{row['framework']} {row['api']}")  # staggered marks: each run visible
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def _norm_panel(ax: Any, rows: list[Row]) -> None:
+    """The final ‖w‖ of every run (bars) against the oracle's (a vertical line)."""
+    shown = [r for r in rows if r["raw"] is not None]
+    names = [r["api"] for r in shown]
+    ax.barh(range(len(shown)), [float(r["raw"]) for r in shown],
+            color=[FRAMEWORK_COLOURS.get(r["framework"], "black") for r in shown])
+    ax.axvline(float(rows[0]["reference"]), color=ORACLE_COLOUR, linewidth=3)
+    for y, row in enumerate(shown):
+        ax.text(float(row["raw"]), y, f" {float(row['raw']):.6g}", va="center", fontsize=6)
+    ax.set_yticks(range(len(shown)), names, fontsize=6)
+    ax.invert_yaxis()
+    ax.set_title("final ‖w‖", fontsize=9)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.margins(x=0.35)
+
+
+def _share_scales(axes: Any) -> None:
+    """One loss scale for every loss panel and one ‖w‖ scale for every bar panel: the λ = 0 test loss staying
+    high and ‖w‖ shrinking under λ = 3 must be visible as heights and lengths, not only in tick labels."""
+    losses = [ax for row in axes for ax in row[:2]]
+    low = min(ax.get_ylim()[0] for ax in losses)
+    high = max(ax.get_ylim()[1] for ax in losses)
+    for ax in losses:
+        ax.set_ylim(low, high)
+    widest = max(row[2].get_xlim()[1] for row in axes)
+    for row in axes:
+        row[2].set_xlim(0, widest)
+
+
+def trajectory_curves(rows: list[Row]) -> Figure:
+    title = "Training curves: train and test loss per epoch, every framework on the oracle"
+    runs = trajectory_runs(rows)
+    if not runs:
+        return Figure("trajectory", title, "No case runs the `trajectory` quantity.", None)
+    try:
+        from matplotlib.figure import Figure as MplFigure
+    except ImportError:
+        return Figure("trajectory", title, MATPLOTLIB_HINT, None)
+    panels = [(key, lam) for key in runs for lam in _lambdas(runs[key])]
+    fig = MplFigure(figsize=(11, 2.9 * len(panels)), layout="constrained")
+    axes = fig.subplots(len(panels), 3, squeeze=False, width_ratios=(1, 1, 0.9))
+    for (ax_train, ax_test, ax_norm), ((case, dtype), lam) in zip(axes, panels, strict=True):
+        these = [r for r in runs[(case, dtype)] if float(r["lambda"]) == lam]
+        _curve_panel(ax_train, these, "train_loss", f"train loss, λ = {lam:g} ({dtype})")
+        _curve_panel(ax_test, these, "test_loss", f"test loss, λ = {lam:g} ({dtype})")
+        _norm_panel(ax_norm, these)
+        ax_train.set_ylabel(case, fontsize=7)
+    _share_scales(axes)
+    axes[0][0].legend(fontsize=6, loc="lower left")
+    conclusions = " ".join(_conclusion(case, runs[(case, dtype)]) + "." for case, dtype in runs)
+    caption = (f"{conclusions} Each run is one line (solid: from scratch; dashed: concise), drawn over the float64 "
+               "oracle (thick grey); where they coincide, the framework traced the oracle's curve. The rows below "
+               "give each run's worst deviation.")
+    return Figure("trajectory", title, caption, svg_markup(fig))
+
+
+#: Picture builders, in page order.
+FIGURES: tuple[Callable[[list[Row]], Figure], ...] = (ulp_heatmap, trajectory_curves)
 
 
 def figures(rows: list[Row]) -> list[Figure]:

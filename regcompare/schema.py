@@ -85,6 +85,16 @@ class OptimizerSpec(Strict):
     eps: Positive = 1e-8
 
 
+class WeightNormSpec(Strict):
+    """Weight normalization: every weight is reparameterized as w = g·v/‖v‖ and the regularizers act on g and v.
+
+    ``dim`` keeps one norm per slice along that axis (0: one per row); ``null`` is one norm of the whole tensor.
+    Required, because the frameworks' defaults differ (torch and ``paddle.nn.utils.weight_norm``: 0;
+    ``paddle.static.WeightNormParamAttr``: None)."""
+
+    dim: Annotated[int, Field(ge=0)] | None
+
+
 class ExpectSpec(Strict):
     """A golden raw value, in the API's own terms (``native: {}`` calls it with its defaults)."""
 
@@ -95,6 +105,26 @@ class ExpectSpec(Strict):
     """Default: what the API natively measures."""
     dtype: DtypeName | None = None
     """Default: every dtype of the case."""
+
+
+class TrajectorySpec(Strict):
+    """The ``trajectory`` run (d2l's weight-decay experiment); the defaults are d2l's. Data and minibatch order come
+    from ``numpy.random.default_rng(seed)``: train set, test set, then one permutation per epoch
+    (regcompare.trajectory)."""
+
+    train: Annotated[int, Field(ge=1, le=100_000)] = 20
+    test: Annotated[int, Field(ge=1, le=100_000)] = 100
+    true_w: Annotated[float, Field(allow_inf_nan=False)] = 0.01
+    """Every element of the true weight."""
+    true_b: Annotated[float, Field(allow_inf_nan=False)] = 0.05
+    noise: Coefficient = 0.01
+    """Standard deviation of the label noise."""
+    seed: int = 0
+    batch: Annotated[int, Field(ge=1)] = 5
+    epochs: Annotated[int, Field(ge=1, le=10_000)] = 100
+    lr: Positive = 0.003
+    shuffle: bool = True
+    """A new (seeded) order of the train examples every epoch, as d2l's DataLoader; false: always in order."""
 
 
 class KnownSpec(Strict):
@@ -132,9 +162,13 @@ class CaseSpec(Strict):
     optimizer: OptimizerSpec | None = None
     grads: dict[str, GradSpec] | None = None
     steps: Annotated[int, Field(ge=1, le=10_000)] = 1
+    weight_norm: WeightNormSpec | None = None
+    """For ``update``: run the weight-normalization APIs (and only them) on g and v instead of w."""
     tolerance: dict[DtypeName, ToleranceSpec] = {}
     expect: list[ExpectSpec] = []
     known: list[KnownSpec] = []
+    trajectory: TrajectorySpec | None = None
+    """For ``trajectory``: the data, minibatches and SGD settings of the run (``weights`` are w and b at the start)."""
 
 
 #: Which models a mapping under each top-level key holds.
@@ -143,9 +177,11 @@ _NESTED: dict[str, tuple[type[BaseModel], ...]] = {
     "weights": (ConstantSpec, GeneratedSpec),
     "grads": (ConstantSpec, GeneratedSpec),
     "tolerance": (ToleranceSpec,),
+    "trajectory": (TrajectorySpec,),
     "optimizer": (OptimizerSpec,),
     "expect": (ExpectSpec,),
     "known": (KnownSpec,),
+    "weight_norm": (WeightNormSpec,),
 }
 
 

@@ -25,11 +25,12 @@ from regcompare.adapters.base import Adapter, Task, Value
 from regcompare.protocol import read_message, write_message
 
 
-def _widen(value: Value) -> Any:
-    """Every result crosses back as float64 (exact for all four dtypes)."""
+def _as_numpy(value: Value) -> Any:
+    """Results cross back as numpy arrays in the dtype the API returned (half the bytes of float64 for
+    a float32 gradient); the parent widens exactly, a chunk at a time, when it compares."""
     if isinstance(value, dict):
-        return {name: np.asarray(v).astype(np.float64) for name, v in value.items()}
-    return np.asarray(value).astype(np.float64)
+        return {name: np.asarray(v) for name, v in value.items()}
+    return np.asarray(value)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -60,7 +61,7 @@ def _load(target: str) -> tuple[Adapter | None, tuple[str, str]]:
 
 def _answer(adapter: Adapter, task: Task) -> tuple[str, Any, str]:
     try:
-        return "ok", _widen(adapter.run(task)), ""
+        return "ok", _as_numpy(adapter.run(task)), ""
     except adapter.refusals as exc:
         return "unsupported", None, _one_line(exc)
     except Exception as exc:  # noqa: BLE001 — one API's failure is one row, not a dead worker

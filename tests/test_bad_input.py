@@ -84,3 +84,38 @@ def test_placement_names_weights_and_needs_update(write_case, text: str, expecte
     with pytest.raises(CaseError) as info:
         load_case(path)
     assert any(expected in str(p) for p in info.value.problems), info.value.problems
+
+
+WN = "weights: {w: [[1, 2], [3, 4]]}\noptimizer: {name: sgd}\ngrads: {w: ones}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (WN + "quantities: [penalty]\nregularizers: [{l2: 1}]\nweight_norm: {dim: 0}\n",
+         ":6: weight_norm: `weight_norm` is for `update` only"),
+        (WN + "quantities: [update]\nregularizers: [{l2: 1}]\nweight_norm: {dim: 2}\n",
+         ":6: weight_norm.dim: dim 2 is not an axis of weights.w (2-d)"),
+        (WN + "quantities: [update]\nregularizers: [{l1: 1}]\nweight_norm: {dim: 0}\n",
+         ":5: regularizers[0].l1: no weight-normalization API takes it"),
+        (WN + "quantities: [update]\nregularizers: [{l2: 1}]\nweight_norm: {dim: 0}\nexpect:\n  - {api: torch.optim.SGD, raw: 1, quantity: update}\n",
+         ":8: expect[0].api: torch.optim.SGD is not a weight-normalization API"),
+    ],
+)
+def test_weight_norm_inputs_are_checked_at_load_time(write_case, text: str, expected: str) -> None:
+    path = write_case(text)
+    with pytest.raises(CaseError) as info:
+        load_case(path)
+    assert any(expected in str(p) for p in info.value.problems), info.value.problems
+
+
+def test_known_may_name_weight_norm_parameters(write_case) -> None:
+    text = WN + "quantities: [update]\nregularizers: [{l2: 1}]\nweight_norm: {dim: 0}\nknown:\n  - {status: error, tensor: w.g, reason: r}\n"
+    assert load_case(write_case(text)).spec.known[0].tensor == "w.g"
+
+
+def test_trajectory_inputs_are_checked_at_load_time(write_case) -> None:
+    text = "weights: {w: {shape: [3, 2], fill: 0.1}, b: [0.0]}\nregularizers: [{l2: 3}]\nquantities: [trajectory]\n"
+    with pytest.raises(CaseError) as info:
+        load_case(write_case(text))
+    assert any(":1: weights.w:" in str(p) and "[features, 1]" in str(p) for p in info.value.problems), info.value.problems

@@ -103,3 +103,20 @@ def test_symmetric_where_it_should_be_and_empty_tensors() -> None:
 def test_cast_rounds_to_nearest_and_overflows_to_inf() -> None:
     assert cast(np.array(70000.0), "float16") == np.inf
     assert float(cast(np.array(0.1), "bfloat16")) == 0.10009765625
+
+
+def test_chunked_comparison_and_sums_agree_with_one_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    import regcompare.compare as compare_module
+
+    rng = np.random.default_rng(3)
+    reference = rng.normal(size=(7, 5))
+    actual = reference.astype(np.float32).astype(np.float64)
+    actual[4, 2] += 0.5
+    actual[1, 1] = np.nan
+    whole = compare(actual, reference, "float32", F32, "x")
+    monkeypatch.setattr(compare_module, "_CHUNK", 4)
+    assert compare(actual, reference, "float32", F32, "x") == whole
+    assert whole.worst == (1, 1) and not whole.ok
+    exact = oracle.penalty({"w": reference}, Regularizer(l1=0.5, l2=2.0))
+    monkeypatch.setattr(oracle, "_CHUNK", 3)
+    assert oracle.penalty({"w": reference}, Regularizer(l1=0.5, l2=2.0)) == exact

@@ -1,4 +1,6 @@
-"""paddle: the hand-written penalty idiom, and L1Decay/L2Decay applied by a real ``paddle.optimizer.SGD`` step.
+"""paddle: the hand-written penalty idiom, and L1Decay/L2Decay applied by a real ``paddle.optimizer.SGD`` step;
+weight normalization (``paddle.nn.utils.weight_norm``, and ``paddle.static.WeightNormParamAttr`` in a static
+Program of its own per task, the worker staying in dygraph otherwise).
 
 Paddle has no penalty function: its regularizers (``paddle.regularizer.L1Decay``/``L2Decay``) only exist
 inside an optimizer step, where ``Optimizer._create_regularization_of_grad`` adds
@@ -26,7 +28,7 @@ import operator
 import re
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import ml_dtypes
@@ -34,6 +36,8 @@ import numpy as np
 
 from regcompare import measure
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value
+from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
+from regcompare.trajectory import minibatches
 
 with warnings.catch_warnings():
     # paddle.utils.cpp_extension warns on import that ccache is missing; no extension is ever built here.
@@ -181,6 +185,9 @@ class PaddleAdapter(Adapter):
             "paddle.optimizer.Momentum": self.optimizer_update,
             "paddle.optimizer.Adam": self.optimizer_update,
             "paddle.optimizer.AdamW": self.optimizer_update,
+            "paddle.nn.utils.weight_norm": weight_norm,
+            "paddle.static.WeightNormParamAttr": functools.partial(static_weight_norm, old_ir=False),
+            "paddle.static.WeightNormParamAttr.old_ir": functools.partial(static_weight_norm, old_ir=True),
         }
 
     def version(self) -> str:
@@ -188,6 +195,8 @@ class PaddleAdapter(Adapter):
 
     def run(self, task: Task) -> Value:
         with kernel_refusals():
+            if task.quantity == "trajectory":
+                return TRAJECTORIES[task.api](task)
             return super().run(task)
 
     # --- the hand-written idiom --------------------------------------------------------------------
@@ -290,6 +299,226 @@ class PaddleAdapter(Adapter):
             warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
             optimizer.step()
         return {n: measure.term_from_step(task.weights[n], to_numpy(p), lr) for n, p in params.items()}
+
+
+# --- weight normalization: w = g·v/‖v‖, the regularizer on g and v -----------------------------------------
+
+
+class _Holder(paddle.nn.Layer):
+    """A layer whose only parameter ``weight`` is the case's tensor (no layer layout in between: ``dim`` is an
+    axis of that tensor). Calling it returns ``weight`` as weight_norm's forward pre-hook recomputes it."""
+
+    def __init__(self, weight: paddle.Tensor) -> None:
+        super().__init__()
+        self.weight = weight
+
+    def forward(self) -> paddle.Tensor:
+        return self.weight
+
+
+def _optimizer_class(task: Task) -> Any:
+    return getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])
+
+
+def weight_norm(task: Task) -> Value:
+    """``paddle.nn.utils.weight_norm`` on each weight, ``steps`` real steps of the task's optimizer with
+    ``weight_decay=L2Decay(coeff)`` over weight_g and weight_v; loss Σ grads⊙w, w from calling the layer."""
+    _require(task, "update")
+    dim = task.options["weight_norm"]["dim"]
+    layers = {n: paddle.nn.utils.weight_norm(_Holder(to_parameter(w, task.dtype)), name="weight", dim=dim)
+              for n, w in task.weights.items()}
+    optimizer = _optimizer_class(task)(parameters=[p for layer in layers.values() for p in layer.parameters()],
+                                       weight_decay=paddle.regularizer.L2Decay(**task.native), **task.options["args"])
+    grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
+        for _ in range(task.options["steps"]):
+            functools.reduce(operator.add, [paddle.sum(layer() * grads[n]) for n, layer in layers.items()]).backward()
+            optimizer.step()
+            optimizer.clear_grad()
+    # layer.weight is stale after a step until the hook runs again: call the layer for the trained w.
+    return _weight_norm_out({n: (layer.weight_g, layer.weight_v, layer()) for n, layer in layers.items()}, dim)
+
+
+def _weight_norm_out(parts: dict[str, tuple[Any, Any, Any]], dim: int | None) -> dict[str, np.ndarray]:
+    """Rows' tensors: g (with kept dims), v and w of each weight, from paddle tensors or numpy arrays."""
+    out: dict[str, np.ndarray] = {}
+    for name, values in parts.items():
+        g, v, w = (to_numpy(x) if isinstance(x, paddle.Tensor) else np.asarray(x) for x in values)
+        out |= dict(zip(weight_norm_tensors(name), (g.reshape(weight_norm_g_shape(v.shape, dim)), v, w), strict=True))
+    return out
+
+
+@contextmanager
+def _static_program(old_ir: bool) -> Iterator[tuple[Any, Any]]:
+    """Static mode for one task only: fresh programs and names (and the old IR if asked), then dygraph again
+    for every other task of this worker, whatever happened. Also forgets the parameters this task added to
+    WeightNormParamAttr's class-level list, which would otherwise keep every task's program alive."""
+    registered = len(paddle.static.WeightNormParamAttr.params_with_weight_norm)
+    paddle.enable_static()
+    try:
+        with ExitStack() as stack:
+            if old_ir:
+                stack.enter_context(paddle.pir_utils.OldIrGuard())
+            else:
+                # Under PIR, LayerHelper still writes WeightNormParamAttr's parameters into the old-IR global
+                # programs, which paddle.static.program_guard does not switch: without fresh ones here, a failed
+                # task's parameters stay there and the next task finds them "created before".
+                from paddle.base import framework
+
+                stack.enter_context(framework.program_guard(framework.Program(), framework.Program()))
+            stack.enter_context(paddle.utils.unique_name.guard())
+            main, startup = paddle.static.Program(), paddle.static.Program()
+            stack.enter_context(paddle.static.program_guard(main, startup))
+            yield main, startup
+    finally:
+        paddle.disable_static()
+        del paddle.static.WeightNormParamAttr.params_with_weight_norm[registered:]
+
+
+def _old_ir_sum(x: Any) -> Any:
+    """Σx as an old-IR ``reduce_sum`` op: paddle.sum takes PIR values only (under OldIrGuard it says
+    ``sum(): argument (position 1) must be Value, but got Variable``)."""
+    from paddle.base.layer_helper import LayerHelper
+
+    helper = LayerHelper("reduce_sum")
+    out = helper.create_variable_for_type_inference(x.dtype)
+    helper.append_op(type="reduce_sum", inputs={"X": x}, outputs={"Out": out},
+                     attrs={"dim": [], "keep_dim": False, "reduce_all": True})
+    return out
+
+
+def static_weight_norm(task: Task, old_ir: bool) -> Value:
+    """``paddle.static.WeightNormParamAttr(dim, initializer=Assign(w), regularizer=L2Decay(coeff))`` on each
+    weight of a fresh static Program; ``optimizer.minimize(Σ grads⊙w)``, one ``Executor.run`` per step; g and v
+    read from the scope, w fetched from the program's for_test clone after the last step."""
+    _require(task, "update")
+    dim = task.options["weight_norm"]["dim"]
+    names = {n: f"weightnorm{i}" for i, n in enumerate(task.weights)}  # any case weight name, a valid var name
+    with _static_program(old_ir) as (main, startup):
+        regularizer = paddle.regularizer.L2Decay(**task.native)
+        ws = {n: paddle.static.create_parameter(list(w.shape), task.dtype, attr=paddle.static.WeightNormParamAttr(
+            dim=dim, name=names[n], initializer=paddle.nn.initializer.Assign(np.asarray(w)), regularizer=regularizer))
+              for n, w in task.weights.items()}
+        feed = {f"{names[n]}_dL_dw": np.asarray(g) for n, g in task.options["grads"].items()}
+        total = _old_ir_sum if old_ir else paddle.sum
+        terms = [total(ws[n] * paddle.static.data(f"{names[n]}_dL_dw", list(w.shape), task.dtype))
+                 for n, w in task.weights.items()]
+        loss = functools.reduce(operator.add, terms)
+        test = main.clone(for_test=True)
+        _optimizer_class(task)(**task.options["args"]).minimize(loss)
+        executor, scope = paddle.static.Executor(paddle.CPUPlace()), paddle.static.Scope()
+        with paddle.static.scope_guard(scope):
+            executor.run(startup)
+            for _ in range(task.options["steps"]):
+                executor.run(main, feed=feed)
+            trained = executor.run(test, feed=feed, fetch_list=[ws[n].name for n in ws])
+
+            def read(var: str) -> np.ndarray:
+                return np.array(scope.find_var(var).get_tensor())
+
+            parts = {n: (read(f"{names[n]}_g"), read(f"{names[n]}_v"), w) for n, w in zip(ws, trained, strict=True)}
+    return _weight_norm_out(parts, dim)
+
+
+# --- trajectory: d2l's weight-decay experiment (d2l's paddle code) -------------------------------------------------
+
+Step = Callable[[paddle.Tensor, paddle.Tensor], None]
+"""One SGD step on a minibatch (x, y)."""
+
+
+def _sets(task: Task) -> dict[str, paddle.Tensor]:
+    return {k: to_parameter(task.options[k], task.dtype).detach() for k in ("x_train", "y_train", "x_test", "y_test")}
+
+
+def _squared_loss(y_hat: paddle.Tensor, y: paddle.Tensor) -> paddle.Tensor:
+    """d2l's ``squared_loss``: (ŷ − y)²/2 per example."""
+    return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+
+
+def _train(task: Task, step: Step, predict: Callable[[paddle.Tensor], paddle.Tensor], w: paddle.Tensor) -> Value:
+    """The epochs in the harness's minibatch order; after each, the mean ½(ŷ − y)² over each whole set."""
+    o, sets = task.options, _sets(task)
+    train, test = [], []
+    for epoch in o["order"]:
+        for index in minibatches(epoch, o["batch"]):
+            rows = paddle.to_tensor(index)
+            step(paddle.gather(sets["x_train"], rows), paddle.gather(sets["y_train"], rows))
+        with paddle.no_grad():
+            train.append(to_numpy(_squared_loss(predict(sets["x_train"]), sets["y_train"]).mean()))
+            test.append(to_numpy(_squared_loss(predict(sets["x_test"]), sets["y_test"]).mean()))
+    return {"train_loss": np.stack(train), "test_loss": np.stack(test), "w_norm": to_numpy(paddle.linalg.norm(w))}
+
+
+def trajectory_scratch(task: Task) -> Value:
+    """d2l's paddle ``train(lambd)``: ``l = squared_loss(net(X), y) + lambd * l2_penalty(w)``,
+    ``l.sum().backward()``, then d2l's ``sgd``: ``param.set_value(param - lr * param.grad / batch_size)``."""
+    l2, lr = task.native.get("l2", 0.0), task.options["lr"]
+    w, b = to_parameter(task.weights["w"], task.dtype), to_parameter(task.weights["b"], task.dtype)
+
+    def net(x: paddle.Tensor) -> paddle.Tensor:
+        return paddle.matmul(x, w) + b
+
+    def step(x: paddle.Tensor, y: paddle.Tensor) -> None:
+        loss = _squared_loss(net(x), y) + l2 * paddle.sum(w.pow(2)) / 2
+        loss.sum().backward()
+        with paddle.no_grad():
+            for param in (w, b):
+                param.set_value(param - lr * param.grad / x.shape[0])
+                param.clear_gradient()
+
+    return _train(task, step, net, w)
+
+
+@contextmanager
+def default_dtype(dtype: str) -> Iterator[None]:
+    """``paddle.nn.Linear`` has no dtype argument: it creates its parameters in paddle's default dtype."""
+    before = paddle.get_default_dtype()
+    paddle.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        paddle.set_default_dtype(before)
+
+
+def _linear(task: Task, regularizer: Any = None) -> paddle.nn.Linear:
+    """``nn.Linear(features, 1)`` holding the harness's initial w and b, ``regularizer`` in the weight's ParamAttr."""
+    init = paddle.nn.initializer.Assign
+    weight = paddle.ParamAttr(initializer=init(np.asarray(task.weights["w"])), regularizer=regularizer)
+    with default_dtype(task.dtype):
+        return paddle.nn.Linear(task.weights["w"].shape[0], 1, weight_attr=weight,
+                                bias_attr=paddle.ParamAttr(initializer=init(np.asarray(task.weights["b"]))))
+
+
+def _concise(task: Task, linear: paddle.nn.Linear, optimizer: paddle.optimizer.Optimizer) -> Value:
+    """``loss = nn.MSELoss()(net(X), y) / 2`` (halved to the common objective), ``backward``, ``step``."""
+    mse = paddle.nn.MSELoss()
+
+    def step(x: paddle.Tensor, y: paddle.Tensor) -> None:
+        (mse(linear(x), y) / 2).backward()
+        optimizer.step()
+        optimizer.clear_grad()
+
+    return _train(task, step, linear, linear.weight)
+
+
+def trajectory_l2decay(task: Task) -> Value:
+    """``paddle.optimizer.SGD`` with param groups: ``L2Decay(coeff)`` on the weight, none on the bias."""
+    linear = _linear(task)
+    groups = [{"params": [linear.weight], "weight_decay": paddle.regularizer.L2Decay(**task.native)},
+              {"params": [linear.bias]}]
+    return _concise(task, linear, paddle.optimizer.SGD(learning_rate=task.options["lr"], parameters=groups))
+
+
+def trajectory_paramattr(task: Task) -> Value:
+    """``nn.Linear(weight_attr=ParamAttr(regularizer=L2Decay(coeff)))`` and a plain ``paddle.optimizer.SGD``."""
+    linear = _linear(task, paddle.regularizer.L2Decay(**task.native))
+    return _concise(task, linear, paddle.optimizer.SGD(learning_rate=task.options["lr"],
+                                                       parameters=linear.parameters()))
+
+
+TRAJECTORIES = {"paddle.handwritten": trajectory_scratch, "paddle.regularizer.L2Decay": trajectory_l2decay,
+                "paddle.ParamAttr.L2Decay": trajectory_paramattr}
 
 
 ADAPTER = PaddleAdapter

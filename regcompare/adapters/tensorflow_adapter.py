@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value
+from regcompare.trajectory import minibatches
 
 #: A penalty of one tensor, built from the task's native arguments: the framework call under test.
 TensorPenalty = Callable[[tf.Variable], tf.Tensor]
@@ -98,6 +99,11 @@ class TensorflowAdapter(Adapter):
 
     def version(self) -> str:
         return f"tf {tf.__version__}, keras {keras.__version__}"
+
+    def run(self, task: Task) -> Value:
+        if task.quantity == "trajectory":
+            return TRAJECTORIES[task.api](task)
+        return super().run(task)
 
     def l2_loss(self, task: Task) -> Value:
         scale = task.native.get("scale", 1.0)
@@ -193,6 +199,98 @@ class TensorflowAdapter(Adapter):
             penalty, [variables[n] for n in names], unconnected_gradients=tf.UnconnectedGradients.ZERO
         )
         return {name: to_numpy(g) for name, g in zip(names, grads, strict=True)}
+
+
+# --- trajectory: d2l's weight-decay experiment (d2l's TensorFlow code, Keras 3) -----------------------------------
+
+Step = Callable[[tf.Tensor, tf.Tensor], None]
+"""One SGD step on a minibatch (x, y)."""
+Predict = Callable[[tf.Tensor], tf.Tensor]
+
+
+def _sets(task: Task) -> dict[str, tf.Tensor]:
+    return {k: tf.constant(np.asarray(task.options[k])) for k in ("x_train", "y_train", "x_test", "y_test")}
+
+
+def _squared_loss(y_hat: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    """d2l's ``squared_loss``: (ŷ − y)²/2 per example."""
+    return (y_hat - tf.reshape(y, y_hat.shape)) ** 2 / 2
+
+
+def _train(task: Task, step: Step, predict: Predict, w: tf.Variable) -> Value:
+    """The epochs in the harness's minibatch order; after each, the mean ½(ŷ − y)² over each whole set."""
+    o, sets = task.options, _sets(task)
+    # One graph per minibatch size, as Keras' fit() runs its train step: eager steps are ~10x slower here.
+    step = tf.function(step, reduce_retracing=True)
+    train, test = [], []
+    for epoch in o["order"]:
+        for index in minibatches(epoch, o["batch"]):
+            step(tf.gather(sets["x_train"], index), tf.gather(sets["y_train"], index))
+        train.append(to_numpy(tf.reduce_mean(_squared_loss(predict(sets["x_train"]), sets["y_train"]))))
+        test.append(to_numpy(tf.reduce_mean(_squared_loss(predict(sets["x_test"]), sets["y_test"]))))
+    return {"train_loss": np.stack(train), "test_loss": np.stack(test), "w_norm": to_numpy(tf.norm(w))}
+
+
+def trajectory_scratch(task: Task) -> Value:
+    """d2l's TF ``train(lambd)`` with ``tf.nn.l2_loss`` as the penalty: ``l = squared_loss(net(X), y) +
+    scale * tf.nn.l2_loss(w)``, ``tape.gradient(l, [w, b])`` (of the sum), ``param.assign_sub(lr*grad/batch_size)``."""
+    scale, lr = task.native.get("scale", 1.0), task.options["lr"]
+    w, b = to_variable(task.weights["w"], task.dtype), to_variable(task.weights["b"], task.dtype)
+
+    def net(x: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(x, w) + b
+
+    def step(x: tf.Tensor, y: tf.Tensor) -> None:
+        with tf.GradientTape() as tape:
+            loss = _squared_loss(net(x), y) + scale * tf.nn.l2_loss(w)
+        for param, grad in zip((w, b), tape.gradient(loss, [w, b]), strict=True):
+            param.assign_sub(lr * grad / x.shape[0])
+
+    return _train(task, step, net, w)
+
+
+def _dense(task: Task, regularizer: TensorPenalty | None) -> keras.layers.Dense:
+    """``Dense(1, kernel_regularizer=…)`` in the task's dtype, holding the harness's initial w and b."""
+    layer = keras.layers.Dense(1, kernel_regularizer=regularizer, dtype=task.dtype,
+                               kernel_initializer=_constant(np.asarray(task.weights["w"])),
+                               bias_initializer=_constant(np.asarray(task.weights["b"])))
+    layer.build((None, task.weights["w"].shape[0]))
+    return layer
+
+
+def _keras_run(task: Task, layer: keras.layers.Dense, optimizer: keras.optimizers.Optimizer) -> Value:
+    """d2l's TF ``train_concise``: ``l = loss(net(X), y) + net.losses`` (the layer's regularization losses),
+    ``optimizer.apply_gradients``. ``MeanSquaredError`` has no ½: halved to the common objective. Its ``dtype``
+    is the task's (by default a Keras loss computes in floatx, float32)."""
+    mse = keras.losses.MeanSquaredError(dtype=task.dtype)
+    optimizer.build(layer.trainable_variables)  # its variables exist before the step is traced
+
+    def step(x: tf.Tensor, y: tf.Tensor) -> None:
+        with tf.GradientTape() as tape:
+            loss = tf.add_n([mse(y, layer(x)) / 2, *layer.losses])
+        grads = tape.gradient(loss, layer.trainable_variables)
+        optimizer.apply_gradients(zip(grads, layer.trainable_variables, strict=True))
+
+    return _train(task, step, layer, layer.kernel)
+
+
+def trajectory_regularizer(task: Task) -> Value:
+    """``Dense(1, kernel_regularizer=keras.regularizers.L2(l2))`` trained by ``keras.optimizers.SGD(lr)``."""
+    layer = _dense(task, _keras_regularizer(keras.regularizers.L2, task.native))
+    return _keras_run(task, layer, keras.optimizers.SGD(learning_rate=task.options["lr"]))
+
+
+def trajectory_weight_decay(task: Task) -> Value:
+    """``keras.optimizers.SGD(lr, weight_decay=wd)`` (decoupled) on a plain ``Dense(1)``, the bias excluded with
+    ``exclude_from_weight_decay``, as d2l's concise style decays the weight only."""
+    layer = _dense(task, None)
+    optimizer = keras.optimizers.SGD(learning_rate=task.options["lr"], **task.native)
+    optimizer.exclude_from_weight_decay(var_list=[layer.bias])
+    return _keras_run(task, layer, optimizer)
+
+
+TRAJECTORIES = {"tf.nn.l2_loss": trajectory_scratch, "keras.regularizers.L2": trajectory_regularizer,
+                "keras.optimizers.SGD": trajectory_weight_decay}
 
 
 ADAPTER = TensorflowAdapter

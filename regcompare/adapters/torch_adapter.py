@@ -1,7 +1,11 @@
 """torch: the d2l hand-written penalty (autograd for its gradient), SGD's coupled weight decay, and the
-``update`` of real ``torch.optim`` SGD/Adam/AdamW steps (coupled and decoupled weight decay)."""
+``update`` of real ``torch.optim`` SGD/Adam/AdamW steps (coupled and decoupled weight decay), also on the g and v
+of ``torch.nn.utils.parametrizations.weight_norm``."""
 
 from __future__ import annotations
+
+import functools
+import operator
 
 import ml_dtypes
 import numpy as np
@@ -9,6 +13,8 @@ import torch
 
 from regcompare import measure
 from regcompare.adapters.base import Adapter, Task, Value
+from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
+from regcompare.trajectory import minibatches
 
 _OPTIMIZERS = {"torch.optim.SGD": torch.optim.SGD, "torch.optim.Adam": torch.optim.Adam,
                "torch.optim.AdamW": torch.optim.AdamW}
@@ -69,10 +75,16 @@ class TorchAdapter(Adapter):
             "torch.optim.Adam": self.update,
             "torch.optim.AdamW": self.update,
             "torch.optim.Adam.decoupled": self.adam_decoupled,
+            "torch.nn.utils.parametrizations.weight_norm": weight_norm,
         }
 
     def version(self) -> str:
         return torch.__version__
+
+    def run(self, task: Task) -> Value:
+        if task.quantity == "trajectory":
+            return TRAJECTORIES[task.api](task)
+        return super().run(task)
 
     def _params(self, task: Task) -> dict[str, torch.Tensor]:
         return {n: to_torch(w, task.dtype).requires_grad_(True) for n, w in task.weights.items()}
@@ -127,6 +139,107 @@ class TorchAdapter(Adapter):
             w.grad = torch.zeros_like(w)
         torch.optim.SGD(list(params.values()), lr=lr, weight_decay=weight_decay).step()
         return {n: measure.term_from_step(task.weights[n], to_numpy(w), lr) for n, w in params.items()}
+
+
+def _weight_norm_module(weight: torch.Tensor, dim: int | None) -> torch.nn.Module:
+    """A bare module whose only parameter ``weight`` is the case's tensor, reparameterized by torch itself: the
+    case's ``dim`` then means an axis of that tensor, with no layer's layout in between."""
+    module = torch.nn.Module()
+    module.register_parameter("weight", torch.nn.Parameter(weight))
+    return torch.nn.utils.parametrizations.weight_norm(module, name="weight", dim=dim)
+
+
+def weight_norm(task: Task) -> Value:
+    """``parametrizations.weight_norm`` on each weight, then ``steps`` real steps of the task's optimizer with
+    ``weight_decay`` over the module's parameters (g and v); the loss Σ grads⊙w reaches g and v by autograd."""
+    if task.quantity != "update":
+        raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+    dim = task.options["weight_norm"]["dim"]
+    modules = {n: _weight_norm_module(to_torch(w, task.dtype), dim) for n, w in task.weights.items()}
+    params = [p for m in modules.values() for p in m.parameters()]
+    cls = _OPTIMIZERS[task.options["optimizer"]]
+    optimizer = cls(params, **optimizer_kwargs(task.options["args"]), **task.native)
+    grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+    for _ in range(task.options["steps"]):
+        optimizer.zero_grad()
+        functools.reduce(operator.add, [torch.sum(m.weight * grads[n]) for n, m in modules.items()]).backward()
+        optimizer.step()
+    out: dict[str, np.ndarray] = {}
+    for name, module in modules.items():
+        g, v = module.parametrizations.weight.original0, module.parametrizations.weight.original1
+        with torch.no_grad():
+            w = module.weight  # recomputed from the trained g and v
+        g_shape = weight_norm_g_shape(tuple(v.shape), dim)
+        out |= dict(zip(weight_norm_tensors(name), (to_numpy(g).reshape(g_shape), to_numpy(v), to_numpy(w)),
+                        strict=True))
+    return out
+
+
+# --- trajectory: d2l's weight-decay experiment, in both of d2l's styles ------------------------------------------
+
+
+def _sets(task: Task) -> dict[str, torch.Tensor]:
+    return {k: to_torch(task.options[k], task.dtype) for k in ("x_train", "y_train", "x_test", "y_test")}
+
+
+def _squared_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """d2l's ``squared_loss``: (ŷ − y)²/2 per example."""
+    return (y_hat - y.reshape(y_hat.shape)) ** 2 / 2
+
+
+def trajectory_scratch(task: Task) -> Value:
+    """d2l's ``train(lambd)``: ``l = squared_loss(net(X), y) + lambd * l2_penalty(w)``, ``l.sum().backward()``,
+    then d2l's ``sgd``: ``param -= lr * param.grad / batch_size`` under ``no_grad``."""
+    lambd, o, sets = task.native.get("lambd", 0.0), task.options, _sets(task)
+    w = to_torch(task.weights["w"], task.dtype).requires_grad_(True)
+    b = to_torch(task.weights["b"], task.dtype).requires_grad_(True)
+
+    def net(x: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(x, w) + b
+
+    train, test = [], []
+    for epoch in o["order"]:
+        for index in minibatches(epoch, o["batch"]):
+            rows = torch.from_numpy(index)
+            loss = _squared_loss(net(sets["x_train"][rows]), sets["y_train"][rows]) + lambd * torch.sum(w.pow(2)) / 2
+            loss.sum().backward()
+            with torch.no_grad():
+                for param in (w, b):
+                    param -= o["lr"] * param.grad / len(index)
+                    param.grad.zero_()
+        with torch.no_grad():
+            train.append(to_numpy(_squared_loss(net(sets["x_train"]), sets["y_train"]).mean()))
+            test.append(to_numpy(_squared_loss(net(sets["x_test"]), sets["y_test"]).mean()))
+    return {"train_loss": np.stack(train), "test_loss": np.stack(test), "w_norm": to_numpy(torch.linalg.norm(w))}
+
+
+def trajectory_concise(task: Task) -> Value:
+    """d2l's ``train_concise(wd)``: ``nn.Linear``, ``SGD([{'params': weight, 'weight_decay': wd}, {'params': bias}])``,
+    ``nn.MSELoss(reduction='none')`` and ``l.mean().backward()`` -- with the MSE halved, the objective of every
+    other framework (d2l's concise MSE has no ½, so its data gradient is twice its from-scratch one)."""
+    o, sets = task.options, _sets(task)
+    net = torch.nn.Linear(task.weights["w"].shape[0], 1, dtype=_TORCH_DTYPES[task.dtype])
+    with torch.no_grad():  # the harness's initial parameters instead of d2l's param.data.normal_()
+        net.weight.copy_(to_torch(task.weights["w"], task.dtype).T)
+        net.bias.copy_(to_torch(task.weights["b"], task.dtype))
+    loss = torch.nn.MSELoss(reduction="none")
+    trainer = torch.optim.SGD([{"params": net.weight, **task.native}, {"params": net.bias}], lr=o["lr"])
+    train, test = [], []
+    for epoch in o["order"]:
+        for index in minibatches(epoch, o["batch"]):
+            rows = torch.from_numpy(index)
+            trainer.zero_grad()
+            per_example = loss(net(sets["x_train"][rows]), sets["y_train"][rows]) / 2
+            per_example.mean().backward()
+            trainer.step()
+        with torch.no_grad():
+            train.append(to_numpy((loss(net(sets["x_train"]), sets["y_train"]) / 2).mean()))
+            test.append(to_numpy((loss(net(sets["x_test"]), sets["y_test"]) / 2).mean()))
+    return {"train_loss": np.stack(train), "test_loss": np.stack(test),
+            "w_norm": to_numpy(torch.linalg.norm(net.weight))}
+
+
+TRAJECTORIES = {"torch.handwritten": trajectory_scratch, "torch.optim.SGD": trajectory_concise}
 
 
 ADAPTER = TorchAdapter
