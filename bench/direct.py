@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import importlib
 import json
-import resource
 import sys
 import time
 
 from regcompare import adapters
-from regcompare.adapters.base import Task
 from regcompare.cases import load_cases
-from regcompare.engine import Inputs, plan_case
+from regcompare.engine import Inputs, job_of, plan_case
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM; getrusage's ru_maxrss can carry the forking parent's peak)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def main(framework: str, out: str, paths: list[str]) -> None:
@@ -27,23 +33,22 @@ def main(framework: str, out: str, paths: list[str]) -> None:
     imported = time.perf_counter()
     cases = load_cases(paths)
     inputs = Inputs()
-    tasks = [
-        Task(item.api, item.quantity, item.dtype, item.native, inputs.rounded(item.case, item.dtype))
-        for case in cases for item in plan_case(case, (framework,)) if not item.skip
-    ]
+    # The very tasks a run sends its workers (options included: optimizer, grads, training data).
+    items = [item for case in cases for item in plan_case(case, (framework,)) if not item.skip]
+    tasks = [job_of(i, item, inputs).task for i, item in enumerate(items)]
     planned = time.perf_counter()
     failures = 0
     for task in tasks:
         try:
             adapter.run(task)
-        except Exception:  # noqa: BLE001 — refusals (float16 kernels) cost what they cost; count them
+        except Exception:  # noqa: BLE001 — refusals and known errors cost what they cost in a run too
             failures += 1
     done = time.perf_counter()
     with open(out, "w") as f:
         json.dump({
             "framework": framework, "tasks": len(tasks), "refused": failures,
             "import_s": imported - started, "load_s": planned - imported, "calls_s": done - planned,
-            "total_s": done - started, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "total_s": done - started, "peak_rss_mb": _peak_rss_mb(),
         }, f)
 
 

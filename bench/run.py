@@ -22,10 +22,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from suites import small_suite, tensor_suite  # noqa: E402 — bench/ is a folder of scripts, not a package
+from suites import small_suite, tensor_suite
 
 ROOT = Path(__file__).parent.parent
 FRAMEWORKS = tuple(fw for fw in ("numpy", "torch", "tensorflow", "paddle") if importlib.util.find_spec(fw))
@@ -98,7 +99,8 @@ def floor() -> float:
 
 def direct(paths: list[str], scratch: Path) -> tuple[float, dict[str, dict]]:
     outs = {fw: scratch / f"direct-{fw}.json" for fw in FRAMEWORKS}
-    wall, _ = _timed([[sys.executable, str(ROOT / "bench" / "direct.py"), fw, str(outs[fw]), *paths] for fw in FRAMEWORKS])
+    script = str(ROOT / "bench" / "direct.py")
+    wall, _ = _timed([[sys.executable, script, fw, str(outs[fw]), *paths] for fw in FRAMEWORKS])
     return wall, {fw: json.loads(out.read_text()) for fw, out in outs.items()}
 
 
@@ -134,6 +136,7 @@ def measure(name: str, paths: list[str], scratch: Path, floor_s: float) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 10,000-case suite and the 1e7 tensor")
+    parser.add_argument("--suite", action="append", help="only suites whose name starts with this (repeatable)")
     args = parser.parse_args()
     sizes = (10, 100, 1000) if args.quick else (10, 100, 1000, 10_000)
     tensors = (10**6,) if args.quick else (10**6, 10**7)
@@ -145,13 +148,13 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="regcompare-bench-") as tmp:
         scratch = Path(tmp)
-        results.append(measure("shipped cases/", [str(ROOT / "cases")], scratch, floor_s))
-        for n in sizes:
-            suite = small_suite(scratch / f"small-{n}", n)
-            results.append(measure(f"small x{n}", [str(suite)], scratch, floor_s))
-        for elements in tensors:
-            suite = tensor_suite(scratch / f"tensor-{elements}", elements)
-            results.append(measure(f"tensor 1e{len(str(elements)) - 1}", [str(suite)], scratch, floor_s))
+        suites: list[tuple[str, Callable[[], Path]]] = [("shipped cases/", lambda: ROOT / "cases")]
+        suites += [(f"small x{n}", lambda n=n: small_suite(scratch / f"small-{n}", n)) for n in sizes]
+        suites += [(f"tensor 1e{len(str(e)) - 1}", lambda e=e: tensor_suite(scratch / f"tensor-{e}", e))
+                   for e in tensors]
+        for name, make in suites:
+            if not args.suite or name.startswith(tuple(args.suite)):
+                results.append(measure(name, [str(make())], scratch, floor_s))
     out = ROOT / "reports" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"floor_s": floor_s, "frameworks": FRAMEWORKS, "results": results}, indent=1))

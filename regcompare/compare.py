@@ -8,6 +8,7 @@ is reported as an overflow (or NaN) with the exact value beside it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,8 @@ class Verdict:
     detail: str
 
 
-def _fmt_index(index: tuple[int, ...]) -> str:
+def at_index(index: tuple[int, ...]) -> str:
+    """Where the worst element is, in words: `` at index (1, 2)`` (nothing for a scalar)."""
     return f" at index {index}" if index else ""
 
 
@@ -64,7 +66,10 @@ def _errors(a: np.ndarray, r: np.ndarray, dtype: str, tol: Tolerance) -> _Errors
     return _Errors(abs_err, rel_err, ulps, bound, abs_err > bound, overflow_is_right)
 
 
-def compare(actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Tolerance, tol_source: str) -> Verdict:
+def compare(
+    actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Tolerance, tol_source: str,
+    where: Callable[[tuple[int, ...]], str] = at_index,
+) -> Verdict:
     """Judge ``actual`` (any float dtype) against the float64 ``reference``, chunk by chunk."""
     a, r = np.asarray(actual), np.asarray(reference)
     allowed = f"rtol={tol.rtol:g}, atol={tol.atol:g} ({tol_source})"
@@ -102,4 +107,4 @@ def compare(actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Toleranc
         why = f"{got:.9g} where the exact value is NaN (the NaN input did not propagate)"
     else:
         why = f"{got:.9g} vs {want:.9g}: abs err {abs(got - want):.3g} > {bound_at_worst:.3g} allowed"
-    return Verdict(False, *figures, index, f"{why}{_fmt_index(index)}; {allowed}")
+    return Verdict(False, *figures, index, f"{why}{where(index)}; {allowed}")
