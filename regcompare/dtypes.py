@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 
 import ml_dtypes
 import numpy as np
@@ -30,6 +30,20 @@ DEFAULT_TOLERANCE: dict[str, Tolerance] = {
     "float32": Tolerance(1.3e-6, 1e-5),
     "float64": Tolerance(1e-7, 1e-7),
 }
+
+
+class _Override(Protocol):
+    rtol: float | None
+    atol: float | None
+
+
+def tolerance_for(dtype: str, default: Tolerance, override: _Override | None, kind: str) -> tuple[Tolerance, str]:
+    """A case's ``tolerance`` entry for a dtype over a default, and where the figures came from."""
+    if override is None:
+        return default, f"{dtype} {kind}"
+    rtol = default.rtol if override.rtol is None else override.rtol
+    atol = default.atol if override.atol is None else override.atol
+    return Tolerance(rtol, atol), f"{dtype}, set by the case"
 
 
 def numpy_dtype(name: str) -> np.dtype:

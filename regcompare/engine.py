@@ -31,7 +31,7 @@ from regcompare.conventions import (
     documented,
     weight_norm_tensors,
 )
-from regcompare.dtypes import DEFAULT_TOLERANCE, Tolerance, cast
+from regcompare.dtypes import DEFAULT_TOLERANCE, Tolerance, cast, tolerance_for
 from regcompare.workers import FrameworkInfo, Job, Outcome, WorkerPool
 
 STATUSES = ("match", "mismatch", "divergent", "unsupported", "skipped", "error")
@@ -219,13 +219,8 @@ def _plan_placed(case: Case, runnable: list[Convention], placed: Placed, dtype: 
 
 
 def tolerance(case: Case, dtype: str) -> tuple[Tolerance, str]:
-    default = DEFAULT_TOLERANCE[dtype]
     override = case.spec.tolerance.get(dtype)  # type: ignore[call-overload]
-    if override is None:
-        return default, f"{dtype} default"
-    rtol = default.rtol if override.rtol is None else override.rtol
-    atol = default.atol if override.atol is None else override.atol
-    return Tolerance(rtol, atol), f"{dtype}, set by the case"
+    return tolerance_for(dtype, DEFAULT_TOLERANCE[dtype], override, "default")
 
 
 def _listed(value: np.ndarray | float | None) -> Any:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from regcompare.dtypes import Tolerance, cast
+from regcompare.dtypes import Tolerance, cast, tolerance_for
 
 if TYPE_CHECKING:
     from regcompare.cases import Case
@@ -172,13 +172,8 @@ def deviations(raw: Curves, ref: Curves) -> dict[str, float]:
 
 def tolerance(case: Case, dtype: str) -> tuple[Tolerance, str]:
     """The run's tolerance: this module's default for the dtype, or the case's ``tolerance`` for it."""
-    default = TOLERANCE[dtype]
     override = case.spec.tolerance.get(dtype)  # type: ignore[call-overload]
-    if override is None:
-        return default, f"{dtype} trajectory default"
-    rtol = default.rtol if override.rtol is None else override.rtol
-    atol = default.atol if override.atol is None else override.atol
-    return Tolerance(rtol, atol), f"{dtype}, set by the case"
+    return tolerance_for(dtype, TOLERANCE[dtype], override, "trajectory default")
 
 
 # --- load-time checks -----------------------------------------------------------------------------------

@@ -10,6 +10,13 @@ from regcompare.cases import CaseError, load_case, load_cases
 from regcompare.workers import WorkerPool
 
 
+def assert_refused(path: str, expected: str) -> None:
+    """Loading ``path`` fails, and one of its problems says ``expected``."""
+    with pytest.raises(CaseError) as info:
+        load_case(path)
+    assert any(expected in str(p) for p in info.value.problems), info.value.problems
+
+
 @pytest.fixture(scope="module")
 def pool():
     pool = WorkerPool()
@@ -44,10 +51,7 @@ def test_nan_and_inf_in_weights_propagate(write_case, pool) -> None:
     ],
 )
 def test_wrong_types_and_names(write_case, text: str, expected: str) -> None:
-    path = write_case(text)
-    with pytest.raises(CaseError) as info:
-        load_case(path)
-    assert any(expected in str(p) for p in info.value.problems), info.value.problems
+    assert_refused(write_case(text), expected)
 
 
 @pytest.mark.parametrize(
@@ -60,10 +64,7 @@ def test_wrong_types_and_names(write_case, text: str, expected: str) -> None:
     ],
 )
 def test_update_inputs_are_checked_at_load_time(write_case, text: str, expected: str) -> None:
-    path = write_case(text)
-    with pytest.raises(CaseError) as info:
-        load_case(path)
-    assert any(expected in str(p) for p in info.value.problems), info.value.problems
+    assert_refused(write_case(text), expected)
 
 
 @pytest.mark.parametrize(
@@ -80,10 +81,7 @@ def test_update_inputs_are_checked_at_load_time(write_case, text: str, expected:
     ],
 )
 def test_placement_names_weights_and_needs_update(write_case, text: str, expected: str) -> None:
-    path = write_case(text)
-    with pytest.raises(CaseError) as info:
-        load_case(path)
-    assert any(expected in str(p) for p in info.value.problems), info.value.problems
+    assert_refused(write_case(text), expected)
 
 
 WN = "weights: {w: [[1, 2], [3, 4]]}\noptimizer: {name: sgd}\ngrads: {w: ones}\n"
@@ -103,10 +101,7 @@ WN = "weights: {w: [[1, 2], [3, 4]]}\noptimizer: {name: sgd}\ngrads: {w: ones}\n
     ],
 )
 def test_weight_norm_inputs_are_checked_at_load_time(write_case, text: str, expected: str) -> None:
-    path = write_case(text)
-    with pytest.raises(CaseError) as info:
-        load_case(path)
-    assert any(expected in str(p) for p in info.value.problems), info.value.problems
+    assert_refused(write_case(text), expected)
 
 
 def test_known_may_name_weight_norm_parameters(write_case) -> None:
