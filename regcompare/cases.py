@@ -60,8 +60,8 @@ class Case:
     """float64 masters; each dtype's inputs are these rounded to the dtype."""
     source: str
     lines: dict[Path_, int] = field(default_factory=dict, repr=False)
-    references: dict[Any, float] = field(default_factory=dict, repr=False, compare=False)
-    """Scalar oracle values shared by the items of this case (see ``engine.references``)."""
+    references: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Oracle values and run inputs shared by the items of this case (see ``engine.shared``)."""
 
     def line_of(self, *path: str | int) -> int:
         return _line_for(self.lines, path)

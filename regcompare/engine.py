@@ -296,9 +296,8 @@ def references(item: Item, inputs: dict[str, np.ndarray]) -> tuple[References, D
     if item.quantity == "penalty":
         # Every framework's penalty item of a case shares one exact sum (10⁷ elements take a second).
         key = ("penalty", item.dtype, item.regularizer)
-        if key not in item.case.references:
-            item.case.references[key] = oracle.penalty(inputs, item.regularizer)
-        return {None: np.asarray(item.case.references[key])}, None
+        value = shared(item.case, key, lambda: oracle.penalty(inputs, item.regularizer))
+        return {None: np.asarray(value)}, None
     if item.quantity != "update":
         return dict(oracle.gradient(inputs, item.regularizer)), None
     call = item.optimizer
@@ -466,9 +465,27 @@ def _semantics(
 # --- trajectory ---------------------------------------------------------------------------------------
 
 
+def shared(case: Case, key: Any, make: Callable[[], Any]) -> Any:
+    """A value every item of a case with the same ``key`` needs (an oracle run, a training set): made once."""
+    if key not in case.references:
+        case.references[key] = make()
+    return case.references[key]
+
+
+def _trajectory_data(item: Item) -> trajectory.Data:
+    return shared(item.case, ("trajectory data", item.dtype), lambda: trajectory.data_of(item.case, item.dtype))
+
+
+def _trajectory_oracle(item: Item, semantics: trajectory.Semantics) -> trajectory.Curves:
+    """The float64 run for this item's dtype and λ: one per case, shared by every framework's API."""
+    lam = item.regularizer.l2
+    key = ("trajectory oracle", item.dtype, lam, semantics)
+    return shared(item.case, key, lambda: trajectory.oracle(_trajectory_data(item), lam, semantics))
+
+
 def trajectory_options(item: Item) -> dict[str, Any]:
     """A trajectory task's data, minibatch order, batch and lr in the item's dtype (``w``, ``b`` are its weights)."""
-    return trajectory.data_of(item.case, item.dtype).options()
+    return _trajectory_data(item).options()
 
 
 def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
@@ -476,10 +493,9 @@ def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
     the worst over the per-epoch train and test losses and the final ‖w‖, against the float64 oracle run on the
     same rounded inputs. A decoupled API that matches only the decoupled oracle run is ``divergent``."""
     tol, tol_source = trajectory.tolerance(item.case, item.dtype)
-    data = trajectory.data_of(item.case, item.dtype)
     lam = item.regularizer.l2
-    ref = trajectory.oracle(data, lam)
-    decoupled = trajectory.oracle(data, lam, "decoupled") if item.conv.coupling == "decoupled" else None
+    ref = _trajectory_oracle(item, "coupled")
+    decoupled = _trajectory_oracle(item, "decoupled") if item.conv.coupling == "decoupled" else None
     curves = outcome.value if outcome.status == "ok" else None
     if curves is not None and not set(trajectory.PARTS) <= set(curves):
         missing = f"the adapter returned {sorted(curves)}, not {list(trajectory.PARTS)}"
