@@ -179,6 +179,10 @@ def _message(error: dict[str, Any], path: Path_) -> str:
         key = str(path[-1]) if path else ""
         close = difflib.get_close_matches(key, keys_allowed_at(path[:-1]), n=1, cutoff=0.5)
         return "unknown key" + (f" (did you mean '{close[0]}'?)" if close else "")
+    if kind == "union_tag_invalid":  # optimizer.name (a discriminated union of the rules' models)
+        tag, known = str(error["ctx"]["tag"]), error["ctx"]["expected_tags"]
+        close = difflib.get_close_matches(tag, [k.strip("' ") for k in known.split(",")], n=1, cutoff=0.5)
+        return f"unknown name {tag!r}" + (f" (did you mean {close[0]!r}?)" if close else "") + f"; known: {known}"
     if kind == "missing":
         return "missing required key"
     if kind == "model_type" or kind == "dict_type":
@@ -281,7 +285,7 @@ def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
             why = f"{exp.api} is not a weight-normalization API (the case sets `weight_norm`)"
             problems.append((("expect", i, "api"), why))
         elif quantity == "update" and spec.optimizer is not None:
-            settings = spec.optimizer.model_dump(exclude={"name"})
+            settings = spec.optimizer.model_dump(exclude={"name", "variants"})
             chooser = conv.weight_norm.optimizer_for if conv.weight_norm is not None else conv.optimizer_for
             if chooser(spec.optimizer.name, settings) is None:
                 why = f"{exp.api} cannot run the case's optimizer ({spec.optimizer.name} with {settings})"

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from regcompare import rules
 from regcompare.conventions import Decay, Regularizer
 
 #: Elements per chunk when summing: fsum is fed a chunk's Python floats at a time, so a 10⁷-element
@@ -66,91 +67,35 @@ def gradient(weights: dict[str, np.ndarray], reg: Regularizer) -> dict[str, np.n
     return out
 
 
-# --- update: the weights after `steps` optimizer steps ------------------------------------------------------
-#
-# Written from each framework's documented update, checked against the pinned sources:
-#   SGD   torch/optim/sgd.py _single_tensor_sgd: g += wd·w; buf = g on step 1, else μ·buf + (1−dampening)·g;
-#         nesterov: d = g + μ·buf, else d = buf; w −= lr·d. keras/src/optimizers/sgd.py (m ← μm − lr·g,
-#         w ← w + m; nesterov w ← w + μm − lr·g) and paddle's momentum kernel (v ← μv + g; w −= lr·v; nesterov
-#         w −= lr·(g + μv)) are the same rule for a constant lr and no dampening.
-#   Adam  torch/optim/adam.py _single_tensor_adam and paddle's adam kernel: w −= lr/(1−β₁ᵗ) · m/(√v/√(1−β₂ᵗ) + ε);
-#         keras/src/optimizers/adam.py: w −= lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε) (ε on the raw √v).
-#   Decoupled decay, before the step, with the plain lr: torch (param.mul_(1 − lr·wd)), keras
-#         base_optimizer._apply_weight_decay (w − w·wd·lr), paddle adamw kernel (p − lr·lr_ratio·coeff·p).
+# --- update: the weights after `steps` optimizer steps (the rules and the decay placement: regcompare.rules) ------
 
-Settings = dict[str, float | bool]
+Settings = dict[str, Any]
 Semantics = Literal["coupled", "decoupled"]
 
 
-def _decay_gradient(w: np.ndarray, reg: Regularizer) -> np.ndarray:
-    g = np.zeros_like(w)
-    if reg.l1:
-        g = g + reg.l1 * np.sign(w)
-    if reg.l2:
-        g = g + reg.l2 * w
-    return g
-
-
-def _sgd_direction(g: np.ndarray, state: dict[str, Any], s: Settings) -> np.ndarray:
-    if not s["momentum"]:
-        return g
-    buf = state.get("buf")
-    buf = g.copy() if buf is None else s["momentum"] * buf + (1.0 - s["dampening"]) * g
-    state["buf"] = buf
-    return g + s["momentum"] * buf if s["nesterov"] else buf
-
-
-def _adam_direction(g: np.ndarray, state: dict[str, Any], s: Settings, t: int, eps_on: str) -> np.ndarray:
-    """The step divided by lr."""
-    b1, b2, eps = s["beta1"], s["beta2"], s["eps"]
-    m = b1 * state.get("m", 0.0) + (1.0 - b1) * g
-    v = b2 * state.get("v", 0.0) + (1.0 - b2) * g * g
-    state["m"], state["v"] = m, v
-    c1, c2 = 1.0 - b1**t, 1.0 - b2**t
-    if eps_on == "v_hat":
-        return m / c1 / (np.sqrt(v) / math.sqrt(c2) + eps)
-    return math.sqrt(c2) / c1 * m / (np.sqrt(v) + eps)
-
-
 def update(
-    weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], reg: Regularizer, family: str,
-    settings: Settings, steps: int, semantics: Semantics, eps_on: str = "v_hat",
+    weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], reg: Regularizer, rule: str,
+    settings: Settings, steps: int, semantics: Semantics, options: dict[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The weights after ``steps`` steps of ``family`` (sgd | adam) on constant loss gradients, in float64.
+    """The weights after ``steps`` steps of ``rule`` on constant loss gradients, in float64.
 
     ``coupled``: the canonical decay ``l1·sign(w) + l2·w`` is added to the gradient, so it goes through
     momentum and Adam's moments. ``decoupled``: ``w ← w − lr·l2·w`` before each step (l1 must be 0).
+    ``options``: the rule's options as an API implements them (regcompare.rules.canonical).
     """
     if semantics == "decoupled" and reg.l1:
         raise ValueError("decoupled decay has no L1 term")
     decay = Decay(decoupled=reg.l2) if semantics == "decoupled" else Decay(reg)
-    return update_decays(weights, grads, dict.fromkeys(weights, decay), family, settings, steps, eps_on)
+    return update_decays(weights, grads, dict.fromkeys(weights, decay), rule, settings, steps, options)
 
 
 def update_decays(
-    weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], decays: dict[str, Decay], family: str,
-    settings: Settings, steps: int, eps_on: str = "v_hat",
+    weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], decays: dict[str, Decay], rule: str,
+    settings: Settings, steps: int, options: dict[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """``update`` with each tensor's own decay: a coupled part in the gradient and a decoupled part before
     the step, both at once where a framework applies both (a Keras kernel_regularizer with weight_decay)."""
-    lr = float(settings["lr"])
-    out = {}
-    for name, w0 in weights.items():
-        w = w0.astype(np.float64)
-        loss_grad = grads[name].astype(np.float64)
-        decay = decays[name]
-        state: dict[str, Any] = {}
-        with np.errstate(over="ignore", invalid="ignore"):
-            for t in range(1, steps + 1):
-                # The coupled term is part of the gradient, taken before the step changes w at all.
-                g = loss_grad + _decay_gradient(w, decay.coupled)
-                if decay.decoupled:
-                    w = w - lr * decay.decoupled * w
-                d = _sgd_direction(g, state, settings) if family == "sgd" else _adam_direction(
-                    g, state, settings, t, eps_on)
-                w = w - lr * d
-        out[name] = w
-    return out
+    return rules.update(rule, weights, grads, decays, rules.canonical(rule, settings, options), steps)
 
 
 # --- weight normalization: w = g · v/‖v‖, the regularizer on g and v -------------------------------------------
@@ -183,22 +128,21 @@ def weight_norm_grads(
 
 
 def weight_norm_update(
-    w0: np.ndarray, dw: np.ndarray, reg: Regularizer, family: str, settings: Settings, steps: int,
-    dim: int | None, eps_on: str = "v_hat",
+    w0: np.ndarray, dw: np.ndarray, reg: Regularizer, rule: str, settings: Settings, steps: int,
+    dim: int | None, options: dict[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """g, v and the resulting w after ``steps`` steps with the canonical (coupled) ``reg`` on g and on v."""
     g, v = weight_norm_split(w0, dim)
-    lr = float(settings["lr"])
+    full = rules.canonical(rule, settings, options)
+    mod = rules.module(rule)
+    lr = float(full["lr"])
     states: dict[str, dict[str, Any]] = {"g": {}, "v": {}}
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, steps + 1):
             _, dg, dv = weight_norm_grads(g, v, dw.astype(np.float64), dim)
             new = {}
             for name, p, loss_grad in (("g", g, dg), ("v", v, dv)):
-                grad = loss_grad + _decay_gradient(p, reg)
-                d = _sgd_direction(grad, states[name], settings) if family == "sgd" else _adam_direction(
-                    grad, states[name], settings, t, eps_on)
-                new[name] = p - lr * d
+                new[name] = p + rules.step_once(mod, p, loss_grad, Decay(reg), full, t, lr, states[name], False)
             g, v = new["g"], new["v"]
         w = weight_norm_grads(g, v, np.zeros_like(v), dim)[0]
     return {"g": g, "v": v, "w": w}

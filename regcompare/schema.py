@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
+from regcompare import rules
 from regcompare.conventions import Quantity
 from regcompare.dtypes import DtypeName
 
@@ -74,15 +75,31 @@ class ToleranceSpec(Strict):
     atol: Coefficient | None = None
 
 
-class OptimizerSpec(Strict):
-    name: Literal["sgd", "adam", "adamw"]
-    lr: Positive = 0.1
-    momentum: Fraction = 0.0
-    dampening: Fraction = 0.0
-    nesterov: bool = False
-    beta1: Fraction = 0.9
-    beta2: Fraction = 0.999
-    eps: Positive = 1e-8
+Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Real = Annotated[float, Field(allow_inf_nan=False)]
+_KINDS: dict[str, Any] = {"positive": Positive, "nonnegative": Coefficient, "fraction": Fraction, "unit": Unit,
+                          "bool": bool, "count": Size, "real": Real}
+
+
+def _setting_type(setting: rules.Setting) -> Any:
+    return Literal[setting.choices] if setting.kind == "choice" else _KINDS[setting.kind]
+
+
+def _optimizer_model(name: str) -> type[Strict]:
+    """The ``optimizer`` mapping of one rule: ``name``, the rule's canonical hyper-parameters (regcompare.rules),
+    and ``variants`` (default: every variant of every API; ``default`` names the plain call)."""
+    fields: dict[str, Any] = {"name": (Literal[name], ...)}
+    fields |= {s.key: (_setting_type(s), s.default) for s in rules.settings_of(name)}
+    fields["variants"] = (list[str] | None, None)
+    return create_model(f"Optimizer_{name}", __base__=Strict, **fields)
+
+
+OPTIMIZER_MODELS: dict[str, type[Strict]] = {name: _optimizer_model(name) for name in rules.NAMES}
+OptimizerSpec = Annotated[
+    Union[tuple(Annotated[model, Tag(name)] for name, model in OPTIMIZER_MODELS.items())],  # noqa: UP007
+    Field(discriminator="name"),
+]
+"""``optimizer``: one of ``rules.NAMES`` with that rule's keys."""
 
 
 class WeightNormSpec(Strict):
@@ -178,7 +195,7 @@ _NESTED: dict[str, tuple[type[BaseModel], ...]] = {
     "grads": (ConstantSpec, GeneratedSpec),
     "tolerance": (ToleranceSpec,),
     "trajectory": (TrajectorySpec,),
-    "optimizer": (OptimizerSpec,),
+    "optimizer": tuple(OPTIMIZER_MODELS.values()),
     "expect": (ExpectSpec,),
     "known": (KnownSpec,),
     "weight_norm": (WeightNormSpec,),

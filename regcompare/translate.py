@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from regcompare import adapters
+from regcompare import adapters, rules
 from regcompare.conventions import Convention, OptimizerCall, Regularizer
-from regcompare.schema import OptimizerSpec
 
 Settings = dict[str, float | bool]
 #: The case format's defaults for keys an optimizer class does not take (beta1 for SGD, ...).
-_NEUTRAL: Settings = OptimizerSpec(name="sgd").model_dump(exclude={"name"})
+_NEUTRAL: Settings = {s.key: s.default for name in rules.NAMES for s in rules.settings_of(name)}
 
 
 class TranslateError(ValueError):

@@ -44,7 +44,7 @@ def test_nan_and_inf_in_weights_propagate(write_case, pool) -> None:
         ("weights: 5\nregularizers: [{l2: 1}]\n", ":1: weights: expected a mapping, got int"),
         ("weights: {w: [1]}\nregularizers: [{l2: 1}]\ndtypes: float32\n", ":3: dtypes: input should be a valid list"),
         ("weights: {w: [1]}\nregularizers: [{l2: 1}]\nsteps: 1.5\n", ":3: steps: input should be a valid integer"),
-        ("weights: {w: [1]}\nregularizers: [{l2: 1}]\noptimizer: {name: rmsprop}\n", ":3: optimizer.name: input should be 'sgd', 'adam' or 'adamw'"),
+        ("weights: {w: [1]}\nregularizers: [{l2: 1}]\noptimizer: {name: rmsprob}\n", ":3: optimizer: unknown name 'rmsprob'"),
         ("weights: {w: {shape: [2], fill: 1}}\nregularizers: [{l2: 1}]\ngrads: {v: ones}\n", ":3: grads.v: no weight named 'v'"),
         ("weights: {w: [1]}\nregularizers: [{l2: 1}]\nknown: [{status: mismatch}]\n", ":3: known[0].reason: missing required key"),
         ("weights: {w: [1]}\nregularizers: [{l2: true}]\n", ":2: regularizers[0].l2: input should be a valid number"),

@@ -1,0 +1,319 @@
+"""Judging: an item's outcome against the float64 oracle → rows with a status and the reason.
+
+``match`` within tolerance of the canonical reference; ``divergent`` outside it but matching the API's own
+documented semantics (decoupled decay, a precedence rule, an own rule option such as paddle RMSProp's ε inside the
+root); ``mismatch`` otherwise. DESIGN.md §5 lists the row keys.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from regcompare import conventions, oracle, trajectory
+from regcompare.cases import Case
+from regcompare.compare import Verdict, at_index, compare
+from regcompare.conventions import Decay, OptimizerCall, documented, weight_norm_tensors
+from regcompare.dtypes import DEFAULT_TOLERANCE, Tolerance, tolerance_for
+from regcompare.plan import Item, grads_of, shared, trajectory_data
+from regcompare.workers import Outcome
+
+STATUSES = ("match", "mismatch", "divergent", "unsupported", "skipped", "error")
+#: Tensors larger than this are summarized in rows (shape, worst element) instead of listed.
+MAX_LISTED_ELEMENTS = 4096
+
+
+def tolerance(case: Case, dtype: str) -> tuple[Tolerance, str]:
+    override = case.spec.tolerance.get(dtype)  # type: ignore[call-overload]
+    return tolerance_for(dtype, DEFAULT_TOLERANCE[dtype], override, "default")
+
+
+def _listed(value: np.ndarray | float | None) -> Any:
+    """A value for JSON: a number or nested list; NaN and ±inf as the strings "NaN", "Infinity", "-Infinity"."""
+    if value is None:
+        return None
+    if np.size(value) > MAX_LISTED_ELEMENTS:  # before any copy: a 10⁷-element result is summarized
+        return None
+    array = np.asarray(value).astype(np.float64)
+    if np.isfinite(array).all():
+        return array.tolist()
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, list):
+            return [clean(v) for v in x]
+        if math.isnan(x):
+            return "NaN"
+        if math.isinf(x):
+            return "Infinity" if x > 0 else "-Infinity"
+        return x
+
+    return clean(array.tolist())
+
+
+def _summary(raw: np.ndarray | None, ref: np.ndarray, verdict: Verdict | None) -> dict[str, Any] | None:
+    """For tensors too large to list: shape, and the worst element on each side."""
+    if ref.size <= MAX_LISTED_ELEMENTS:
+        return None
+    out: dict[str, Any] = {"shape": list(ref.shape)}
+    if verdict is not None and verdict.worst is not None:
+        out["worst_index"] = list(verdict.worst)
+        out["reference_at_worst"] = _listed(ref[verdict.worst])
+        if raw is not None:
+            out["raw_at_worst"] = _listed(raw[verdict.worst])
+    return out
+
+
+def _figure(x: float | None) -> Any:
+    return None if x is None else _listed(x)
+
+
+References = dict[str | None, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Documented:
+    """The update by the API's own documented semantics, where it differs from the canonical one."""
+
+    reference: dict[str, np.ndarray]
+    why: str
+    """Why it differs (the precedence rule, decoupled decay); empty for the plain decoupled oracle."""
+
+
+def references(item: Item, inputs: dict[str, np.ndarray]) -> tuple[References, Documented | None]:
+    """The canonical reference per tensor (``None`` for a penalty), and for ``update`` the API's own semantics."""
+    if item.quantity == "penalty":
+        # Every framework's penalty item of a case shares one exact sum (10⁷ elements take a second).
+        key = ("penalty", item.dtype, item.regularizer)
+        value = shared(item.case, key, lambda: oracle.penalty(inputs, item.regularizer))
+        return {None: np.asarray(value)}, None
+    if item.quantity != "update":
+        return dict(oracle.gradient(inputs, item.regularizer)), None
+    call = item.optimizer
+    assert call is not None, "update items are planned with their optimizer"
+    grads = grads_of(item.case, item.dtype)[1]
+    if item.case.spec.weight_norm is not None:
+        return weight_norm_references(item, inputs, grads, call), None
+    if item.placed is not None:
+        return _placed_references(item, inputs, grads, call)
+    args = (inputs, grads, item.regularizer, call.family, item.settings(), item.case.spec.steps)
+    canonical = dict(oracle.update(*args, "coupled", call.rule_options(own=False)))
+    l1 = bool(item.regularizer.l1)  # an L1 term has no decoupled form: only the coupled reference exists then
+    if call.options:
+        # The class implements the rule its own documented way (paddle RMSProp: ε inside the root).
+        decoupled = item.conv.coupling == "decoupled" and not l1
+        own = oracle.update(*args, "decoupled" if decoupled else "coupled", call.rule_options(own=True))
+        why = (f"decoupled decay: {item.conv.formula}; " if decoupled else "") + call.why
+        return canonical, Documented(own, why)
+    decoupled_ref = None if l1 else Documented(oracle.update(*args, "decoupled", call.rule_options(own=False)), "")
+    return canonical, decoupled_ref
+
+
+def _placed_references(
+    item: Item, inputs: dict[str, np.ndarray], grads: dict[str, np.ndarray], call: OptimizerCall
+) -> tuple[References, Documented | None]:
+    """Canonical: both regularizers apply, coupled, each on its scope. Documented: the registry's precedence."""
+    placed = item.placed
+    assert placed is not None
+    canonical = {t: placed.canonical(t) for t in inputs}
+    own = {t: documented(item.conv, placed, t) for t in inputs}
+    decays = {t: decay for t, (decay, _) in own.items()}
+
+    def run(per_tensor: dict[str, Decay]) -> dict[str, np.ndarray]:
+        return oracle.update_decays(inputs, grads, per_tensor, call.family, item.settings(),
+                                    item.case.spec.steps, call.rule_options(own=per_tensor is not canonical))
+
+    reference: References = dict(run(canonical))
+    if decays == canonical:
+        return reference, None
+    whys = [why for t, (decay, why) in own.items() if why and decay.coupled != canonical[t].coupled]
+    if any(d.decoupled for d in decays.values()):
+        whys.append(f"decoupled decay: {item.conv.formula}")
+    return reference, Documented(run(decays), "; ".join(dict.fromkeys(whys)))
+
+
+def weight_norm_references(
+    item: Item, inputs: dict[str, np.ndarray], grads: dict[str, np.ndarray], call: OptimizerCall
+) -> References:
+    """g, v and w of each weight after the steps, the case's regularizer on g and v (coupled, canonical)."""
+    spec = item.case.spec.weight_norm
+    assert spec is not None
+    out: References = {}
+    for name, w0 in inputs.items():
+        parts = oracle.weight_norm_update(w0, grads[name], item.regularizer, call.family, item.settings(),
+                                          item.case.spec.steps, spec.dim, call.rule_options(own=False))
+        out |= dict(zip(weight_norm_tensors(name), (parts["g"], parts["v"], parts["w"]), strict=True))
+    return out
+
+
+def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The rows of one item: one for a penalty or a trajectory, one per tensor for a gradient or an update."""
+    if item.quantity == "trajectory":
+        return judge_trajectory(item, outcome)
+    tol, tol_source = tolerance(item.case, item.dtype)
+    try:
+        reference, documented_ = references(item, inputs)
+    except ValueError as exc:  # a case whose grads do not fit its weights
+        reference, documented_ = dict(oracle.gradient(inputs, item.regularizer)), None
+        outcome = Outcome("error", detail=str(exc))
+    expected = item.expected
+    rows = []
+    for tensor, ref in reference.items():
+        raw = None
+        if outcome.status == "ok":
+            raw = outcome.value if tensor is None else outcome.value.get(tensor)
+            raw = None if raw is None else np.asarray(raw)  # in the API's dtype; compare widens per chunk
+        exp = expected.get(tensor) if isinstance(expected, dict) and tensor is not None else expected
+        alt = None if documented_ is None or tensor is None else documented_.reference[tensor]
+        why = "" if documented_ is None else documented_.why
+        status, detail, verdict = _status(item, outcome, raw, ref, exp, tol, tol_source, alt, why)
+        row = {
+            "case": item.case.name, "file": item.case.file, "line": item.case.line,
+            "framework": item.framework, "api": item.api, "quantity": item.quantity, "dtype": item.dtype,
+            "regularizer": item.regularizer.as_dict(), "native": dict(item.native), "tensor": tensor,
+            # Reconciled is raw: coefficients were mapped to the API's own before the call.
+            "raw": (listed := _listed(raw)), "reconciled": listed, "reference": _listed(ref),
+            "expected": exp if exp is None else _listed(np.asarray(exp, np.float64)),
+            "abs_err": _figure(verdict and verdict.abs_err), "rel_err": _figure(verdict and verdict.rel_err),
+            "ulp": _figure(verdict and verdict.ulp),
+            "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
+            "summary": _summary(raw, ref, verdict),
+            "status": status, "detail": detail, "known": None,
+        }
+        if item.quantity == "update":
+            row.update(_update_keys(item, alt))
+        rows.append(row)
+    return rows
+
+
+def _update_keys(item: Item, decoupled: np.ndarray | None) -> dict[str, Any]:
+    """Extra keys of an ``update`` row: the optimizer as called, the API's coupling, the decoupled oracle."""
+    call = item.optimizer
+    assert call is not None
+    keys = {
+        "optimizer": call.call_text(item.call_args()),
+        "variant": item.variant_name(),
+        "steps": item.case.spec.steps,
+        "coupling": item.conv.coupling,
+        "decoupled_reference": _listed(decoupled) if item.placed is None else None,
+    }
+    if item.placed is not None:
+        # The API's own semantics here is a precedence rule, not just decoupled decay.
+        keys |= {"scope": item.scope(), "param": item.param(), "documented_reference": _listed(decoupled)}
+    if item.case.spec.weight_norm is not None:
+        keys["weight_norm"] = item.case.spec.weight_norm.model_dump()
+    return keys
+
+
+def _status(
+    item: Item, outcome: Outcome, raw: np.ndarray | None, ref: np.ndarray, expected: Any,
+    tol: Tolerance, tol_source: str, decoupled: np.ndarray | None = None, why: str = "",
+    where: Callable[[tuple[int, ...]], str] = at_index,
+) -> tuple[str, str, Verdict | None]:
+    if item.skip:
+        return "skipped", item.skip, None
+    if outcome.status != "ok":
+        return ("unsupported" if outcome.status == "unsupported" else outcome.status), outcome.detail, None
+    if raw is None:
+        return "error", "the adapter returned no value for this tensor", None
+    verdict = compare(raw, ref, item.dtype, tol, tol_source, where)
+    status, detail = ("match", verdict.detail) if verdict.ok else _semantics(item, raw, verdict, decoupled, tol,
+                                                                           tol_source, why, where)
+    if status == "mismatch":
+        return status, detail, verdict
+    if decoupled is not None and status == "match" and item.conv.coupling == "decoupled" and not why:
+        # A documented divergence that vanished is news (a strict xfail): either the two semantics
+        # agree for this optimizer (plain SGD), or the registry's record of the API is wrong.
+        if not compare(raw, decoupled, item.dtype, tol, tol_source).ok:
+            return "mismatch", (f"documented decoupled ({item.conv.formula}), but matches the coupled update where "
+                                f"the two differ: the registry's record or the framework changed"), verdict
+        detail += "; decoupled and coupled decay agree here (plain SGD: w − lr·λ·w − lr·g either way)"
+    if expected is not None:
+        golden = compare(raw, np.asarray(expected, np.float64), item.dtype, tol, tol_source)
+        if not golden.ok:
+            return "mismatch", f"against the case's expected raw value: {golden.detail}", verdict
+        return status, f"{detail}; matches the expected raw value", verdict
+    return status, detail, verdict
+
+
+def _semantics(
+    item: Item, raw: np.ndarray, coupled: Verdict, decoupled: np.ndarray | None, tol: Tolerance, tol_source: str,
+    why: str = "", where: Callable[[tuple[int, ...]], str] = at_index,
+) -> tuple[str, str]:
+    """Outside the canonical reference: ``divergent`` if the API is documented decoupled (or, for a placed
+    regularizer, documented with another precedence: ``why``) and matches that."""
+    if decoupled is None:
+        return "mismatch", coupled.detail
+    verdict = compare(raw, decoupled, item.dtype, tol, tol_source, where)
+    own = "its documented precedence" if why else "the decoupled update"
+    if not verdict.ok:
+        return "mismatch", f"{coupled.detail}; nor {own}: {verdict.detail}"
+    canonical = coupled.detail.split(";")[0]
+    if why and item.placed is not None:
+        return "divergent", (f"{why}; matches that ({verdict.detail}), not the canonical sum of both regularizers,"
+                             f" coupled ({canonical})")
+    if why:
+        return "divergent", f"{why}; matches that ({verdict.detail}), not the canonical rule ({canonical})"
+    if item.conv.coupling == "decoupled":
+        return "divergent", (f"decoupled decay: {item.conv.formula}; matches the decoupled oracle ({verdict.detail}),"
+                             f" not the canonical coupled L2 ({coupled.detail.split(';')[0]})")
+    return "mismatch", f"documented {item.conv.coupling}, but matches the decoupled update w ← w − lr·λ·w instead"
+
+
+# --- trajectory ---------------------------------------------------------------------------------------
+
+
+def _trajectory_oracle(item: Item, semantics: trajectory.Semantics) -> trajectory.Curves:
+    """The float64 run for this item's dtype and λ: one per case, shared by every framework's API."""
+    lam = item.regularizer.l2
+    key = ("trajectory oracle", item.dtype, lam, semantics)
+    return shared(item.case, key, lambda: trajectory.oracle(trajectory_data(item), lam, semantics))
+
+
+def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
+    """One row per run. ``raw``/``reference`` are the final ‖w‖; ``abs_err``/``rel_err``/``ulp`` and the status are
+    the worst over the per-epoch train and test losses and the final ‖w‖, against the float64 oracle run on the
+    same rounded inputs. A decoupled API that matches only the decoupled oracle run is ``divergent``."""
+    tol, tol_source = trajectory.tolerance(item.case, item.dtype)
+    lam = item.regularizer.l2
+    ref = _trajectory_oracle(item, "coupled")
+    decoupled = _trajectory_oracle(item, "decoupled") if item.conv.coupling == "decoupled" else None
+    curves = outcome.value if outcome.status == "ok" else None
+    if curves is not None and not set(trajectory.PARTS) <= set(curves):
+        missing = f"the adapter returned {sorted(curves)}, not {list(trajectory.PARTS)}"
+        outcome, curves = Outcome("error", detail=missing), None
+    raw = None if curves is None else trajectory.flatten(curves)
+    alt = None if decoupled is None else trajectory.flatten(decoupled)
+    epochs = len(ref["train_loss"])
+
+    def where(index: tuple[int, ...]) -> str:  # the flattened curves' index, as "train loss, epoch 7"
+        return f" at {trajectory.part_at(index[0], epochs)}"
+
+    status, detail, verdict = _status(item, outcome, raw, trajectory.flatten(ref), None, tol, tol_source, alt,
+                                      where=where)
+    deviation = None if curves is None else trajectory.deviations(curves, ref)
+    if deviation is not None:
+        worst = ", ".join(f"{p.replace('_', ' ').replace('w norm', '‖w‖')} {d:.2g}" for p, d in deviation.items())
+        detail = f"worst relative deviation: {worst}; {detail}"
+    training = conventions.TRAJECTORIES.get(item.api)
+    return [{
+        "case": item.case.name, "file": item.case.file, "line": item.case.line,
+        "framework": item.framework, "api": item.api, "quantity": item.quantity, "dtype": item.dtype,
+        "regularizer": item.regularizer.as_dict(), "native": dict(item.native), "tensor": None,
+        "raw": None if curves is None else _listed(curves["w_norm"]),
+        "reconciled": None if curves is None else _listed(curves["w_norm"]),
+        "reference": _listed(ref["w_norm"]), "expected": None,
+        "abs_err": _figure(verdict and verdict.abs_err), "rel_err": _figure(verdict and verdict.rel_err),
+        "ulp": _figure(verdict and verdict.ulp), "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
+        "summary": None, "status": status, "detail": detail, "known": None,
+        # trajectory keys: the curves the report draws, and how the run was made
+        "style": training and training.style, "training": training and training.how, "lambda": lam,
+        "epochs": epochs, "coupling": item.conv.coupling, "deviation": deviation,
+        "train_loss": None if curves is None else _listed(curves["train_loss"]),
+        "test_loss": None if curves is None else _listed(curves["test_loss"]),
+        "reference_train_loss": _listed(ref["train_loss"]), "reference_test_loss": _listed(ref["test_loss"]),
+        "decoupled_reference": None if decoupled is None else _listed(decoupled["w_norm"]),
+    }]

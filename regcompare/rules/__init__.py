@@ -1,0 +1,169 @@
+"""Update rules: one small float64 module per optimizer rule, and the loop that places weight decay around them.
+
+A rule module (``sgd.py``, ``adam.py``, ...) holds what one optimizer does to one tensor per step, written from
+the framework sources it cites, and nothing about decay: the loop here places decay the way optax composes
+``add_decayed_weights`` with a scaling transform, and *where* it sits is the convention:
+
+- **coupled**: ``l1·sign(w) + l2·w`` is added to the loss gradient before the rule sees it, so it goes through
+  momentum, Adam's moments, Adagrad's accumulator (torch ``weight_decay``, paddle ``L2Decay``);
+- **decoupled**: ``w ← w − lr·λ·w`` before the rule's step, outside every statistic (torch ``AdamW``, every
+  Keras ``weight_decay``); a rule that documents another place takes the coefficient itself
+  (``takes_decoupled``: paddle's Lamb puts it inside the trust ratio).
+
+A rule module defines:
+
+- ``SETTINGS``: its canonical hyper-parameters (the case's ``optimizer`` keys, with defaults and bounds);
+- ``OPTIONS``: the canonical form of choices frameworks make differently (where epsilon goes, ...), which an
+  ``OptimizerCall`` can override with its own (the API's documented semantics);
+- ``step(ctx) -> Δw``: the change of the weights at step ``ctx.t`` (lr included), from ``ctx.g`` (the loss
+  gradient, negated when maximizing, plus the coupled decay), the weights ``ctx.w`` (already decoupled-decayed),
+  and the rule's own ``ctx.state``;
+- optionally ``takes_decoupled(settings) -> bool`` and ``JOINT = True`` (the rule sees every tensor as one flat
+  vector, as torch's LBFGS does).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from types import ModuleType
+from typing import Any, Literal
+
+import numpy as np
+
+from regcompare.conventions import Decay, Regularizer
+
+Settings = dict[str, Any]
+Kind = Literal["positive", "nonnegative", "fraction", "unit", "bool", "count", "real", "choice"]
+
+#: Case names (DESIGN.md §7) → rule modules; ``adamw`` is Adam plus decoupled decay, a matter of the API.
+NAMES: tuple[str, ...] = ("sgd", "adam", "adamw")
+RULE_MODULES: dict[str, str] = {"sgd": "sgd", "adam": "adam"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One canonical hyper-parameter of a rule: the case's ``optimizer`` key, its default and its bounds."""
+
+    key: str
+    default: Any
+    kind: Kind = "positive"
+    doc: str = ""
+    choices: tuple[str, ...] = ()
+
+
+@dataclass
+class Step:
+    """What a rule's ``step`` sees at step ``t`` of one tensor."""
+
+    w: np.ndarray
+    g: np.ndarray
+    t: int
+    lr: float
+    s: Settings
+    state: dict[str, Any]
+    decoupled: float = 0.0
+    """The decoupled decay coefficient; a rule whose ``takes_decoupled`` is true applies it itself."""
+    grad_at: Callable[[np.ndarray], np.ndarray] | None = None
+    """The gradient (loss + coupled decay) at other weights: for rules that evaluate it again (LBFGS)."""
+    loss_at: Callable[[np.ndarray], float] | None = None
+    """The loss Σ grads⊙w plus the coupled penalty, at other weights (LBFGS line search)."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@cache
+def module(name: str) -> ModuleType:
+    """The rule module of a case's ``optimizer.name`` (``adamw`` → adam)."""
+    rule = "adam" if name == "adamw" else name
+    if rule not in RULE_MODULES:
+        raise KeyError(f"no update rule {name!r}; known: {', '.join(NAMES)}")
+    return importlib.import_module(f"regcompare.rules.{RULE_MODULES[rule]}")
+
+
+def settings_of(name: str) -> tuple[Setting, ...]:
+    """The canonical hyper-parameters of a case's optimizer name."""
+    return module(name).SETTINGS
+
+
+def canonical(name: str, settings: Settings, options: dict[str, Any] | None = None) -> Settings:
+    """The full settings of a rule: the case's values over the rule's defaults, then its canonical options,
+    then ``options`` (an API's own documented ones)."""
+    mod = module(name)
+    full = {s.key: s.default for s in mod.SETTINGS} | dict(settings)
+    return full | dict(getattr(mod, "OPTIONS", {})) | dict(options or {})
+
+
+def _decay_gradient(w: np.ndarray, reg: Regularizer) -> np.ndarray:
+    g = np.zeros_like(w)
+    if reg.l1:
+        g = g + reg.l1 * np.sign(w)
+    if reg.l2:
+        g = g + reg.l2 * w
+    return g
+
+
+def _penalty(w: np.ndarray, reg: Regularizer) -> float:
+    return float(reg.l1 * np.sum(np.abs(w)) + reg.l2 / 2 * np.sum(w * w))
+
+
+def run(
+    name: str, w0: np.ndarray, loss_grad: np.ndarray, decay: Decay, settings: Settings, steps: int,
+    state: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """One tensor after ``steps`` steps of the rule on a constant loss gradient, with ``decay`` placed as the
+    module docstring says, in float64. ``settings`` are full (``canonical``)."""
+    mod = module(name)
+    w = w0.astype(np.float64)
+    dw = loss_grad.astype(np.float64)
+    if settings.get("maximize"):
+        dw = -dw  # torch: the loss gradient is negated before the decay is added; decay still shrinks w
+    state = {} if state is None else state
+    takes = getattr(mod, "takes_decoupled", lambda s: False)(settings)
+    lr = float(settings["lr"])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for t in range(1, steps + 1):
+            w = w + step_once(mod, w, dw, decay, settings, t, lr, state, takes)
+    return w
+
+
+def step_once(
+    mod: ModuleType, w: np.ndarray, dw: np.ndarray, decay: Decay, s: Settings, t: int, lr: float,
+    state: dict[str, Any], takes: bool,
+) -> np.ndarray:
+    """Δw of one step: the gradient at w with the coupled decay, then decoupled decay, then the rule."""
+
+    def grad_at(x: np.ndarray) -> np.ndarray:
+        return dw + _decay_gradient(x, decay.coupled)
+
+    def loss_at(x: np.ndarray) -> float:
+        return float(np.sum(dw * x)) + _penalty(x, decay.coupled)
+
+    g = grad_at(w)  # the coupled term is part of the gradient, taken before the step changes w at all
+    decayed = w if takes or not decay.decoupled else w - lr * decay.decoupled * w
+    ctx = Step(decayed, g, t, lr, s, state, decay.decoupled, grad_at, loss_at)
+    return decayed - w + mod.step(ctx)
+
+
+def update(
+    name: str, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray], decays: dict[str, Decay],
+    settings: Settings, steps: int,
+) -> dict[str, np.ndarray]:
+    """Every tensor after ``steps`` steps, each with its own decay; a ``JOINT`` rule sees them as one vector."""
+    mod = module(name)
+    if not getattr(mod, "JOINT", False):
+        return {n: run(name, w, grads[n], decays[n], settings, steps) for n, w in weights.items()}
+    names = list(weights)
+    kinds = {decays[n] for n in names}
+    if len(kinds) != 1:
+        raise ValueError(f"{name} optimizes all tensors as one vector: one decay for all of them")
+    flat = np.concatenate([weights[n].astype(np.float64).reshape(-1) for n in names])
+    grad = np.concatenate([grads[n].astype(np.float64).reshape(-1) for n in names])
+    out = run(name, flat, grad, kinds.pop(), settings, steps)
+    parts, start = {}, 0
+    for n in names:
+        size = weights[n].size
+        parts[n] = out[start:start + size].reshape(weights[n].shape)
+        start += size
+    return parts
