@@ -35,9 +35,9 @@ from regcompare.plan import (
 from regcompare.workers import FrameworkInfo, Job, Outcome, WorkerPool
 
 __all__ = [
-    "STATUSES", "Case", "Inputs", "Item", "Run", "apply_known", "grads_of", "job_of", "judge", "judge_trajectory", "label", "placed_of",
-    "placement_text", "plan_case", "references", "row_label", "run", "run_items", "settings_of", "shared",
-    "trajectory_options", "update_options",
+    "STATUSES", "Case", "Inputs", "Item", "Run", "apply_known", "grads_of", "job_of", "judge", "judge_trajectory",
+    "label", "placed_of", "placement_text", "plan_case", "references", "row_label", "run", "run_items", "settings_of",
+    "shared", "trajectory_options", "update_options",
 ]
 
 

@@ -16,8 +16,10 @@ from regcompare.adapters.base import Adapter, Task, Value
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
 
-_OPTIMIZERS = {"torch.optim.SGD": torch.optim.SGD, "torch.optim.Adam": torch.optim.Adam,
-               "torch.optim.AdamW": torch.optim.AdamW}
+
+def optimizer_class(api: str) -> type[torch.optim.Optimizer]:
+    """The real class of a registry optimizer id: ``torch.optim.RMSprop`` → ``torch.optim.RMSprop``."""
+    return operator.attrgetter(api.removeprefix("torch."))(torch)
 
 
 def optimizer_kwargs(args: dict[str, float | bool]) -> dict[str, object]:
@@ -118,7 +120,7 @@ class TorchAdapter(Adapter):
         if task.quantity != "update":
             raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
         params = self._params(task)
-        cls = _OPTIMIZERS[task.options["optimizer"]]
+        cls = optimizer_class(task.options["optimizer"])
         groups, decay = _groups(task, params)
         optimizer = cls(groups, **optimizer_kwargs(task.options["args"]), **decay, **extra)
         grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
@@ -157,7 +159,7 @@ def weight_norm(task: Task) -> Value:
     dim = task.options["weight_norm"]["dim"]
     modules = {n: _weight_norm_module(to_torch(w, task.dtype), dim) for n, w in task.weights.items()}
     params = [p for m in modules.values() for p in m.parameters()]
-    cls = _OPTIMIZERS[task.options["optimizer"]]
+    cls = optimizer_class(task.options["optimizer"])
     optimizer = cls(params, **optimizer_kwargs(task.options["args"]), **task.native)
     grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
     for _ in range(task.options["steps"]):
