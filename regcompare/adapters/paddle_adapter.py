@@ -190,6 +190,9 @@ class PaddleAdapter(Adapter):
             "paddle.static.WeightNormParamAttr.old_ir": functools.partial(static_weight_norm, old_ir=True),
         }
 
+    def optimizer(self, task: Task) -> Value:
+        return self.optimizer_update(task)
+
     def version(self) -> str:
         return paddle.__version__
 

@@ -97,6 +97,9 @@ class TensorflowAdapter(Adapter):
             "keras.optimizers.AdamW": self.optimizer_update,
         }
 
+    def optimizer(self, task: Task) -> Value:
+        return self.optimizer_update(task)
+
     def version(self) -> str:
         return f"tf {tf.__version__}, keras {keras.__version__}"
 

@@ -80,6 +80,9 @@ class TorchAdapter(Adapter):
             "torch.nn.utils.parametrizations.weight_norm": weight_norm,
         }
 
+    def optimizer(self, task: Task) -> Value:
+        return self.update(task)
+
     def version(self) -> str:
         return torch.__version__
 

@@ -25,6 +25,7 @@ A rule module defines:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,13 +35,25 @@ from typing import Any, Literal
 import numpy as np
 
 from regcompare.conventions import Decay, Regularizer
+from regcompare.conventions.model import rule_of
 
 Settings = dict[str, Any]
 Kind = Literal["positive", "nonnegative", "fraction", "unit", "bool", "count", "real", "choice"]
 
-#: Case names (DESIGN.md §7) → rule modules; ``adamw`` is Adam plus decoupled decay, a matter of the API.
-NAMES: tuple[str, ...] = ("sgd", "adam", "adamw")
-RULE_MODULES: dict[str, str] = {"sgd": "sgd", "adam": "adam"}
+#: Case names (DESIGN.md §7, lowercase torch spelling). ``adamw`` is Adam plus decoupled decay, a matter of the
+#: API; every other name is a module of this package.
+ALL_NAMES: tuple[str, ...] = (
+    "sgd", "adam", "adamw", "adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam", "asgd", "lamb", "lion",
+    "adafactor", "ftrl", "muon", "rprop", "lbfgs",
+)
+
+
+def _has_module(name: str) -> bool:
+    return importlib.util.find_spec(f"regcompare.rules.{rule_of(name)}") is not None
+
+
+#: The names a case may use: those whose rule module exists.
+NAMES: tuple[str, ...] = tuple(n for n in ALL_NAMES if _has_module(n))
 
 
 @dataclass(frozen=True)
@@ -76,10 +89,9 @@ class Step:
 @cache
 def module(name: str) -> ModuleType:
     """The rule module of a case's ``optimizer.name`` (``adamw`` → adam)."""
-    rule = "adam" if name == "adamw" else name
-    if rule not in RULE_MODULES:
+    if name not in NAMES:
         raise KeyError(f"no update rule {name!r}; known: {', '.join(NAMES)}")
-    return importlib.import_module(f"regcompare.rules.{RULE_MODULES[rule]}")
+    return importlib.import_module(f"regcompare.rules.{rule_of(name)}")
 
 
 def settings_of(name: str) -> tuple[Setting, ...]:
