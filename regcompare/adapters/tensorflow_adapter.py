@@ -20,14 +20,22 @@ import os
 # Quiet TF's C++ start-up chatter; set before the import, because TF reads it once when it loads.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from collections.abc import Callable
+from regcompare.adapters import keras_backend
 
-import keras
-import numpy as np
-import tensorflow as tf
+# Keras reads KERAS_BACKEND once, at its first import: pinned here, before that import, and checked after it,
+# so that a user's `export KERAS_BACKEND=torch` cannot move this worker's Keras calls off TensorFlow.
+keras_backend.pin("tensorflow")
 
-from regcompare.adapters.base import Adapter, Task, Unsupported, Value
-from regcompare.trajectory import minibatches
+from collections.abc import Callable  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from regcompare.adapters.base import Adapter, Task, Unsupported, Value  # noqa: E402
+from regcompare.trajectory import minibatches  # noqa: E402
+
+keras_backend.checked(keras, "tensorflow")
 
 #: A penalty of one tensor, built from the task's native arguments: the framework call under test.
 TensorPenalty = Callable[[tf.Variable], tf.Tensor]
