@@ -78,7 +78,7 @@ TASKS: dict[str, Task] = {
     "negative_coefficient": _task(L2, "penalty", "float32", {"l2": -1.0}),
     "unknown_argument": _task(L2, "penalty", "float32", {"lambd": 1.0}),
     "wrong_dtype": Task(L2, "penalty", "float16", {"l2": 0.5}, _weights("float32", w=SEED)),
-    "unknown_api": _task("tf.contrib.layers.l2_regularizer", "penalty", "float32", {"scale": 1.0}),
+    "unknown_api": _task("tf.compat.v1.layers.l2_regularizer", "penalty", "float32", {"scale": 1.0}),
 }
 
 

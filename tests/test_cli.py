@@ -54,7 +54,7 @@ def test_validate_and_conventions() -> None:
     assert done.returncode == 0 and "valid" in done.stdout
     table = run_cli("conventions").stdout
     assert "keras.regularizers.L2" in table and "l2 = 2·l2" in table
-    assert "tf.contrib.layers.l2_regularizer *" in table and "documented convention only" in table
+    assert "paddle.fluid.regularizer.L2Decay *" in table and "documented convention only" in table
 
 
 def test_mismatch_exits_1_and_crash_and_missing_framework_keep_the_others(write_case, tmp_path: Path) -> None:

@@ -40,7 +40,6 @@ def test_seed_numbers_follow_from_the_registry(api: str, native: dict[str, float
 def test_legacy_conventions_are_documented_but_not_executed() -> None:
     legacy = [c for c in CONVENTIONS if not c.executed]
     assert {c.api for c in legacy} == {
-        "tf.contrib.layers.l1_regularizer", "tf.contrib.layers.l2_regularizer",
         "paddle.fluid.regularizer.L1Decay", "paddle.fluid.regularizer.L2Decay",
     }
     assert registry()["paddle.fluid.regularizer.L2Decay"].to_canonical({"regularization_coeff": 0.1}) == Regularizer(l2=0.1)

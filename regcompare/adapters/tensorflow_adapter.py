@@ -72,6 +72,29 @@ def _keras_regularizer(cls: type[keras.regularizers.Regularizer], native: dict[s
         raise Unsupported(f"{cls.__name__}({native}): {exc}") from exc
 
 
+#: tf.contrib.layers regularizers that tf-slim 1.1.0 ships (tf_slim/layers/regularizers.py).
+CONTRIB = ("l1_regularizer", "l2_regularizer", "l1_l2_regularizer")
+
+
+def _contrib_regularizer(name: str, native: dict[str, float]) -> TensorPenalty:
+    """``tf_slim.layers.<name>(**native)`` with contrib's own argument rules: a missing ``scale`` (no default) or an
+    integer one raises and a scale of 0.0 returns no regularizer at all; each is the API refusing the input."""
+    try:
+        from tf_slim.layers import regularizers  # optional: only these APIs need it
+    except ModuleNotFoundError as exc:
+        raise Unsupported(f"{exc}; install with: pip install 'regcompare[tensorflow]' (tf-slim==1.1.0)") from exc
+    try:
+        penalty = getattr(regularizers, name)(**native)
+    except (TypeError, ValueError) as exc:
+        raise Unsupported(f"tf_slim.layers.{name}({native}): {exc}") from exc
+    probe = penalty(tf.zeros((), tf.float32))
+    if probe is None:
+        # contrib: "Scale of 0 disables regularizer" (lambda _: None); a layer then adds no loss at all
+        raise Unsupported(f"tf_slim.layers.{name}({native}) returns no regularizer (scale 0 disables it): "
+                          "the call gives None, not a penalty")
+    return penalty
+
+
 def _constant(array: np.ndarray) -> Callable[..., tf.Tensor]:
     """An initializer holding exactly ``array`` (Keras' Constant takes a scalar only)."""
 
@@ -100,6 +123,7 @@ class TensorflowAdapter(Adapter):
             "keras.regularizers.L1": self.keras_l1,
             "keras.regularizers.L2": self.keras_l2,
             "keras.regularizers.L1L2": self.keras_l1l2,
+            **{f"tf.contrib.layers.{name}": self._contrib(name) for name in CONTRIB},
             "keras.optimizers.SGD": self.optimizer_update,
             "keras.optimizers.Adam": self.optimizer_update,
             "keras.optimizers.AdamW": self.optimizer_update,
@@ -120,6 +144,14 @@ class TensorflowAdapter(Adapter):
         scale = task.native.get("scale", 1.0)
         # A Python float times a tensor is converted straight to the tensor's dtype (not via float32).
         return self._measure(task, lambda w: scale * tf.nn.l2_loss(w))
+
+    def _contrib(self, name: str) -> Callable[[Task], Value]:
+        """``tf.contrib.layers.<name>``, run as ``tf_slim.layers.<name>``: where the TF 1.x code lives now."""
+
+        def run(task: Task) -> Value:
+            return self._measure(task, _contrib_regularizer(name, task.native))
+
+        return run
 
     def keras_l1(self, task: Task) -> Value:
         return self._regularizer(task, keras.regularizers.L1)

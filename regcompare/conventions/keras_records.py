@@ -1,4 +1,5 @@
-"""tensorflow / Keras: tf.nn.l2_loss, the Keras regularizers and optimizers (checked against the pinned sources:
+"""tensorflow / Keras: tf.nn.l2_loss, tf.contrib.layers' regularizers (through tf-slim), the Keras regularizers and
+optimizers (checked against the pinned sources:
 keras/src/regularizers/regularizers.py; keras/src/optimizers/sgd.py, adam.py, adamw.py; base_optimizer.py
 exclude_from_weight_decay, _apply_weight_decay)."""
 
@@ -8,6 +9,7 @@ from regcompare.conventions.model import Convention, OptimizerCall, Placement, a
 from regcompare.conventions.texts import (
     DECOUPLED,
     NOT_L2,
+    PENALTY_GRAD,
     PENALTY_GRAD_TRAJECTORY,
     PENALTY_UPDATE,
     UPDATE_OF_STEPS,
@@ -24,6 +26,21 @@ KERAS_ADAMW = OptimizerCall("keras.optimizers.AdamW", "adam",
 _KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM)
 KERAS_F64 = ("In float64, Adam's bias corrections use float32-rounded betas (ops.cast of a Python float): "
              "about 7e-6 relative per step.")
+#: TF 1.x's tf.contrib.layers regularizers, as tf-slim 1.1.0 ships them (tf_slim/layers/regularizers.py, the contrib
+#: code moved as it was): name, arguments, formula, the call, caveats.
+_CONTRIB = (
+    ("l1_regularizer", (arg("scale", "l1", 1.0, 1.0),), "scale·Σ|w|", "scale", ()),
+    ("l2_regularizer", (arg("scale", "l2", 1.0, 1.0),), "scale·½Σw² (scale · tf.nn.l2_loss)", "scale",
+     ("Half the sum of squares, like tf.nn.l2_loss: canonical l2 = scale.",)),
+    ("l1_l2_regularizer", (arg("scale_l1", "l1", 1.0, 1.0), arg("scale_l2", "l2", 1.0, 1.0)),
+     "scale_l1·Σ|w| + scale_l2·½Σw²", "scale_l1, scale_l2",
+     ("Defaults scale_l1=1.0, scale_l2=1.0; a scale of 0 returns the other regularizer alone.",)),
+)
+CONTRIB_HOME = ("tf.contrib was removed in TF 2; tf.contrib.layers.{name} lives on as tf_slim.layers.{name} "
+                "(pip tf-slim 1.1.0, the same code), which runs on TF 2 eager tensors: executed through it.")
+CONTRIB_RULES = ("Contrib's argument rules: l1_regularizer and l2_regularizer have no default scale; an integer "
+                 "scale raises ValueError; a scale of 0.0 returns no regularizer (lambda _: None; "
+                 "'Scale of 0 disables regularizer'): such rows are unsupported, saying so.")
 _KERAS_LAYER_PLACEMENT = Placement("the regularizer on the scoped weights only (each layer's kernel_regularizer)")
 _KERAS_PLACEMENT = Placement(
     "optimizer.exclude_from_weight_decay(var_list=<others>)",
@@ -98,18 +115,12 @@ RECORDS: tuple[Convention, ...] = (
         optimizers=(KERAS_ADAMW,), role="optimizer",
         placement=_KERAS_PLACEMENT,
     ),
-    Convention(
-        "tf.contrib.layers.l1_regularizer", "tensorflow", "penalty", ("penalty",),
-        (arg("scale", "l1", 1.0, 1.0),),
-        "scale·Σ|w|",
-        "penalty", "TF 1.x only; not installable with Python 3.11", executed=False,
-        caveats=("Documented convention only: tf.contrib was removed in TF 2.",),
-    ),
-    Convention(
-        "tf.contrib.layers.l2_regularizer", "tensorflow", "penalty", ("penalty",),
-        (arg("scale", "l2", 1.0, 1.0),),
-        "scale·½Σw² (scale · tf.nn.l2_loss)",
-        "penalty", "TF 1.x only; not installable with Python 3.11", executed=False,
-        caveats=("Documented convention only: tf.contrib was removed in TF 2.",),
+    *(
+        Convention(
+            f"tf.contrib.layers.{name}", "tensorflow", "penalty", PENALTY_GRAD, params, formula, "penalty",
+            f"tf_slim.layers.{name}({args})(w), summed over tensors; gradient through tf.GradientTape",
+            caveats=(CONTRIB_HOME.format(name=name), *caveats, CONTRIB_RULES),
+        )
+        for name, params, formula, args, caveats in _CONTRIB
     ),
 )
