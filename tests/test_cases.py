@@ -53,7 +53,7 @@ def test_name_defaults_to_the_file_stem(write_case) -> None:
         ("weights: {w: [1]}\nregularizers:\n  - {l2: .inf}\n", ":3: regularizers[0].l2: input should be a finite number"),
         ("weights: {w: [1]}\nregularizers:\n  - {l2: '0.5'}\n", ":3: regularizers[0].l2: input should be a valid number"),
         ("weights: {w: [1]}\nregularizers: [{l2: 1}]\ndtypes: [float8]\n", ":3: dtypes[0]: input should be"),
-        ("weights: {w: [1]}\nregularizers: [{l2: 1}]\nframeworks: [jax]\n", ":3: frameworks[0]: unknown framework 'jax'"),
+        ("weights: {w: [1]}\nregularizers: [{l2: 1}]\nframeworks: [mxnet]\n", ":3: frameworks[0]: unknown framework 'mxnet'"),
         ("weights:\n  w: [[1, 2],\n      [3]]\nregularizers: [{l2: 1}]\n", ":3: weights.w[1]: ragged: shape [1] where item 0 has shape [2]"),
         ("weights:\n  w: [1, two]\nregularizers: [{l2: 1}]\n", ":2: weights.w[1]: expected a number, got str 'two'"),
         ("weights: {}\nregularizers: [{l2: 1}]\n", ":1: weights: needs at least one tensor"),

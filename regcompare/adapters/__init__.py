@@ -29,6 +29,7 @@ BUILTIN: tuple[AdapterSpec, ...] = (
     AdapterSpec("torch", "regcompare.adapters.torch_adapter", "pip install 'regcompare[torch]'"),
     AdapterSpec("tensorflow", "regcompare.adapters.tensorflow_adapter", "pip install 'regcompare[tensorflow]'"),
     AdapterSpec("paddle", "regcompare.adapters.paddle_adapter", "pip install 'regcompare[paddle]'"),
+    AdapterSpec("jax", "regcompare.adapters.jax_adapter", "pip install 'regcompare[jax]'"),
 )
 
 ENTRY_POINT_GROUP = "regcompare.adapters"

@@ -1,0 +1,206 @@
+"""jax: penalties written with jax.numpy (gradients by ``jax.grad``), optax's weight decay and flax's kernels-only
+decay, each a real call of jax 0.10 / optax 0.2.8 / flax 0.12.8.
+
+64-bit floats are enabled before anything is computed (``jax_enable_x64``): without it jax silently turns every
+float64 array into float32. Arrays keep the task's dtype throughout (float16 and bfloat16 included): a Python
+float coefficient is weakly typed in jax and so never widens a low-precision computation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+import jax
+
+jax.config.update("jax_enable_x64", True)  # before any array is made: float64 stays float64
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+from flax import nnx  # noqa: E402
+
+from regcompare.adapters.base import Adapter, Task, Unsupported, Value  # noqa: E402
+
+Params = dict[str, jax.Array]
+Penalty = Callable[[Params], jax.Array]
+
+
+def to_jax(array: np.ndarray, dtype: str) -> jax.Array:
+    """Exact: jax reads numpy's float16/32/64 and ml_dtypes' bfloat16 as they are; the dtype check guards
+    against a silent cast (float64 without x64 would become float32)."""
+    out = jnp.asarray(np.asarray(array))
+    if out.dtype.name != dtype:
+        raise TypeError(f"weights arrived as {out.dtype.name}, task says {dtype}")
+    return out
+
+
+def to_numpy(array: jax.Array) -> np.ndarray:
+    """In the array's own dtype (bfloat16 as ml_dtypes.bfloat16); the worker widens."""
+    return np.asarray(array)
+
+
+def handwritten(native: dict[str, float]) -> Penalty:
+    """``l1 * Σ jnp.sum(jnp.abs(p)) + l2 / 2 * Σ jnp.sum(p ** 2)`` over the parameter tree, as flax examples write
+    the decay penalty. A term with a zero coefficient is not written, as a user would not write it (so 0·inf
+    never makes an infinite weight's gradient NaN)."""
+    l1, l2 = native.get("l1", 0.0), native.get("l2", 0.0)
+
+    def penalty(params: Params) -> jax.Array:
+        leaves = jax.tree_util.tree_leaves(params)
+        total = jnp.zeros((), leaves[0].dtype)
+        if l2:
+            total = total + l2 / 2 * sum(jnp.sum(p**2) for p in leaves)
+        if l1:
+            total = total + l1 * sum(jnp.sum(jnp.abs(p)) for p in leaves)
+        return total
+
+    return penalty
+
+
+def tree_norm(native: dict[str, float]) -> Penalty:
+    """``l2 / 2 * optax.tree_utils.tree_norm(params, squared=True)``: optax's own Σ‖p‖² over the tree."""
+    l2 = native.get("l2", 0.0)
+    return lambda params: l2 / 2 * optax.tree_utils.tree_norm(params, squared=True)
+
+
+def _mask(task: Task, params: Params) -> Any:
+    """optax's ``mask``: None without a scope (every leaf decayed), a pytree of bools with one, or the ``mask``
+    variant's callable that keeps every leaf (the masked code path on an unscoped case)."""
+    scope = task.options.get("scope")
+    if scope is not None:
+        return {n: n in scope for n in params}
+    if task.options["args"].get("mask") == "callable":
+        return lambda tree: jax.tree.map(lambda _: True, tree)
+    return None
+
+
+def _hypers(task: Task) -> dict[str, Any]:
+    """The optimizer's own arguments (the variant's ``mask`` key is applied through ``_mask``)."""
+    args = {k: v for k, v in task.options["args"].items() if k != "mask"}
+    if "momentum" in args and not args["momentum"]:
+        args["momentum"] = None  # optax.sgd's "no momentum" is None (no trace at all), not a trace of decay 0
+    return args
+
+
+def _scaling(name: str, args: dict[str, Any]) -> optax.GradientTransformation:
+    """The scaling transform of ``optax.sgd``/``optax.adam`` without its learning rate, as optax/_src/alias.py
+    builds them: sgd = chain(trace(momentum, nesterov), scale_by_learning_rate); adam = chain(scale_by_adam, …)."""
+    if name == "optax.sgd":
+        momentum = args.get("momentum")
+        return optax.identity() if momentum is None else optax.trace(momentum, nesterov=args.get("nesterov", False))
+    if name == "optax.adam":
+        return optax.scale_by_adam(args["b1"], args["b2"], args["eps"])
+    raise LookupError(f"no scaling transform for {name}")
+
+
+def _optimizer(name: str, args: dict[str, Any]) -> optax.GradientTransformation:
+    return getattr(optax, name.removeprefix("optax."))(**args)
+
+
+class JaxAdapter(Adapter):
+    framework = "jax"
+    # jax refuses a dtype or an argument with TypeError ("… is not a valid JAX type", dtype promotion)
+    refusals = (Unsupported, TypeError)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.apis = {
+            "jax.handwritten": self.penalty(handwritten),
+            "optax.tree_utils.tree_norm": self.penalty(tree_norm),
+            "optax.add_decayed_weights": self.coupled,
+            "optax.add_decayed_weights.after": self.decoupled,
+            "optax.adamw": self.adamw,
+            "flax.nnx.Optimizer": self.flax,
+        }
+
+    def version(self) -> str:
+        return f"jax {jax.__version__}, optax {optax.__version__}, flax {version('flax')}"
+
+    def penalty(self, make: Callable[[dict[str, float]], Penalty]) -> Callable[[Task], Value]:
+        """An API measured as a penalty, or its gradient per tensor by ``jax.grad``."""
+
+        def run(task: Task) -> Value:
+            params = {n: to_jax(w, task.dtype) for n, w in task.weights.items()}
+            penalty = make(task.native)
+            if task.quantity == "penalty":
+                return to_numpy(penalty(params))
+            if task.quantity != "gradient":
+                raise ValueError(f"{task.api} measures a penalty or its gradient, not {task.quantity!r}")
+            return {n: to_numpy(g) for n, g in jax.grad(penalty)(params).items()}
+
+        return run
+
+    # --- update: optax chains, applied by optax.apply_updates -------------------------------------------------
+
+    def coupled(self, task: Task) -> Value:
+        """``chain(add_decayed_weights(wd, mask), optax.sgd|adam(…))``: the decay term goes through the optimizer."""
+        params = self._params(task)
+        decay = optax.add_decayed_weights(task.native.get("weight_decay", 0.0), _mask(task, params))
+        return self._steps(task, params, optax.chain(decay, _optimizer(task.options["optimizer"], _hypers(task))))
+
+    def decoupled(self, task: Task) -> Value:
+        """``chain(<scaling>, add_decayed_weights(wd, mask), scale_by_learning_rate(lr))``: after the scaling."""
+        params, args = self._params(task), _hypers(task)
+        decay = optax.add_decayed_weights(task.native.get("weight_decay", 0.0), _mask(task, params))
+        chain = optax.chain(_scaling(task.options["optimizer"], args), decay,
+                            optax.scale_by_learning_rate(args["learning_rate"]))
+        return self._steps(task, params, chain)
+
+    def adamw(self, task: Task) -> Value:
+        """``optax.adamw(…, weight_decay, mask)``."""
+        params = self._params(task)
+        tx = optax.adamw(**_hypers(task), **task.native, mask=_mask(task, params))
+        return self._steps(task, params, tx)
+
+    def flax(self, task: Task) -> Value:
+        """The case's tensors as the ``nnx.Param``s of an nnx module, trained by ``nnx.Optimizer(model,
+        optax.adamw(…, mask=…), wrt=nnx.Param)``. With a scope the mask is flax examples' kernels-only one,
+        ``p.ndim > 1``, which must then be the case's scope; without one every parameter is decayed."""
+        params = self._params(task)
+        scope = task.options.get("scope")
+        mask: Any = None
+        if scope is not None:
+            kernels = sorted(n for n, p in params.items() if p.ndim > 1)
+            if kernels != sorted(scope):
+                raise Unsupported(f"flax's kernels-only mask (p.ndim > 1) decays {kernels}, the case's scope is "
+                                  f"{sorted(scope)}")
+            mask = lambda tree: jax.tree.map(lambda p: p.ndim > 1, tree)  # noqa: E731 — the flax examples' mask
+        elif task.options["args"].get("mask") == "callable":
+            mask = _mask(task, params)
+        model = Model(params)
+        optimizer = nnx.Optimizer(model, optax.adamw(**_hypers(task), **task.native, mask=mask), wrt=nnx.Param)
+        grads = {n: to_jax(g, task.dtype) for n, g in task.options["grads"].items()}
+
+        def loss(m: Model) -> jax.Array:  # Σ g⊙p: its gradient is the case's loss gradient, as nnx.grad gives it
+            return sum(jnp.sum(grads[n] * getattr(m, n)[...]) for n in params)
+
+        for _ in range(task.options["steps"]):
+            optimizer.update(model, nnx.grad(loss)(model))
+        return {n: to_numpy(getattr(model, n)[...]) for n in params}
+
+    def _params(self, task: Task) -> Params:
+        if task.quantity != "update":
+            raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+        return {n: to_jax(w, task.dtype) for n, w in task.weights.items()}
+
+    def _steps(self, task: Task, params: Params, tx: optax.GradientTransformation) -> Value:
+        """``steps`` times ``tx.update`` on the case's loss gradient, then ``optax.apply_updates``."""
+        grads = {n: to_jax(g, task.dtype) for n, g in task.options["grads"].items()}
+        state = tx.init(params)
+        for _ in range(task.options["steps"]):
+            updates, state = tx.update(grads, state, params)
+            params = optax.apply_updates(params, updates)
+        return {n: to_numpy(p) for n, p in params.items()}
+
+
+class Model(nnx.Module):
+    """A flax module whose parameters are the case's tensors, each an ``nnx.Param`` under the case's name."""
+
+    def __init__(self, tensors: Params) -> None:
+        for name, value in tensors.items():
+            setattr(self, name, nnx.Param(value))
+
+
+ADAPTER = JaxAdapter
