@@ -30,6 +30,8 @@ BUILTIN: tuple[AdapterSpec, ...] = (
     AdapterSpec("tensorflow", "regcompare.adapters.tensorflow_adapter", "pip install 'regcompare[tensorflow]'"),
     AdapterSpec("paddle", "regcompare.adapters.paddle_adapter", "pip install 'regcompare[paddle]'"),
     AdapterSpec("jax", "regcompare.adapters.jax_adapter", "pip install 'regcompare[jax]'"),
+    AdapterSpec("keras-torch", "regcompare.adapters.keras_torch_adapter", "pip install 'regcompare[torch]'"),
+    AdapterSpec("keras-jax", "regcompare.adapters.keras_jax_adapter", "pip install 'regcompare[jax]'"),
 )
 
 ENTRY_POINT_GROUP = "regcompare.adapters"

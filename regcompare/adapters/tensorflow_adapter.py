@@ -1,16 +1,8 @@
-"""tensorflow: ``tf.nn.l2_loss`` and the Keras 3 weight regularizers, gradients through ``tf.GradientTape``.
+"""tensorflow: ``tf.nn.l2_loss``, TF 1.x's ``tf.contrib.layers`` regularizers (through tf-slim) and the Keras 3 weight
+regularizers and optimizers (``keras_common``, on Keras' tensorflow backend), gradients through ``tf.GradientTape``.
 
-Every API is called as a user calls it, on a tensor of the task's dtype, with no cast of ours. What
-Keras 3.15 does per dtype (keras/src/regularizers/regularizers.py), and what this adapter preserves:
-
-* ``L1.__call__``/``L2.__call__`` return ``ops.cast(coeff, dtype=x.dtype) * ops.sum(...)`` and
-  ``L1L2`` starts from ``ops.convert_to_tensor(0.0, dtype=x.dtype)``: the arithmetic stays in the
-  input's dtype (float16 squares and sums overflow at 65504; nothing is widened to floatx).
-* The coefficient is a Python float (``L1`` even stores ``ops.convert_to_tensor(l1)``, a float32
-  tensor), and ``tf.cast`` of a Python float first makes a float32 tensor: the coefficient is rounded
-  to float32 before it reaches float64 (``L2(0.01)`` in float64 multiplies by 0.009999999776…).
-* ``L1L2`` skips a term whose coefficient is 0, so ``L1L2()`` returns a constant unconnected to the
-  weights (its gradient is "unconnected": zero here, as an optimizer sees it).
+Every API is called as a user calls it, on a tensor of the task's dtype, with no cast of ours; what Keras does per
+dtype is in ``keras_common``'s docstring.
 """
 
 from __future__ import annotations
@@ -32,13 +24,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from regcompare.adapters.base import Adapter, Task, Unsupported, Value  # noqa: E402
+from regcompare.adapters.base import Task, Unsupported, Value  # noqa: E402
+from regcompare.adapters.keras_common import KerasAdapter, TensorPenalty, constant, keras_regularizer  # noqa: E402
 from regcompare.trajectory import minibatches  # noqa: E402
 
 keras_backend.checked(keras, "tensorflow")
-
-#: A penalty of one tensor, built from the task's native arguments: the framework call under test.
-TensorPenalty = Callable[[tf.Variable], tf.Tensor]
 
 _TF_DTYPES: dict[str, tf.DType] = {
     "float16": tf.float16,
@@ -60,16 +50,6 @@ def to_variable(array: np.ndarray, dtype: str) -> tf.Variable:
 def to_numpy(tensor: tf.Tensor) -> np.ndarray:
     """In the tensor's own dtype (bfloat16 comes back as ``ml_dtypes.bfloat16``); the worker widens."""
     return np.asarray(tensor.numpy())
-
-
-def _keras_regularizer(cls: type[keras.regularizers.Regularizer], native: dict[str, float]) -> TensorPenalty:
-    """``cls(**native)``: an empty ``native`` calls the API with its own defaults (L1/L2: 0.01, L1L2: 0)."""
-    try:
-        return cls(**native)
-    except ValueError as exc:
-        # Keras' own argument check (validate_float_arg: negative, inf or nan coefficient) refuses the
-        # input; only the constructor is guarded, so a ValueError elsewhere stays an error row.
-        raise Unsupported(f"{cls.__name__}({native}): {exc}") from exc
 
 
 #: tf.contrib.layers regularizers that tf-slim 1.1.0 ships (tf_slim/layers/regularizers.py).
@@ -95,17 +75,9 @@ def _contrib_regularizer(name: str, native: dict[str, float]) -> TensorPenalty:
     return penalty
 
 
-def _constant(array: np.ndarray) -> Callable[..., tf.Tensor]:
-    """An initializer holding exactly ``array`` (Keras' Constant takes a scalar only)."""
-
-    def init(shape: tuple[int, ...], dtype: str | None = None) -> tf.Tensor:
-        return tf.constant(array)
-
-    return init
-
-
-class TensorflowAdapter(Adapter):
+class TensorflowAdapter(KerasAdapter):
     framework = "tensorflow"
+    backend = "tensorflow"
     refusals = (
         Unsupported,
         # Observed: an op whose type list excludes the dtype refuses it in eager mode with
@@ -120,17 +92,9 @@ class TensorflowAdapter(Adapter):
         super().__init__()
         self.apis = {
             "tf.nn.l2_loss": self.l2_loss,
-            "keras.regularizers.L1": self.keras_l1,
-            "keras.regularizers.L2": self.keras_l2,
-            "keras.regularizers.L1L2": self.keras_l1l2,
             **{f"tf.contrib.layers.{name}": self._contrib(name) for name in CONTRIB},
-            "keras.optimizers.SGD": self.optimizer_update,
-            "keras.optimizers.Adam": self.optimizer_update,
-            "keras.optimizers.AdamW": self.optimizer_update,
+            **self.keras_apis(),
         }
-
-    def optimizer(self, task: Task) -> Value:
-        return self.optimizer_update(task)
 
     def version(self) -> str:
         return f"tf {tf.__version__}, keras {keras.__version__}"
@@ -153,78 +117,10 @@ class TensorflowAdapter(Adapter):
 
         return run
 
-    def keras_l1(self, task: Task) -> Value:
-        return self._regularizer(task, keras.regularizers.L1)
-
-    def keras_l2(self, task: Task) -> Value:
-        return self._regularizer(task, keras.regularizers.L2)
-
-    def keras_l1l2(self, task: Task) -> Value:
-        return self._regularizer(task, keras.regularizers.L1L2)
-
-    def _regularizer(self, task: Task, cls: type[keras.regularizers.Regularizer]) -> Value:
-        regularizer = _keras_regularizer(cls, task.native)
-        if task.quantity == "update":
-            return self.layer_update(task, regularizer)
-        return self._measure(task, regularizer)
-
-    # --- update: real Keras optimizer steps --------------------------------------------------------------
-
-    def optimizer_update(self, task: Task) -> Value:
-        """``keras.optimizers.X(weight_decay=…).apply_gradients`` with the case's loss gradients, ``steps`` times.
-
-        Keras applies ``weight_decay`` itself, decoupled (``BaseOptimizer._apply_weight_decay``), before each step.
-        With a placement (``scope``, ``param``) the weights live in a layer instead, see ``layer_update``.
-        """
-        if "scope" in task.options or "param" in task.options:
-            return self.layer_update(task, None, weight_decay=task.native.get("weight_decay"))
-        variables = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
-        optimizer = self._optimizer(task, weight_decay=task.native.get("weight_decay"))
-        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
-        for _ in range(task.options["steps"]):
-            optimizer.apply_gradients([(grads[n], v) for n, v in variables.items()])
-        return {n: to_numpy(v.value) for n, v in variables.items()}
-
-    def layer_update(self, task: Task, regularizer: TensorPenalty | None, weight_decay: float | None = None) -> Value:
-        """Weights of a layer, each with its ``regularizer`` (what ``kernel_regularizer`` does), trained by the
-        case's Keras optimizer: loss = Σ g⊙w + Σ layer.losses, gradient by the tape.
-
-        ``regularizer`` is the API's own (a layer regularizer API, on the ``scope`` tensors); an optimizer API
-        passes its ``weight_decay`` instead, excluded outside ``scope`` by ``exclude_from_weight_decay``. A
-        ``param`` placement puts that regularizer on its tensors as well: both apply, as in a user's model.
-        """
-        layer = keras.layers.Layer(dtype=task.dtype)
-        variables = {
-            n: layer.add_weight(shape=w.shape, dtype=task.dtype, name=n, regularizer=self._placed(task, n, regularizer),
-                                initializer=_constant(np.asarray(w)))
-            for n, w in task.weights.items()
-        }
-        optimizer = self._optimizer(task, weight_decay=weight_decay)
-        scope = task.options.get("scope")
-        if weight_decay is not None and scope is not None:
-            optimizer.exclude_from_weight_decay(var_list=[v for n, v in variables.items() if n not in scope])
-        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
-        names = list(variables)
-        for _ in range(task.options["steps"]):
-            with tf.GradientTape() as tape:
-                data_loss = tf.add_n([tf.reduce_sum(grads[n] * v.value) for n, v in variables.items()])
-                # the layer's regularization losses, as fit() adds them
-                loss = tf.add_n([data_loss, *layer.losses])
-            gradients = tape.gradient(loss, [variables[n] for n in names])
-            optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
-        return {n: to_numpy(v.value) for n, v in variables.items()}
-
-    def _placed(self, task: Task, name: str, own: TensorPenalty | None) -> TensorPenalty | None:
-        """The regularizer a tensor carries: the API's own within ``scope``, or the ``param`` placement's."""
-        scope, param = task.options.get("scope"), task.options.get("param")
-        if param is not None and (param["scope"] is None or name in param["scope"]):
-            cls = getattr(keras.regularizers, param["api"].rsplit(".", 1)[1])
-            return _keras_regularizer(cls, param["native"])
-        return own if scope is None or name in scope else None
-
-    def _optimizer(self, task: Task, **extra: float | None) -> keras.optimizers.Optimizer:
-        cls = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])
-        return cls(**task.options["args"], **extra)
+    def _gradients(self, loss: Callable[[], tf.Tensor], variables: list[keras.Variable]) -> list[tf.Tensor]:
+        with tf.GradientTape() as tape:
+            value = loss()
+        return tape.gradient(value, variables)
 
     def _measure(self, task: Task, penalty_of: TensorPenalty) -> Value:
         """The penalty summed over the task's tensors (in their dtype), or its gradient per tensor."""
@@ -295,8 +191,8 @@ def trajectory_scratch(task: Task) -> Value:
 def _dense(task: Task, regularizer: TensorPenalty | None) -> keras.layers.Dense:
     """``Dense(1, kernel_regularizer=…)`` in the task's dtype, holding the harness's initial w and b."""
     layer = keras.layers.Dense(1, kernel_regularizer=regularizer, dtype=task.dtype,
-                               kernel_initializer=_constant(np.asarray(task.weights["w"])),
-                               bias_initializer=_constant(np.asarray(task.weights["b"])))
+                               kernel_initializer=constant(np.asarray(task.weights["w"])),
+                               bias_initializer=constant(np.asarray(task.weights["b"])))
     layer.build((None, task.weights["w"].shape[0]))
     return layer
 
@@ -319,7 +215,7 @@ def _keras_run(task: Task, layer: keras.layers.Dense, optimizer: keras.optimizer
 
 def trajectory_regularizer(task: Task) -> Value:
     """``Dense(1, kernel_regularizer=keras.regularizers.L2(l2))`` trained by ``keras.optimizers.SGD(lr)``."""
-    layer = _dense(task, _keras_regularizer(keras.regularizers.L2, task.native))
+    layer = _dense(task, keras_regularizer(keras.regularizers.L2, task.native))
     return _keras_run(task, layer, keras.optimizers.SGD(learning_rate=task.options["lr"]))
 
 

@@ -18,7 +18,14 @@ those optimizers implement are ``regcompare.rules``.
 
 from __future__ import annotations
 
-from regcompare.conventions import jax_records, keras_records, numpy_records, paddle_records, torch_records
+from regcompare.conventions import (
+    jax_records,
+    keras_backend_records,
+    keras_records,
+    numpy_records,
+    paddle_records,
+    torch_records,
+)
 from regcompare.conventions.model import (
     QUANTITIES,
     Convention,
@@ -43,7 +50,7 @@ from regcompare.conventions.trajectory_records import TRAJECTORIES, TRAJECTORY_O
 
 CONVENTIONS: tuple[Convention, ...] = (
     *numpy_records.RECORDS, *torch_records.RECORDS, *keras_records.RECORDS, *paddle_records.RECORDS,
-    *jax_records.RECORDS,
+    *jax_records.RECORDS, *keras_backend_records.RECORDS,
 )
 
 

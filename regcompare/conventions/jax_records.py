@@ -48,8 +48,8 @@ RECORDS: tuple[Convention, ...] = (
         f"optax.apply_updates: {UPDATE_OF_STEPS}",
         caveats=("Coupled like torch.optim.SGD/Adam(weight_decay): the decay is an L2 gradient term scaled by "
                  "Adam's 1/√v̂.", "No L1: add l1·Σ|w| to the loss by hand."),
-        optimizers=(OPTAX_SGD, OPTAX_ADAM), role="optimizer", placement=_MASK,
-        call_args="optax.add_decayed_weights first in the chain",
+        optimizers=(OPTAX_SGD, OPTAX_ADAM), role="chain", placement=_MASK,
+        call_args="inside optax.chain(optax.add_decayed_weights(weight_decay, mask), <this>)",
     ),
     Convention(
         "optax.add_decayed_weights.after", "jax", "update", ("update",),
@@ -59,8 +59,9 @@ RECORDS: tuple[Convention, ...] = (
         f"weight_decay, mask), optax.scale_by_learning_rate(lr)): {UPDATE_OF_STEPS}",
         caveats=(NOT_L2, "With Adam this chain is exactly optax.adamw (optax/_src/alias.py).",
                  "With momentum the decay is applied after the momentum trace: w ← w − lr·(trace + λw)."),
-        optimizers=(OPTAX_SGD, OPTAX_ADAM), role="optimizer", placement=_MASK,
-        call_args="optax.add_decayed_weights after the scaling transform",
+        optimizers=(OPTAX_SGD, OPTAX_ADAM), role="chain", placement=_MASK,
+        call_args="split as optax.chain(<this without lr>, optax.add_decayed_weights(weight_decay, mask), "
+                  "optax.scale_by_learning_rate(lr))",
     ),
     Convention(
         "optax.adamw", "jax", "update", ("update",),
