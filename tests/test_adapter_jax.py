@@ -4,7 +4,9 @@ run in a worker subprocess. Update references are written out here step by step 
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
+import os
 
 import ml_dtypes
 import numpy as np
@@ -12,6 +14,7 @@ import pytest
 
 from regcompare.adapters.base import Task
 from regcompare.workers import Outcome, evaluate
+from tests.conftest import run_cli
 
 if importlib.util.find_spec("jax") is None or importlib.util.find_spec("optax") is None:
     pytest.skip("needs jax and optax installed", allow_module_level=True)
@@ -162,3 +165,24 @@ def test_low_precision_updates_run_in_their_dtype(out: dict[str, Outcome], dtype
     assert value.dtype == NUMPY[dtype]
     tol = {"float16": 1e-2, "bfloat16": 4e-2, "float32": 1e-6}[dtype]
     np.testing.assert_allclose(value.astype(np.float64), _adam(SEED, GRAD_W, decoupled=0.5), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("framework", ["jax", "keras-jax"])
+def test_a_missing_jax_is_skipped_with_the_install_command(framework: str, tmp_path, write_case) -> None:
+    """Both workers import jax first: a jax that cannot be imported makes their rows ``skipped``, saying how to
+    install it, and the other frameworks still run."""
+    shadow = tmp_path / "shadow" / "jax"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'jax'\", name='jax')\n")
+    case = write_case("weights: {w: [[1, -2], [-3, 4]]}\nregularizers: [{l2: 1.0}]\n")
+    out = tmp_path / "out"
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "shadow"), os.environ.get("PYTHONPATH", "")])}
+    done = run_cli("run", case, "--frameworks", f"numpy,{framework}", "--out", str(out), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    info = result["environment"]["frameworks"][framework]
+    assert info["status"] == "missing" and "pip install 'regcompare[jax]'" in info["reason"]
+    rows = [r for r in result["rows"] if r["framework"] == framework]
+    assert rows and {r["status"] for r in rows} == {"skipped"}
+    assert all("pip install 'regcompare[jax]'" in r["detail"] for r in rows)
+    assert {r["status"] for r in result["rows"] if r["framework"] == "numpy"} == {"match"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from regcompare import translate
+from regcompare import adapters, translate
 from regcompare.adapters.base import Task
 from regcompare.workers import Outcome, evaluate
 from tests.conftest import run_cli
@@ -58,7 +58,8 @@ def round_trips() -> list[tuple[str, Outcome, list[tuple[translate.Translation, 
 
 
 def own_framework(api: str) -> str:
-    return {"keras": "tensorflow"}.get(api.split(".")[0], api.split(".")[0])
+    """The framework whose worker runs ``api``, from its record (``keras.optimizers.Adam@jax`` runs in keras-jax)."""
+    return adapters.conventions()[api].framework
 
 
 def _close(a: Outcome, b: Outcome) -> bool:
