@@ -28,7 +28,7 @@ class KerasJaxAdapter(KerasAdapter):
     framework = "keras-jax"
     backend = "jax"
     suffix = "@jax"
-    refusals = (Unsupported, TypeError)
+    refusals = (Unsupported,)
 
     def __init__(self) -> None:
         super().__init__()
