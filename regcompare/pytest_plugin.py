@@ -406,8 +406,10 @@ def _record(item: CaseItem, rows: list[Row]) -> None:
         ("case", e.case.name), ("file", e.case.file), ("line", str(item.line)), ("framework", e.framework),
         ("api", e.api), ("quantity", e.quantity), ("dtype", e.dtype), ("native", json.dumps(e.native)),
     ]
+    from regcompare.escape import xml_text  # pytest escapes property values, not names: a tensor name may be anything
+
     for row in rows:
-        prefix = f"{row['tensor']}." if row.get("tensor") else ""
+        prefix = f"{xml_text(row['tensor'])}." if row.get("tensor") else ""
         for key in ("status", "detail", "raw", "reconciled", "reference", "abs_err", "rel_err", "ulp", "known"):
             if row.get(key) is not None:
                 props.append((prefix + key, _shown(row[key]) if key in ("raw", "reconciled", "reference") else
