@@ -90,6 +90,12 @@ def _out_dir(text: str) -> str:
     return text
 
 
+def _name_broken_adapters() -> None:
+    """Third-party entry points that cannot be used, named on every command (their rows in ``run`` are errors)."""
+    for reason in adapters.broken().values():
+        print(f"regcompare: {reason}", file=sys.stderr)
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="regcompare", description="Cross-framework equivalence of L1/L2 regularization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -162,6 +168,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     frameworks = _frameworks(args.frameworks)
     cases = load_cases(args.paths, args.max_elements)
     _out_dir(args.out)
+    _name_broken_adapters()
     started = time.monotonic()
     pool = WorkerPool(task_timeout=args.timeout, start_timeout=args.import_timeout)
     update, stop = _progress_printer()
@@ -201,6 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     cases = load_cases(args.paths, args.max_elements)
+    _name_broken_adapters()
     print(f"{len(cases)} case(s) valid")
     return EXIT_OK
 
@@ -214,6 +222,7 @@ def cmd_conventions(_: argparse.Namespace) -> int:
     ]
     print(tabulate(table, headers=["API", "measures", "formula", "native → canonical", "coupling", "defaults"]))
     print("\n* documented convention only (not installable here, not executed)")
+    _name_broken_adapters()
     return EXIT_OK
 
 
