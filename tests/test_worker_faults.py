@@ -180,6 +180,23 @@ def test_after_a_case_exhausts_its_restarts_later_cases_still_run() -> None:
     assert [(o.status, float(o.value)) for o in (outcomes[("good", 0)], outcomes[("good", 1)])] == [("ok", 2.5)] * 2
 
 
+@pytest.mark.usefixtures("fakes")
+def test_a_case_that_keeps_crashing_does_not_take_later_cases_down(write_case) -> None:
+    bad = write_case("name: bad\nweights: {w: [666.0]}\ndtypes: [float32, float64, float16]\n"
+                     "regularizers: [{l2: 1.0}, {l2: 2.0}]\nquantities: [penalty]\n", "bad.yaml")
+    good = write_case("name: good\nweights: {w: [1.0, -2.0]}\nregularizers: [{l2: 1.0}]\nquantities: [penalty]\n",
+                      "good.yaml")
+    pool = WorkerPool(task_timeout=60)
+    try:
+        result = engine.run(load_cases([bad, good]), ("fake-crash-case",), pool)
+    finally:
+        pool.close()
+    bad_rows = [r for r in result.rows if r["case"] == "bad"]
+    assert len(bad_rows) == 6 and {r["status"] for r in bad_rows} == {"error"}
+    assert "giving up on the rest of it" in bad_rows[-1]["detail"]
+    assert [(r["status"], r["raw"]) for r in result.rows if r["case"] == "good"] == [("match", 2.5)]  # ½·(1 + 4)
+
+
 # --- workers end with the parent; no folder left behind ----------------------------------------------------
 
 
@@ -285,6 +302,9 @@ def test_unusable_entry_points_are_named_and_the_rest_still_works(write_case) ->
     result, _ = run(write_case, ("fake-no-module", "numpy"))
     assert {r["status"] for r in result.rows if r["framework"] == "numpy"} == {"match"}
     assert result.frameworks["fake-no-module"].status == "error"
+    rows = [r for r in result.rows if r["framework"] == "fake-no-module"]
+    assert [(r["dtype"], r["status"]) for r in rows] == [("float32", "error"), ("float64", "error"), ("float16", "error")]
+    assert rows[0]["detail"] == broken["fake-no-module"] and result.failures == 3
 
 
 @pytest.mark.usefixtures("broken_entry_points")
