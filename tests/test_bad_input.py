@@ -196,3 +196,29 @@ def test_xml_text_marks_what_xml_forbids() -> None:
     from regcompare.escape import xml_text
 
     assert xml_text("t\x01\x1b\ud800ok\t\n") == "t#x01#x1B#xD800ok\t\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"weights": {w: [1]}\n"regularizers": [{l2: 1}]\n',
+     "'weights': {w: [1]}\n'regularizers': [{l2: 1}]\n",
+     "? weights\n: {w: [1]}\n? regularizers\n: [{l2: 1}]\n",
+     "%YAML 1.1\n---\n\"weights\": {w: [1]}\nregularizers: [{l2: 1}]\n"],
+)
+def test_pytest_collects_the_files_validate_accepts(write_case, text: str) -> None:
+    from pathlib import Path
+
+    from regcompare.pytest_plugin import looks_like_case
+
+    path = write_case(text)
+    assert load_case(path).weights["w"].tolist() == [1.0]
+    assert looks_like_case(Path(path))
+
+
+def test_pytest_collects_files_validate_refuses_so_they_fail_loudly(write_case, tmp_path) -> None:
+    from pathlib import Path
+
+    from regcompare.pytest_plugin import looks_like_case
+
+    assert looks_like_case(Path(write_case('"weights": [1, 2\n', "broken.yaml")))
+    assert not looks_like_case(Path(write_case('"name": ci\n"on": push\n', "workflow.yaml")))
