@@ -189,6 +189,8 @@ def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progre
             try:
                 rows_of_item[i] = watchdog.run(lambda: judge(item, outcome, widen(item.case, item.dtype)))
             except Expired:
+                if pool.closed:
+                    return  # stopped by the interrupt, not by the clock
                 why = f"the reference took longer than the timeout ({pool.task_timeout:g} s); not judged"
                 rows_of_item[i] = [unjudged_row(item.case, item.framework, item.api, item.quantity, item.dtype,
                                                 item.regularizer.as_dict(), item.native, why)]
