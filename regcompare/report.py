@@ -51,15 +51,32 @@ def matrix(rows: list[Row]) -> dict[str, dict[str, str]]:
     return {fw: {api: worst_status(s) for api, s in apis.items()} for fw, apis in statuses.items()}
 
 
+def is_new(row: Row) -> bool:
+    """A mismatch or error that no ``known`` entry expects: a row that makes ``run`` exit 1."""
+    return row["status"] in FAILING and not row.get("known")
+
+
 def notable(rows: list[Row]) -> list[Row]:
-    """Rows that are not a plain match: worst status first, new findings before known ones, else stable."""
+    """Rows that are not a plain match: new findings first (one new mismatch must not sit behind a hundred
+    known errors), then worst status first, known findings after new ones of the same status, else stable."""
     listed = (r for r in rows if r["status"] != "match")
-    return sorted(listed, key=lambda r: (SEVERITY.index(r["status"]), bool(r.get("known"))))
+    return sorted(listed, key=lambda r: (not is_new(r), SEVERITY.index(r["status"]), bool(r.get("known"))))
+
+
+def new_findings(rows: list[Row]) -> list[Row]:
+    """Every new mismatch or error, worst status first, in the suite's order otherwise."""
+    return sorted((r for r in rows if is_new(r)), key=lambda r: SEVERITY.index(r["status"]))
 
 
 def new_failures(rows: list[Row]) -> int:
     """Mismatches and errors that no ``known`` entry expects: what makes ``run`` exit 1."""
-    return sum(1 for r in rows if r["status"] in FAILING and not r.get("known"))
+    return sum(1 for r in rows if is_new(r))
+
+
+def why_line(row: Row, limit: int = 160) -> str:
+    """The first clause of a row's ``detail``, on one line: what a summary shows of why."""
+    text = " ".join(str(row.get("detail") or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def stale_entries(doc: Mapping[str, Any]) -> list[str]:
@@ -687,6 +704,7 @@ def _md_matrix(rows: list[Row]) -> list[str]:
 
 
 def _md_rows(listed: list[Row]) -> list[str]:
+    """Known and other findings (not new ones): bounded, the rest is in results.json and report.html."""
     lines = ["| status | case | row | detail |", "|---|---|---|---|"]
     size = 0
     for shown, r in enumerate(listed):
@@ -700,6 +718,21 @@ def _md_rows(listed: list[Row]) -> list[str]:
     return lines
 
 
+#: New findings are never cut from report.md; past this many, each one's why is shortened to keep the
+#: CI summary under its size limit (1 MiB: 5,000 new findings at ~200 characters each).
+MD_NEW_FULL = 200
+
+
+def _md_new(found: list[Row]) -> list[str]:
+    """Every new finding: the case, the API, the row and one line of why."""
+    lines = ["| status | case | API | row | why |", "|---|---|---|---|---|"]
+    for i, r in enumerate(found):
+        why = why_line(r, 200 if i < MD_NEW_FULL else 80)
+        lines.append(f"| **{r['status']}** | {_md_cell(r['case'])} | `{_md_cell(r['api'])}` | "
+                     f"`{_md_cell(row_label(r))}` | {_md_cell(why, 200)} |")
+    return lines
+
+
 def to_markdown(doc: Mapping[str, Any]) -> str:
     rows, stale = doc["rows"], stale_entries(doc)
     counts, known = _summary_counts(doc), _known_counts(rows)
@@ -709,14 +742,19 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
     lines += ["| " + " | ".join(SEVERITY) + " |", "|" + "---|" * len(SEVERITY)]
     lines.append("| " + " | ".join(f"{counts[s]}" + (f" ({known[s]} known)" if known[s] else "") for s in SEVERITY)
                  + " |")
+    found = new_findings(rows)
+    if found:
+        lines += ["", f"## New findings ({len(found)})", "", "Mismatches and errors no `known` entry expects: "
+                  "these fail the run. Rerun one with the command in report.html.", "", *_md_new(found)]
     if stale:
         lines += ["", f"## Stale known entries ({len(stale)})", ""]
-        lines += [f"- {_md_cell(entry, 400)}" for entry in stale[:MD_MAX_ROWS]]
+        lines += [f"- {_md_cell(entry, 400)}" for entry in stale]
     lines += ["", "## Worst status by framework and API", "", *_md_matrix(rows)]
-    listed = notable(rows)
-    lines += ["", f"## Rows that are not `match` ({len(listed)})", ""]
-    if listed:
-        lines += _md_rows(listed)
+    others = [r for r in notable(rows) if not is_new(r)]
+    title = "Other rows that are not `match`" if found else "Rows that are not `match`"
+    lines += ["", f"## {title} ({len(others)})", ""]
+    if others:
+        lines += _md_rows(others)
     env = doc["environment"]
     fws = _md_cell(", ".join(f"{fw} {i.get('version') or i['status']}" for fw, i in env["frameworks"].items()), 2000)
     commit = f" · commit {env['commit']}" if env.get("commit") else ""
