@@ -1,4 +1,4 @@
-"""``regcompare run|validate|conventions`` (DESIGN.md §4).
+"""``regcompare run|validate|conventions|translate|new`` (docs/cli.md).
 
 Exit status: 0 when no row is ``mismatch`` or ``error``, 1 when some is, 2 for invalid input or
 usage (the message on stderr, no traceback), 130 when interrupted (workers stopped, report kept).
@@ -112,6 +112,11 @@ def _parser() -> _Parser:
     p_val.add_argument("paths", nargs="+")
     p_val.add_argument("--max-elements", type=_count, default=DEFAULT_MAX_ELEMENTS)
     sub.add_parser("conventions", help="print the conventions table")
+    p_new = sub.add_parser("new", help="write a commented case file to start from (cases/NAME.yaml)")
+    p_new.add_argument("name", help="the case's name, also its file name")
+    p_new.add_argument("--dir", default="cases", help="folder to write it in (default: cases/)")
+    p_new.add_argument("--weights", help="a .npy or .npz file: its arrays become the case's weights ({file: ...})")
+    p_new.add_argument("--force", action="store_true", help="overwrite an existing file")
     p_tr = sub.add_parser("translate", help="the setting of every other framework that reproduces an optimizer's decay")
     p_tr.add_argument("api", help="e.g. torch.optim.SGD")
     p_tr.add_argument("args", nargs="*", help="the API's own arguments, e.g. weight_decay=0.5 momentum=0.9")
@@ -284,6 +289,19 @@ def cmd_conventions(_: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from regcompare.scaffold import ScaffoldError, write
+
+    try:
+        path = write(args.name, Path(args.dir), Path(args.weights) if args.weights else None, args.force)
+    except ScaffoldError as exc:
+        raise _UsageError(f"regcompare new: {exc}") from None
+    print(f"wrote {path}: edit it, then .venv/bin/regcompare run {path}")
+    return EXIT_OK
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     from regcompare.translate import TranslateError, command
 
@@ -303,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         command = {"run": cmd_run, "validate": cmd_validate, "conventions": cmd_conventions,
-                   "translate": cmd_translate}[args.command]
+                   "translate": cmd_translate, "new": cmd_new}[args.command]
         return command(args)
     except _UsageError as exc:
         print(exc, file=sys.stderr)

@@ -57,16 +57,25 @@ class GeneratedSpec(Strict):
     scale: Positive = 1.0
 
 
+class FileSpec(Strict):
+    """A tensor saved with numpy: ``{file: w.npy}`` or ``{file: model.npz, key: w}``, relative to the case's folder.
+
+    An ``.npz`` archive without ``key`` gives the array named like the weight, or its only array."""
+
+    file: str
+    key: str | None = None
+
+
 def _weight_kind(value: Any) -> str:
     if isinstance(value, dict):
-        return "generated" if "init" in value else "constant"
+        return "file" if "file" in value else "generated" if "init" in value else "constant"
     return "inline"
 
 
 #: Inline values are checked (rectangular, numeric) by ``tensors.inline``, which knows their lines.
 WeightSpec = Annotated[
     Annotated[list[Any], Tag("inline")] | Annotated[ConstantSpec, Tag("constant")]
-    | Annotated[GeneratedSpec, Tag("generated")],
+    | Annotated[GeneratedSpec, Tag("generated")] | Annotated[FileSpec, Tag("file")],
     Discriminator(_weight_kind),
 ]
 GradSpec = Literal["ones", "zeros"] | WeightSpec
@@ -193,8 +202,8 @@ class CaseSpec(Strict):
 #: Which models a mapping under each top-level key holds.
 _NESTED: dict[str, tuple[type[BaseModel], ...]] = {
     "regularizers": (RegularizerSpec, ParamRegularizerSpec),
-    "weights": (ConstantSpec, GeneratedSpec),
-    "grads": (ConstantSpec, GeneratedSpec),
+    "weights": (ConstantSpec, GeneratedSpec, FileSpec),
+    "grads": (ConstantSpec, GeneratedSpec, FileSpec),
     "tolerance": (ToleranceSpec,),
     "trajectory": (TrajectorySpec,),
     "optimizer": tuple(OPTIMIZER_MODELS.values()),
