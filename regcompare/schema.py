@@ -68,14 +68,14 @@ class FileSpec(Strict):
 
 def _weight_kind(value: Any) -> str:
     if isinstance(value, dict):
-        return "file" if "file" in value else "generated" if "init" in value else "constant"
+        return "numpy file" if "file" in value else "generated" if "init" in value else "constant"
     return "inline"
 
 
 #: Inline values are checked (rectangular, numeric) by ``tensors.inline``, which knows their lines.
 WeightSpec = Annotated[
     Annotated[list[Any], Tag("inline")] | Annotated[ConstantSpec, Tag("constant")]
-    | Annotated[GeneratedSpec, Tag("generated")] | Annotated[FileSpec, Tag("file")],
+    | Annotated[GeneratedSpec, Tag("generated")] | Annotated[FileSpec, Tag("numpy file")],
     Discriminator(_weight_kind),
 ]
 GradSpec = Literal["ones", "zeros"] | WeightSpec
