@@ -451,16 +451,44 @@ def test_actionlint_rejects_a_broken_workflow(tmp_path: Path) -> None:
     assert "run-on" in result.stdout and "allways" in result.stdout
 
 
-def test_workflow_reports_even_when_compare_fails() -> None:
+def _workflow() -> tuple[dict[str, Any], dict[str, Any]]:
     flow = yaml.safe_load(WORKFLOW.read_text())
     triggers = flow[True] if True in flow else flow["on"]  # YAML 1.1 reads the key `on` as True
+    return flow, triggers
+
+
+def test_workflow_runs_the_test_suite_with_its_browser() -> None:
+    flow, triggers = _workflow()
     assert {"push", "pull_request"} <= set(triggers)
-    (job,) = flow["jobs"].values()
-    steps = job["steps"]
+    steps = flow["jobs"]["test"]["steps"]
+    assert any("make test" in s.get("run", "") for s in steps)  # ruff, then pytest with the browser tests
+    assert flow["env"]["TORCH_INDEX_URL"].endswith("/whl/cpu")  # the Makefile's variable: CPU torch
+
+
+def test_workflow_reports_even_when_compare_fails() -> None:
+    flow, _ = _workflow()
+    steps = flow["jobs"]["compare"]["steps"]
     compare = next(i for i, s in enumerate(steps) if "make compare" in s.get("run", ""))
     assert "continue-on-error" not in steps[compare]  # its exit status fails the job
     after = steps[compare + 1:]
-    summary = next(s for s in after if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
-    upload = next(s for s in after if s.get("uses", "").startswith("actions/upload-artifact@"))
-    assert "report.md" in summary["run"] and summary["if"] == "always()"
-    assert upload["if"] == "always()" and upload["with"]["path"].rstrip("/") == "reports"
+    upload = next(i for i, s in enumerate(after) if s.get("uses", "").startswith("actions/upload-artifact@"))
+    summary = next(i for i, s in enumerate(after) if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
+    assert upload < summary  # upload first: the summary links the artifact's address
+    assert after[upload]["if"] == "always()" and after[upload]["with"]["path"].rstrip("/") == "reports"
+    assert after[summary]["if"] == "always()" and "report.md" in after[summary]["run"]
+    assert after[summary]["env"]["ARTIFACT_URL"] == f"${{{{ steps.{after[upload]['id']}.outputs.artifact-url }}}}"
+
+
+def test_workflow_publishes_the_report_on_the_default_branch() -> None:
+    flow, _ = _workflow()
+    steps = flow["jobs"]["compare"]["steps"]
+    page = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert "github.event.repository.default_branch" in page["if"]
+    prepare = next(s for s in steps if "_site/index.html" in s.get("run", ""))
+    assert "reports/report.html" in prepare["run"]
+    pages = flow["jobs"]["pages"]
+    assert pages["needs"] == "compare" and "github.event.repository.default_branch" in pages["if"]
+    assert pages["permissions"] == {"pages": "write", "id-token": "write"}
+    deploy = next(s for s in pages["steps"] if s.get("uses", "").startswith("actions/deploy-pages@"))
+    summary = next(s for s in pages["steps"] if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
+    assert summary["env"]["PAGE_URL"] == f"${{{{ steps.{deploy['id']}.outputs.page_url }}}}"
