@@ -2,7 +2,7 @@
 
 ``match`` within tolerance of the canonical reference; ``divergent`` outside it but matching the API's own
 documented semantics (decoupled decay, a precedence rule, an own rule option such as paddle RMSProp's ε inside the
-root); ``mismatch`` otherwise. DESIGN.md §5 lists the row keys.
+root); ``mismatch`` otherwise. docs/results.md lists the row keys.
 """
 
 from __future__ import annotations

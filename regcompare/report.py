@@ -1,6 +1,6 @@
 """The human-facing outputs: report.md (CI job summary) and report.html (one self-contained page).
 
-Both are views of the results document (DESIGN.md §5); nothing here computes a framework value.
+Both are views of the results document (docs/results.md); nothing here computes a framework value.
 The page must stay small for large suites, so rows that are not ``match`` are listed in full and
 ``match`` rows are aggregated (per framework and API, plus a capped list per case); every row is
 in results.json.

@@ -1,4 +1,4 @@
-"""The case file schema (DESIGN.md §3) as strict pydantic models: unknown keys are errors."""
+"""The case file schema (docs/case-format.md) as strict pydantic models: unknown keys are errors."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ def seed_penalty(api: str, **native: float) -> float:
 @pytest.mark.parametrize(
     ("api", "native", "value"),
     [
-        # The seed documents' numbers (DESIGN.md §1).
+        # The seed documents' numbers (docs/convention.md).
         ("keras.regularizers.L1", {"l1": 0.5}, 5.0),
         ("keras.regularizers.L1", {}, 0.1),  # default 0.01
         ("keras.regularizers.L2", {"l2": 1.0}, 30.0),

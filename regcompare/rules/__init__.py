@@ -40,7 +40,7 @@ from regcompare.conventions.model import rule_of
 Settings = dict[str, Any]
 Kind = Literal["positive", "nonnegative", "fraction", "unit", "bool", "count", "real", "choice"]
 
-#: Case names (DESIGN.md §7, lowercase torch spelling). ``adamw`` is Adam plus decoupled decay, a matter of the
+#: Case names (docs/case-format.md, lowercase torch spelling). ``adamw`` is Adam plus decoupled decay, a matter of the
 #: API; every other name is a module of this package.
 ALL_NAMES: tuple[str, ...] = (
     "sgd", "adam", "adamw", "adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam", "asgd", "lamb", "lion",
