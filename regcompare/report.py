@@ -776,8 +776,8 @@ def _md_matrix(rows: list[Row]) -> list[str]:
     lines = ["| framework | API | worst | not match / rows |", "|---|---|---|---|"]
     for fw, api in table.apis:
         cell = table.cells[(fw, api, None)]
-        known = " (known)" if cell.all_known else ""
-        lines.append(f"| {_md_cell(fw)} | {_md_code(api)} | {cell.status}{known} | {cell.notable} / {cell.total} |")
+        mark = " (known)" if cell.all_known else " (**NEW**)" if cell.new else ""
+        lines.append(f"| {_md_cell(fw)} | {_md_code(api)} | {cell.status}{mark} | {cell.notable} / {cell.total} |")
     return lines
 
 

@@ -93,6 +93,20 @@ def test_readme_example_checks_its_golden_and_known_entry(
         assert any(r["known"] for r in rows if r["framework"] == "paddle")
 
 
+def test_case_format_lists_every_optimizer_rule_and_its_keys() -> None:
+    """The optimizer table of docs/case-format.md follows regcompare.rules as rules are added."""
+    from regcompare import rules
+
+    text = (ROOT / "docs" / "case-format.md").read_text(encoding="utf-8")
+    table = text[text.index("| `optimizer.name` |"):]
+    table = table[:table.index("\n\n")]
+    for name in rules.NAMES:
+        row = next((line for line in table.splitlines() if f"`{name}`" in line), None)
+        assert row, f"docs/case-format.md: no row for optimizer {name!r}"
+        for setting in rules.settings_of(name):
+            assert f"`{setting.key}`" in row, f"{name}: {setting.key} not documented"
+
+
 def test_links_to_docs_resolve() -> None:
     for doc in DOCUMENTS:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8")):

@@ -310,7 +310,8 @@ def test_markdown_summary(doc: dict[str, Any]) -> None:
     md = report.to_markdown(doc)
     assert md.startswith("# regcompare\n\n❌ **FAILED**: 4 new mismatch/error rows, 1 stale known entry")
     assert "## Stale known entries (1)" in md
-    assert "| torch | `torch.handwritten` | error | 4 / 12 |" in md
+    assert "| torch | `torch.handwritten` | error (**NEW**) | 4 / 12 |" in md
+    assert "| paddle | `paddle.handwritten` | unsupported (known) | 2 / 10 |" in md
     assert "| mismatch (known: w.pow(2) is computed in float16) | case-1 |" in md
     assert "commit abc1234" in md
 
