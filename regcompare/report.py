@@ -323,6 +323,11 @@ class RowView:
         return is_new(self.row)
 
     @property
+    def expected(self) -> str:
+        """The case's golden raw value (``expect``), shown like raw: inline when small."""
+        return _shown(self.row.get("expected"), None).text or "tensor"
+
+    @property
     def where(self) -> str:
         """framework · quantity · dtype · tensor: under the API, so the table needs no column for each."""
         r = self.row

@@ -352,6 +352,7 @@ def test_one_new_finding_comes_first_everywhere() -> None:
     md = report.to_markdown(doc)
     assert md.index("fresh") < md.index("known-0")
     assert "## New findings (1)" in md
+    assert "expected" not in Page(report.to_html(doc, {})).tables["new-table"][0]["cells"][-1]
     assert "| **mismatch** | fresh | `torch.optim.SGD` | `torch-torch.optim.SGD(l2=0.5)-gradient-float32-w` | 2 vs 1" in md
     html = report.to_html(doc, {})
     page = Page(html)
@@ -419,6 +420,8 @@ def test_cli_report_escapes_case_description(tmp_path: Path) -> None:
     assert Page(html).scripts == 1
     assert "&lt;script&gt;window.__xss = 1&lt;/script&gt; &lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img" not in html
+    new_row = Page(html).tables["new-table"][0]["cells"][-1]
+    assert "reconciled = raw expected 6" in new_row and "5 vs 6" in new_row  # l1·Σ|w| = 0.5·10; golden 6
     md = (out / "report.md").read_text(encoding="utf-8")
     assert re.search(r"\| \*\*mismatch\*\* \| hostile \| `numpy.handwritten` \| `numpy-numpy.handwritten\(l1=0.5.*"
                      r"against the case's expected raw value", md)
