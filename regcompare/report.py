@@ -811,8 +811,8 @@ def _md_new(found: list[Row]) -> list[str]:
     lines = ["| status | case | API | row | why |", "|---|---|---|---|---|"]
     for i, r in enumerate(found):
         why = why_line(r, 200 if i < MD_NEW_FULL else 80)
-        lines.append(f"| **{r['status']}** | {_md_cell(r['case'])} | `{_md_cell(r['api'])}` | "
-                     f"`{_md_cell(row_label(r))}` | {_md_cell(why, 200)} |")
+        lines.append(f"| **{r['status']}** | {_md_cell(r['case'])} | {_md_code(r['api'])} | "
+                     f"{_md_code(row_label(r))} | {_md_cell(why, 200)} |")
     return lines
 
 
