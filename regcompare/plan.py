@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from regcompare import adapters, trajectory
+from regcompare import adapters, schedules, trajectory
 from regcompare.cases import DEFAULT_MAX_ELEMENTS, Case, materialize
 from regcompare.conventions import Convention, OptimizerCall, Placed, Regularizer, Variant
 from regcompare.dtypes import cast
@@ -191,7 +191,23 @@ def plan_case(case: Case, frameworks: tuple[str, ...]) -> list[Item]:
     for item in items.values():
         if item.framework in excluded:
             item.skip = "excluded by the case's `frameworks`"
+        elif not item.skip:
+            item.skip = _schedule_skip(item)
     return list(items.values())
+
+
+def _schedule_skip(item: Item) -> str:
+    """Why an ``update`` item cannot run the case's schedule ('' if it can): no scheduler class in its framework,
+    or a weight-decay schedule (``schedule.weight_decay``) that the API has no place for."""
+    schedule = settings_of(item.case).get("schedule")
+    if item.quantity != "update" or schedule is None:
+        return ""
+    if schedules.scheduler(item.framework, schedule) is None:
+        return f"not run: {item.framework} has no scheduler class for a {schedule['name']} schedule"
+    if schedule.get("weight_decay"):
+        why = schedules.weight_decay_schedule_refusal(item.framework, item.conv.role, item.conv.coupling)
+        return f"not run: {why}" if why else ""
+    return ""
 
 
 def _refused(
@@ -298,6 +314,10 @@ def update_options(item: Item) -> dict[str, Any]:
         options["scope"] = item.scope()
     if item.param() is not None:
         options["param"] = item.param()
+    schedule = settings_of(item.case).get("schedule")
+    if schedule is not None:
+        # Adapters build their framework's scheduler class from it (regcompare.schedules) and step it.
+        options["schedule"] = schedule
     if item.case.spec.weight_norm is not None:
         # Adapters reparameterize every weight as w = g·v/‖v‖ along ``dim`` and return g, v and w.
         options["weight_norm"] = item.case.spec.weight_norm.model_dump()

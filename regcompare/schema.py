@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, model_validator
 
 from regcompare import rules
 from regcompare.conventions import Quantity
@@ -85,12 +86,81 @@ def _setting_type(setting: rules.Setting) -> Any:
     return Literal[setting.choices] if setting.kind == "choice" else _KINDS[setting.kind]
 
 
+Steps = Annotated[int, Field(ge=1)]
+
+
+class _Schedule(Strict):
+    weight_decay: bool = False
+    """The decay coefficient follows the schedule too (wd·lr(k)/lr₀, as TF add-ons advise for decoupled decay):
+    run where an API takes a weight-decay schedule (Keras: a callable ``weight_decay``)."""
+
+
+class StepSchedule(_Schedule):
+    """lr·γ^⌊k/step_size⌋ (torch StepLR, paddle StepDecay, Keras ExponentialDecay(staircase=True))."""
+
+    name: Literal["step"]
+    step_size: Steps
+    gamma: Positive
+
+
+class ExponentialSchedule(_Schedule):
+    """lr·γ^k (torch ExponentialLR, paddle ExponentialDecay, Keras ExponentialDecay(decay_steps=1))."""
+
+    name: Literal["exponential"]
+    gamma: Positive
+
+
+class CosineSchedule(_Schedule):
+    """η_min + (lr − η_min)(1 + cos(πk/t_max))/2 (torch CosineAnnealingLR, paddle CosineAnnealingDecay, Keras
+    CosineDecay); steps past t_max differ between frameworks, so a case keeps ``steps`` ≤ t_max + 1."""
+
+    name: Literal["cosine"]
+    t_max: Steps
+    eta_min: Coefficient = 0.0
+
+
+class PiecewiseSchedule(_Schedule):
+    """values[i] after the i-th boundary (the optimizer's ``lr`` is not used): paddle PiecewiseDecay, Keras
+    PiecewiseConstantDecay, torch LambdaLR."""
+
+    name: Literal["piecewise"]
+    boundaries: Annotated[list[Steps], Field(min_length=1)]
+    values: Annotated[list[Positive], Field(min_length=2)]
+
+    @model_validator(mode="after")
+    def _one_more_value(self) -> PiecewiseSchedule:
+        if len(self.values) != len(self.boundaries) + 1:
+            raise ValueError(f"values needs one more entry than boundaries ({len(self.boundaries) + 1}), "
+                             f"has {len(self.values)}")
+        if any(a >= b for a, b in itertools.pairwise(self.boundaries)):
+            raise ValueError("boundaries must increase")
+        return self
+
+
+class WarmupSchedule(_Schedule):
+    """Linear warm-up from start_factor·lr to lr over warmup_steps, then lr (torch LinearLR, paddle LinearWarmup,
+    Keras PolynomialDecay(power=1) rising)."""
+
+    name: Literal["warmup"]
+    warmup_steps: Steps
+    start_factor: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.1
+
+
+ScheduleSpec = Annotated[
+    StepSchedule | ExponentialSchedule | CosineSchedule | PiecewiseSchedule | WarmupSchedule,
+    Field(discriminator="name"),
+]
+"""``optimizer.schedule``: the learning rate of each step (regcompare.rules.schedule_lr)."""
+SCHEDULE_MODELS = (StepSchedule, ExponentialSchedule, CosineSchedule, PiecewiseSchedule, WarmupSchedule)
+
+
 def _optimizer_model(name: str) -> type[Strict]:
     """The ``optimizer`` mapping of one rule: ``name``, the rule's canonical hyper-parameters (regcompare.rules),
     and ``variants`` (default: every variant of every API; ``default`` names the plain call)."""
     fields: dict[str, Any] = {"name": (Literal[name], ...)}
     fields |= {s.key: (_setting_type(s), s.default) for s in rules.settings_of(name)}
     fields["variants"] = (list[str] | None, None)
+    fields["schedule"] = (ScheduleSpec | None, None)
     return create_model(f"Optimizer_{name}", __base__=Strict, **fields)
 
 
@@ -195,7 +265,7 @@ _NESTED: dict[str, tuple[type[BaseModel], ...]] = {
     "grads": (ConstantSpec, GeneratedSpec),
     "tolerance": (ToleranceSpec,),
     "trajectory": (TrajectorySpec,),
-    "optimizer": tuple(OPTIMIZER_MODELS.values()),
+    "optimizer": (*OPTIMIZER_MODELS.values(), *SCHEDULE_MODELS),
     "expect": (ExpectSpec,),
     "known": (KnownSpec,),
     "weight_norm": (WeightNormSpec,),

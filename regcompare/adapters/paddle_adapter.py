@@ -34,7 +34,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from regcompare import measure
+from regcompare import measure, schedules
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
@@ -149,6 +149,19 @@ def _attr_of(task: Task, name: str, own: paddle.ParamAttr | None) -> paddle.Para
     return own if scope is None or name in scope else None
 
 
+def lr_scheduler(task: Task, args: dict[str, Any]) -> Any | None:
+    """The ``paddle.optimizer.lr`` class of the task's ``schedule`` on the optimizer's ``learning_rate``, passed as
+    the optimizer's ``learning_rate`` (None: constant lr)."""
+    spec = task.options.get("schedule")
+    if spec is None:
+        return None
+    found = schedules.scheduler("paddle", spec)
+    if found is None:
+        raise LookupError(f"no paddle scheduler for {spec['name']!r}")
+    cls = getattr(paddle.optimizer.lr, found.api.rsplit(".", 1)[1])
+    return cls(**found.kwargs(spec, args["learning_rate"]))
+
+
 def _groups(
     task: Task, params: dict[str, paddle.Tensor], decay: dict[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
@@ -261,7 +274,10 @@ class PaddleAdapter(Adapter):
         params = {n: to_parameter(w, task.dtype, _attr_of(task, n, attr)) for n, w in task.weights.items()}
         cls = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])
         parameters, decay = _groups(task, params, decay)
-        optimizer = cls(parameters=parameters, **task.options["args"], **decay)
+        args = task.options["args"]
+        scheduler = lr_scheduler(task, args)
+        optimizer = cls(parameters=parameters, **(args | ({} if scheduler is None else {"learning_rate": scheduler})),
+                        **decay)
         grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
         with warnings.catch_warnings():
             # The advice to keep FP16/BF16 moments in float32 is about accuracy, which is what is measured here.
@@ -270,6 +286,8 @@ class PaddleAdapter(Adapter):
                 functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()]).backward()
                 optimizer.step()
                 optimizer.clear_grad()
+                if scheduler is not None:
+                    scheduler.step()  # after optimizer.step(), as paddle's docs order them
         return {n: to_numpy(p) for n, p in params.items()}
 
     def sgd(self, task: Task) -> Value:

@@ -20,12 +20,15 @@ import os
 # Quiet TF's C++ start-up chatter; set before the import, because TF reads it once when it loads.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from regcompare import schedules
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value
 from regcompare.trajectory import minibatches
 
@@ -62,6 +65,37 @@ def _keras_regularizer(cls: type[keras.regularizers.Regularizer], native: dict[s
         # Keras' own argument check (validate_float_arg: negative, inf or nan coefficient) refuses the
         # input; only the constructor is guarded, so a ValueError elsewhere stays an error row.
         raise Unsupported(f"{cls.__name__}({native}): {exc}") from exc
+
+
+def scheduled_kwargs(task: Task, kwargs: dict[str, Any], holder: list[Any]) -> dict[str, Any]:
+    """The optimizer arguments a ``schedule`` replaces: ``learning_rate`` by the Keras schedule object (called with
+    ``optimizer.iterations``), and with ``schedule.weight_decay`` the ``weight_decay`` by a callable following it,
+    as a user writes it (``holder`` receives the optimizer the callable reads its iterations from)."""
+    spec = task.options.get("schedule")
+    if spec is None:
+        return {}
+    found = schedules.scheduler("tensorflow", spec)
+    if found is None:
+        raise LookupError(f"no Keras schedule for {spec['name']!r}")
+    lr = kwargs["learning_rate"]
+    schedule = getattr(keras.optimizers.schedules, found.api.rsplit(".", 1)[1])(**found.kwargs(spec, lr))
+    out: dict[str, Any] = {"learning_rate": schedule}
+    wd = kwargs.get("weight_decay")
+    if spec.get("weight_decay") and wd is not None:
+        out["weight_decay"] = lambda: wd * schedule(holder[0].iterations) / lr
+    return out
+
+
+@contextmanager
+def weight_decay_refusal(optimizer: keras.optimizers.Optimizer) -> Iterator[None]:
+    """Keras takes a callable ``weight_decay`` in the constructor and refuses it at the first ``apply_gradients``
+    (it converts it to a tensor): that refusal is an ``unsupported`` row with Keras' own message."""
+    try:
+        yield
+    except ValueError as exc:
+        if not callable(getattr(optimizer, "weight_decay", None)):
+            raise
+        raise Unsupported(f"{type(optimizer).__name__}(weight_decay=<callable>).apply_gradients: {exc}") from exc
 
 
 def _constant(array: np.ndarray) -> Callable[..., tf.Tensor]:
@@ -142,7 +176,8 @@ class TensorflowAdapter(Adapter):
         optimizer = self._optimizer(task, weight_decay=task.native.get("weight_decay"))
         grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
         for _ in range(task.options["steps"]):
-            optimizer.apply_gradients([(grads[n], v) for n, v in variables.items()])
+            with weight_decay_refusal(optimizer):
+                optimizer.apply_gradients([(grads[n], v) for n, v in variables.items()])
         return {n: to_numpy(v.value) for n, v in variables.items()}
 
     def layer_update(self, task: Task, regularizer: TensorPenalty | None, weight_decay: float | None = None) -> Value:
@@ -171,7 +206,8 @@ class TensorflowAdapter(Adapter):
                 # the layer's regularization losses, as fit() adds them
                 loss = tf.add_n([data_loss, *layer.losses])
             gradients = tape.gradient(loss, [variables[n] for n in names])
-            optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
+            with weight_decay_refusal(optimizer):
+                optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
         return {n: to_numpy(v.value) for n, v in variables.items()}
 
     def _placed(self, task: Task, name: str, own: TensorPenalty | None) -> TensorPenalty | None:
@@ -184,7 +220,11 @@ class TensorflowAdapter(Adapter):
 
     def _optimizer(self, task: Task, **extra: float | None) -> keras.optimizers.Optimizer:
         cls = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])
-        return cls(**task.options["args"], **extra)
+        kwargs = {**task.options["args"], **extra}
+        holder: list[keras.optimizers.Optimizer] = []
+        optimizer = cls(**kwargs | scheduled_kwargs(task, kwargs, holder))
+        holder.append(optimizer)
+        return optimizer
 
     def _measure(self, task: Task, penalty_of: TensorPenalty) -> Value:
         """The penalty summed over the task's tensors (in their dtype), or its gradient per tensor."""

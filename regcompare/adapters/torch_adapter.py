@@ -11,7 +11,7 @@ import ml_dtypes
 import numpy as np
 import torch
 
-from regcompare import measure
+from regcompare import measure, schedules
 from regcompare.adapters.base import Adapter, Task, Value
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
@@ -28,6 +28,18 @@ def optimizer_kwargs(args: dict[str, float | bool]) -> dict[str, object]:
     if "betas[0]" in args:
         kwargs["betas"] = (args["betas[0]"], args["betas[1]"])
     return kwargs
+
+def lr_scheduler(task: Task, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The ``torch.optim.lr_scheduler`` class of the task's ``schedule`` on ``optimizer`` (None: constant lr)."""
+    spec = task.options.get("schedule")
+    if spec is None:
+        return None
+    found = schedules.scheduler("torch", spec)
+    if found is None:
+        raise LookupError(f"no torch scheduler for {spec['name']!r}")
+    cls = operator.attrgetter(found.api.removeprefix("torch."))(torch)
+    return cls(optimizer, **found.kwargs(spec, optimizer.param_groups[0]["lr"]))
+
 
 _TORCH_DTYPES = {
     "float16": torch.float16,
@@ -126,11 +138,14 @@ class TorchAdapter(Adapter):
         cls = optimizer_class(task.options["optimizer"])
         groups, decay = _groups(task, params)
         optimizer = cls(groups, **optimizer_kwargs(task.options["args"]), **decay, **extra)
+        scheduler = lr_scheduler(task, optimizer)
         grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
         for _ in range(task.options["steps"]):
             for name, w in params.items():
                 w.grad = grads[name].clone()  # the loss gradient, as backward() would leave it
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()  # after optimizer.step(), as torch's docs order them
         return {n: to_numpy(w) for n, w in params.items()}
 
     def sgd(self, task: Task) -> Value:

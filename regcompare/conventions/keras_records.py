@@ -4,6 +4,7 @@ exclude_from_weight_decay, _apply_weight_decay)."""
 
 from __future__ import annotations
 
+from regcompare import schedules
 from regcompare.conventions.model import Convention, OptimizerCall, Placement, adam_hypers, arg, hyper
 from regcompare.conventions.texts import (
     DECOUPLED,
@@ -12,6 +13,7 @@ from regcompare.conventions.texts import (
     PENALTY_UPDATE,
     UPDATE_OF_STEPS,
 )
+from regcompare.schedules import schedule_classes
 
 # Keras SGD keeps m ← μm − lr·g, w ← w + m (nesterov: w ← w + μm − lr·g): torch's rule for a constant lr, no dampening.
 KERAS_SGD = OptimizerCall("keras.optimizers.SGD", "sgd", (
@@ -111,5 +113,30 @@ RECORDS: tuple[Convention, ...] = (
         "scale·½Σw² (scale · tf.nn.l2_loss)",
         "penalty", "TF 1.x only; not installable with Python 3.11", executed=False,
         caveats=("Documented convention only: tf.contrib was removed in TF 2.",),
+    ),
+    # --- schedules/mixed precision/sparse ---
+    Convention(
+        "keras.optimizers.schedules", "tensorflow", "update", (), (),
+        "step k runs at lr(k) = schedule(optimizer.iterations); weight_decay is decoupled and uses it, "
+        "w ← w − lr(k)·weight_decay·w (measured: 0.855 as torch); SGD keeps lr inside its momentum",
+        "decoupled", "the case's optimizer.schedule as " + schedule_classes("tensorflow") + " as learning_rate",
+        caveats=(schedules.KERAS_PIECEWISE_WHY + ".",
+                 schedules.KERAS_MOMENTUM_WHY + ".",
+                 "A callable weight_decay is accepted by the constructor and refused at the first apply_gradients "
+                 "(converted to a tensor): no weight-decay schedule.",
+                 "Schedules compute in float32 (convert_to_tensor of the Python float lr): float64 runs see "
+                 "float32-rounded learning rates."),
+    ),
+    Convention(
+        "tfa.optimizers.AdamW", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "w ← w − weight_decay·w before each step (DecoupledWeightDecayExtension: var − wd·var, not multiplied by "
+        "the scheduled lr: canonically wd = lr₀·λ, and a schedule leaves the decay where it was)",
+        "decoupled", "TF add-ons (tensorflow_addons, end of life, Keras 2 only): not installable here",
+        executed=False, decay_follows_lr=False,
+        caveats=("Documented convention only. Its docs tell users to schedule weight_decay by hand with the lr; ONNX's "
+                 "training Adam (norm_coefficient_post) likewise decays by a fixed factor after the step.",
+                 "Against AdamW of torch/Keras/paddle (decay scaled by lr(k)) the same case is divergent: w ← w − "
+                 "lr₀·λ·w versus w ← w − lr(k)·λ·w."),
     ),
 )

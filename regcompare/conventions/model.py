@@ -43,6 +43,10 @@ class Decay:
 
     coupled: Regularizer = Regularizer()
     decoupled: float = 0.0
+    unscaled: bool = False
+    """Decoupled decay that does not follow a learning-rate schedule: w ← w − lr₀·l2·w with the optimizer's own lr
+    number lr₀, where torch/Keras/paddle AdamW use the step's scheduled lr (the decoupled-decay wrappers of TF
+    add-ons apply ``var − wd·var`` with a fixed ``wd``). With a constant lr the two are the same update."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,9 @@ class Convention:
     weight_norm: WeightNorm | None = None
     """For a weight-normalization API: what it trains instead of w. Such an API runs for cases with a
     ``weight_norm`` key only, and those cases run nothing else."""
+    decay_follows_lr: bool = True
+    """For decoupled decay: whether the step's scheduled lr multiplies it (torch/Keras/paddle AdamW) or the
+    optimizer's own lr number does (``Decay.unscaled``: TF add-ons' wrappers, ONNX's post-step decay)."""
 
     def optimizer_for(self, name: str, settings: dict[str, float | bool]) -> OptimizerCall | None:
         """The optimizer class this API uses for a case's optimizer, or None if it cannot express it."""

@@ -21,6 +21,7 @@ from regcompare.conventions.texts import (
     WN_STATIC_ATTR,
     WN_STATIC_HOW,
 )
+from regcompare.schedules import schedule_classes
 
 PADDLE_SGD = OptimizerCall("paddle.optimizer.SGD", "sgd", (hyper("lr", "learning_rate", 1e-3),),
                            fixed=(("momentum", 0.0), ("dampening", 0.0), ("nesterov", False)))
@@ -193,5 +194,15 @@ RECORDS: tuple[Convention, ...] = (
         "gradient += regularization_coeff·sign(w)",
         "coupled", "Paddle 1.x only; not installable with Python 3.11", executed=False,
         caveats=("Documented convention only: paddle.fluid was removed in Paddle 2.5.",),
+    ),
+    # --- schedules/mixed precision/sparse ---
+    Convention(
+        "paddle.optimizer.lr", "paddle", "update", (), (),
+        "step k runs at lr(k): the LRScheduler is the optimizer's learning_rate, scheduler.step() after "
+        "optimizer.step(); AdamW's decoupled decay uses it, w ← w − lr(k)·coeff·w (measured: 0.855 as torch)",
+        "decoupled", "the case's optimizer.schedule as " + schedule_classes("paddle") + " passed as learning_rate",
+        caveats=("PiecewiseDecay switches at step >= boundary (as the canonical schedule); Keras one step later.",
+                 "CosineAnnealingDecay is recursive like torch's and rises again past T_max.",
+                 "weight_decay is a float, a Tensor or a regularizer: no scheduler steps it."),
     ),
 )

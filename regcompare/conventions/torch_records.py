@@ -17,6 +17,7 @@ from regcompare.conventions.texts import (
     WN_MINUS_ONE,
     WN_NOT_W,
 )
+from regcompare.schedules import schedule_classes
 
 TORCH_SGD = OptimizerCall("torch.optim.SGD", "sgd", (
     hyper("lr", "lr", 1e-3), hyper("momentum", "momentum", 0.0), hyper("dampening", "dampening", 0.0),
@@ -79,5 +80,17 @@ RECORDS: tuple[Convention, ...] = (
                  WN_MINUS_ONE, WN_NOT_W),
         role="optimizer",
         weight_norm=WeightNorm("parametrizations.weight.original0", "parametrizations.weight.original1", (TORCH_SGD,)),
+    ),
+    # --- schedules/mixed precision/sparse ---
+    Convention(
+        "torch.optim.lr_scheduler", "torch", "update", (), (),
+        "step k runs at lr(k): scheduler.step() after optimizer.step(); AdamW's decoupled decay uses it, "
+        "w ← w − lr(k)·weight_decay·w (measured: w = 1, lr 1.0 then 0.5, decay 0.1, zero gradients → 0.855)",
+        "decoupled", "the case's optimizer.schedule as " + schedule_classes("torch") + " on the optimizer",
+        caveats=("CosineAnnealingLR is computed recursively and rises again past T_max (SGDR without restarts); "
+                 "cases keep steps ≤ t_max + 1.",
+                 "No piecewise-constant class: LambdaLR with values[bisect_right(boundaries, k)]/lr, as users write "
+                 "it (MultiStepLR covers geometric values only).",
+                 "weight_decay has no scheduler: lr_scheduler classes change param_group['lr'] only."),
     ),
 )
