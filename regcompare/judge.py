@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from regcompare import conventions, oracle, schedules, trajectory
+from regcompare import conventions, mixed_precision, oracle, schedules, trajectory
 from regcompare.cases import Case
 from regcompare.compare import Verdict, at_index, compare
 from regcompare.conventions import Decay, OptimizerCall, documented, weight_norm_tensors
@@ -97,6 +97,9 @@ def references(item: Item, inputs: dict[str, np.ndarray]) -> tuple[References, D
     grads = grads_of(item.case, item.dtype)[1]
     if item.case.spec.weight_norm is not None:
         return weight_norm_references(item, inputs, grads, call), None
+    if item.case.spec.mixed_precision is not None:
+        refs, own, why = mixed_precision.references(item, inputs, grads, call)
+        return dict(refs), None if own is None else Documented(own, why)
     if item.placed is not None:
         return _placed_references(item, inputs, grads, call)
     args = (inputs, grads, item.regularizer, call.family, item.settings(), item.case.spec.steps)

@@ -142,7 +142,12 @@ def _optimizer_for(case: Case, conv: Convention, quantity: str) -> tuple[bool, O
 def _runs_here(conv: Convention, case: Case) -> bool:
     """A weight-normalization API runs for ``weight_norm`` cases only, and such cases run nothing else: its
     decay is on g and v, a different model from the same decay on w."""
-    return (conv.weight_norm is None) == (case.spec.weight_norm is None)
+    return (conv.weight_norm is None) == (case.spec.weight_norm is None) and conv.runs_for == special_key(case)
+
+
+def special_key(case: Case) -> str:
+    """The case key whose APIs alone run for it (``Convention.runs_for``): ``mixed_precision``, ``sparse`` or ''."""
+    return next((key for key in ("mixed_precision", "sparse") if getattr(case.spec, key, None)), "")
 
 
 def plan_case(case: Case, frameworks: tuple[str, ...]) -> list[Item]:
@@ -314,6 +319,8 @@ def update_options(item: Item) -> dict[str, Any]:
         options["scope"] = item.scope()
     if item.param() is not None:
         options["param"] = item.param()
+    if item.case.spec.mixed_precision is not None:
+        options["mixed_precision"] = item.case.spec.mixed_precision.model_dump()
     schedule = settings_of(item.case).get("schedule")
     if schedule is not None:
         # Adapters build their framework's scheduler class from it (regcompare.schedules) and step it.

@@ -182,6 +182,14 @@ class WeightNormSpec(Strict):
     dim: Annotated[int, Field(ge=0)] | None
 
 
+class MixedPrecisionSpec(Strict):
+    """Mixed precision: the case's ``dtypes`` are the model's low precision; parameters keep float32 master weights,
+    the loss is multiplied by ``loss_scale`` before backward and the gradients divided by it before the step
+    (torch.amp.GradScaler, Keras LossScaleOptimizer, paddle.amp.GradScaler)."""
+
+    loss_scale: Positive
+
+
 class ExpectSpec(Strict):
     """A golden raw value, in the API's own terms (``native: {}`` calls it with its defaults)."""
 
@@ -256,6 +264,9 @@ class CaseSpec(Strict):
     known: list[KnownSpec] = []
     trajectory: TrajectorySpec | None = None
     """For ``trajectory``: the data, minibatches and SGD settings of the run (``weights`` are w and b at the start)."""
+    mixed_precision: MixedPrecisionSpec | None = None
+    """For ``update``: run the mixed-precision APIs (and only them): low-precision model, float32 master weights,
+    loss scaling, the regularizer inside and outside the scaled loss."""
 
 
 #: Which models a mapping under each top-level key holds.
@@ -269,6 +280,7 @@ _NESTED: dict[str, tuple[type[BaseModel], ...]] = {
     "expect": (ExpectSpec,),
     "known": (KnownSpec,),
     "weight_norm": (WeightNormSpec,),
+    "mixed_precision": (MixedPrecisionSpec,),
 }
 
 

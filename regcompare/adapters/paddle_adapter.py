@@ -199,6 +199,7 @@ class PaddleAdapter(Adapter):
             "paddle.optimizer.Adam": self.optimizer_update,
             "paddle.optimizer.AdamW": self.optimizer_update,
             "paddle.nn.utils.weight_norm": weight_norm,
+            "paddle.amp.GradScaler": amp_update,
             "paddle.static.WeightNormParamAttr": functools.partial(static_weight_norm, old_ir=False),
             "paddle.static.WeightNormParamAttr.old_ir": functools.partial(static_weight_norm, old_ir=True),
         }
@@ -320,6 +321,35 @@ class PaddleAdapter(Adapter):
             warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
             optimizer.step()
         return {n: measure.term_from_step(task.weights[n], to_numpy(p), lr) for n, p in params.items()}
+
+
+# --- mixed precision: paddle.amp --------------------------------------------------------------------------------
+
+_AMP_PLACES = re.compile(r"can only be enabled on CUDAPlace.*")
+
+
+def amp_update(task: Task) -> Value:
+    """``paddle.amp.decorate(level='O2', master_weight=True)`` and ``paddle.amp.GradScaler(init_loss_scaling=S)``.
+
+    On a CPU-only build paddle's AMP is a no-op that says so by a warning (the scaler "can only be enabled on
+    CUDAPlace, XPUPlace and CustomPlace ... so it makes no effect"; decorate keeps float32 parameters): that is
+    paddle refusing the input, an ``unsupported`` row with its message, not a run of plain float32 training."""
+    _require(task, "update")
+    args = dict(task.options["args"])
+    args.pop("penalty_outside", None)
+    layer = _Holder(to_parameter(next(iter(task.weights.values())).astype(np.float32), "float32"))
+    optimizer = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])(
+        parameters=layer.parameters(), **args)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        layer, optimizer = paddle.amp.decorate(models=layer, optimizers=optimizer, level="O2", dtype=task.dtype,
+                                               master_weight=True)
+        paddle.amp.GradScaler(init_loss_scaling=task.options["mixed_precision"]["loss_scale"])
+    refusal = next((str(w.message) for w in seen if _AMP_PLACES.search(str(w.message))), None)
+    if refusal is not None:
+        raise Unsupported(f"paddle.amp.GradScaler: {refusal}")
+    # The worker pins paddle to the CPU (module top), where AMP always declines; an AMP that engages is news.
+    raise RuntimeError(f"paddle.amp engaged on {paddle.device.get_device()}: this adapter expects its CPU refusal")
 
 
 # --- weight normalization: w = g·v/‖v‖, the regularizer on g and v -----------------------------------------

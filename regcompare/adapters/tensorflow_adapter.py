@@ -129,6 +129,7 @@ class TensorflowAdapter(Adapter):
             "keras.optimizers.SGD": self.optimizer_update,
             "keras.optimizers.Adam": self.optimizer_update,
             "keras.optimizers.AdamW": self.optimizer_update,
+            "keras.optimizers.LossScaleOptimizer": self.loss_scale_update,
         }
 
     def optimizer(self, task: Task) -> Value:
@@ -209,6 +210,38 @@ class TensorflowAdapter(Adapter):
             with weight_decay_refusal(optimizer):
                 optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
         return {n: to_numpy(v.value) for n, v in variables.items()}
+
+    def loss_scale_update(self, task: Task) -> Value:
+        """Mixed precision: a Layer with the ``mixed_<dtype>`` policy (float32 variables, low-precision compute),
+        each weight with ``kernel_regularizer=L1L2(l1, l2)``; ``LossScaleOptimizer(inner, initial_scale=S)``;
+        ``scaled = optimizer.scale_loss(loss + Σ layer.losses)`` (variant penalty_outside: ``scale_loss(loss) +
+        Σ layer.losses``), the tape's gradient, ``apply_gradients`` (which unscales)."""
+        args = dict(task.options["args"])
+        outside = bool(args.pop("penalty_outside", False))
+        layer = keras.layers.Layer(dtype=f"mixed_{task.dtype}")
+        regularizer = _keras_regularizer(keras.regularizers.L1L2, task.native)
+        variables = {n: layer.add_weight(shape=w.shape, name=n, regularizer=regularizer,
+                                         initializer=_constant(np.asarray(w).astype(np.float32)))
+                     for n, w in task.weights.items()}
+        inner = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])(**args)
+        scale = task.options["mixed_precision"]["loss_scale"]
+        optimizer = keras.optimizers.LossScaleOptimizer(inner, initial_scale=scale)
+        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
+        names = list(variables)
+        for _ in range(task.options["steps"]):
+            with tf.GradientTape() as tape:
+                # the model's compute: the variables cast to the policy's compute dtype, as a layer call autocasts
+                data = tf.add_n([tf.reduce_sum(grads[n] * tf.cast(variables[n].value, task.dtype)) for n in names])
+                data = tf.cast(data, "float32")
+                penalty = tf.add_n(layer.losses)
+                scaled = optimizer.scale_loss(data) + penalty if outside else optimizer.scale_loss(data + penalty)
+            gradients = tape.gradient(scaled, [variables[n] for n in names])
+            optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
+        out: dict[str, np.ndarray] = {}
+        for name, v in variables.items():
+            out[name] = to_numpy(tf.cast(v.value, task.dtype))
+            out[f"{name}.master"] = to_numpy(v.value)
+        return out
 
     def _placed(self, task: Task, name: str, own: TensorPenalty | None) -> TensorPenalty | None:
         """The regularizer a tensor carries: the API's own within ``scope``, or the ``param`` placement's."""

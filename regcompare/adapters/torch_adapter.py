@@ -90,6 +90,7 @@ class TorchAdapter(Adapter):
             "torch.optim.AdamW": self.update,
             "torch.optim.Adam.decoupled": self.adam_decoupled,
             "torch.nn.utils.parametrizations.weight_norm": weight_norm,
+            "torch.amp.GradScaler": amp_update,
         }
 
     def optimizer(self, task: Task) -> Value:
@@ -159,6 +160,46 @@ class TorchAdapter(Adapter):
             w.grad = torch.zeros_like(w)
         torch.optim.SGD(list(params.values()), lr=lr, weight_decay=weight_decay).step()
         return {n: measure.term_from_step(task.weights[n], to_numpy(w), lr) for n, w in params.items()}
+
+
+def _d2l_penalty(params: dict[str, torch.Tensor], l1: float, lambd: float) -> torch.Tensor | None:
+    """d2l's ``lambd * torch.sum(w.pow(2)) / 2`` plus ``l1 * torch.sum(torch.abs(w))``, the zero terms not written."""
+    terms = [lambd * torch.sum(w.pow(2)) / 2 for w in params.values() if lambd]
+    terms += [l1 * torch.sum(torch.abs(w)) for w in params.values() if l1]
+    return functools.reduce(operator.add, terms) if terms else None
+
+
+def amp_update(task: Task) -> Value:
+    """Mixed precision with ``torch.amp.GradScaler``: float32 master parameters, the model's low-precision copy
+    ``w.to(dtype)`` (the cast autocast makes), loss Σ g⊙w plus the d2l penalty on that copy, ``scaler.scale(...)
+    .backward()``, ``scaler.step(optimizer)``, ``scaler.update()``. The ``penalty_outside`` variant adds the penalty
+    after ``scaler.scale(loss)``."""
+    if task.quantity != "update":
+        raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+    args = dict(task.options["args"])
+    outside = bool(args.pop("penalty_outside", False))
+    low = _TORCH_DTYPES[task.dtype]
+    masters = {n: to_torch(w, task.dtype).to(torch.float32).requires_grad_(True) for n, w in task.weights.items()}
+    optimizer = optimizer_class(task.options["optimizer"])(list(masters.values()), **optimizer_kwargs(args))
+    scaler = torch.amp.GradScaler("cpu", init_scale=task.options["mixed_precision"]["loss_scale"])
+    grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+    for _ in range(task.options["steps"]):
+        optimizer.zero_grad()
+        model = {n: w.to(low) for n, w in masters.items()}
+        loss = functools.reduce(operator.add, [torch.sum(grads[n] * w) for n, w in model.items()])
+        penalty = _d2l_penalty(model, task.native.get("l1", 0.0), task.native.get("lambd", 0.0))
+        if penalty is None:
+            scaled = scaler.scale(loss)
+        else:
+            scaled = scaler.scale(loss) + penalty if outside else scaler.scale(loss + penalty)
+        scaled.backward()
+        scaler.step(optimizer)
+        scaler.update()
+    out = {}
+    for name, w in masters.items():
+        out[name] = to_numpy(w.detach().to(low))
+        out[f"{name}.master"] = to_numpy(w)
+    return out
 
 
 def _weight_norm_module(weight: torch.Tensor, dim: int | None) -> torch.nn.Module:

@@ -5,7 +5,7 @@ exclude_from_weight_decay, _apply_weight_decay)."""
 from __future__ import annotations
 
 from regcompare import schedules
-from regcompare.conventions.model import Convention, OptimizerCall, Placement, adam_hypers, arg, hyper
+from regcompare.conventions.model import Convention, OptimizerCall, Placement, adam_hypers, amp_calls, arg, hyper
 from regcompare.conventions.texts import (
     DECOUPLED,
     NOT_L2,
@@ -138,5 +138,16 @@ RECORDS: tuple[Convention, ...] = (
                  "training Adam (norm_coefficient_post) likewise decays by a fixed factor after the step.",
                  "Against AdamW of torch/Keras/paddle (decay scaled by lr(k)) the same case is divergent: w ← w − "
                  "lr₀·λ·w versus w ← w − lr(k)·λ·w."),
+    ),
+    Convention(
+        "keras.optimizers.LossScaleOptimizer", "tensorflow", "update", ("update",),
+        (arg("l1", "l1", 1.0, 0.0), arg("l2", "l2", 0.5, 0.0)),
+        "optimizer.scale_loss(loss + Σ layer.losses), apply_gradients unscales: a kernel_regularizer L1L2(l1, l2) "
+        "is scaled with the loss (variant penalty_outside: scale_loss(loss) + Σ layer.losses, decay divided by S)",
+        "coupled", "a Layer with dtype policy mixed_<dtype> (float32 variables, low-precision compute), "
+        "kernel_regularizer=keras.regularizers.L1L2, LossScaleOptimizer(inner, initial_scale=S): " + UPDATE_OF_STEPS,
+        caveats=("Keras computes layer.losses on the float32 variables, not on the low-precision copy.",
+                 "fit() puts the regularization losses inside the scaled loss; a custom loop may not."),
+        optimizers=amp_calls(KERAS_SGD, KERAS_ADAM), role="layer", runs_for="mixed_precision",
     ),
 )

@@ -140,6 +140,9 @@ class Convention:
     weight_norm: WeightNorm | None = None
     """For a weight-normalization API: what it trains instead of w. Such an API runs for cases with a
     ``weight_norm`` key only, and those cases run nothing else."""
+    runs_for: str = ""
+    """The case key an API runs for and the only APIs such cases run (``mixed_precision``, ``sparse``): '' for
+    every other case."""
     decay_follows_lr: bool = True
     """For decoupled decay: whether the step's scheduled lr multiplies it (torch/Keras/paddle AdamW) or the
     optimizer's own lr number does (``Decay.unscaled``: TF add-ons' wrappers, ONNX's post-step decay)."""
@@ -342,3 +345,15 @@ def documented(conv: Convention, placed: Placed, tensor: str) -> tuple[Decay, st
     if precedence == "optimizer":
         return mine, why
     return Decay(mine.coupled + param, mine.decoupled), why
+
+
+PENALTY_OUTSIDE = Variant(
+    "penalty_outside", native=(("penalty_outside", True),), settings=(("penalty_outside", True),),
+    why="the penalty added after the loss was scaled")
+"""A mixed-precision API's other placement of the penalty (regcompare.mixed_precision)."""
+
+
+def amp_calls(*calls: OptimizerCall) -> tuple[OptimizerCall, ...]:
+    """Optimizer classes as a mixed-precision API runs them: the penalty inside the scaled loss, and outside it."""
+    return tuple(OptimizerCall(c.api, c.family, c.hypers, c.fixed, c.eps_on, c.options, c.why, (PENALTY_OUTSIDE,))
+                 for c in calls)

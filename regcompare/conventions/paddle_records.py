@@ -5,7 +5,16 @@ paddle/base/layer_helper_base.py _create_weight_normalize)."""
 
 from __future__ import annotations
 
-from regcompare.conventions.model import Convention, OptimizerCall, Placement, WeightNorm, adam_hypers, arg, hyper
+from regcompare.conventions.model import (
+    Convention,
+    OptimizerCall,
+    Placement,
+    WeightNorm,
+    adam_hypers,
+    amp_calls,
+    arg,
+    hyper,
+)
 from regcompare.conventions.texts import (
     DECOUPLED,
     GROUPS,
@@ -204,5 +213,17 @@ RECORDS: tuple[Convention, ...] = (
         caveats=("PiecewiseDecay switches at step >= boundary (as the canonical schedule); Keras one step later.",
                  "CosineAnnealingDecay is recursive like torch's and rises again past T_max.",
                  "weight_decay is a float, a Tensor or a regularizer: no scheduler steps it."),
+    ),
+    Convention(
+        "paddle.amp.GradScaler", "paddle", "update", ("update",),
+        (arg("l1", "l1"), arg("l2", "l2")),
+        "scaler.scale(loss + l1·Σ|w| + l2/2·Σw²).backward(); scaler.step(opt): the penalty scaled and unscaled with "
+        "the loss (variant penalty_outside: scaler.scale(loss) + penalty, the decay divided by S)",
+        "coupled", "paddle.amp.decorate(models, optimizers, level='O2', dtype=<dtype>, master_weight=True), "
+        "paddle.amp.GradScaler(init_loss_scaling=S), the case's optimizer: " + UPDATE_OF_STEPS,
+        caveats=("On CPU paddle.amp does nothing: GradScaler and auto_cast warn that they are enabled on CUDA, XPU "
+                 "and custom places only, and decorate keeps float32 parameters (checked with paddle 3.3.1): "
+                 "an unsupported row with paddle's message.",),
+        optimizers=amp_calls(PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAM), role="layer", runs_for="mixed_precision",
     ),
 )

@@ -3,7 +3,16 @@ sources: torch/optim/sgd.py, adam.py, adamw.py; scope: torch/optim/optimizer.py 
 
 from __future__ import annotations
 
-from regcompare.conventions.model import Convention, OptimizerCall, Placement, WeightNorm, adam_hypers, arg, hyper
+from regcompare.conventions.model import (
+    Convention,
+    OptimizerCall,
+    Placement,
+    WeightNorm,
+    adam_hypers,
+    amp_calls,
+    arg,
+    hyper,
+)
 from regcompare.conventions.texts import (
     DECOUPLED,
     GROUPS,
@@ -92,5 +101,19 @@ RECORDS: tuple[Convention, ...] = (
                  "No piecewise-constant class: LambdaLR with values[bisect_right(boundaries, k)]/lr, as users write "
                  "it (MultiStepLR covers geometric values only).",
                  "weight_decay has no scheduler: lr_scheduler classes change param_group['lr'] only."),
+    ),
+    Convention(
+        "torch.amp.GradScaler", "torch", "update", ("update",),
+        (arg("l1", "l1"), arg("lambd", "l2")),
+        "scaler.scale(loss + lambd·Σw²/2 + l1·Σ|w|).backward(); scaler.step(opt): the penalty is scaled and "
+        "unscaled with the loss (variant penalty_outside: scaler.scale(loss) + penalty, the decay divided by S)",
+        "coupled", "float32 master parameters, the model's copy w.to(low) (what autocast casts to), the d2l penalty "
+        "on that copy, torch.amp.GradScaler('cpu', init_scale=S), the case's optimizer on the masters: "
+        + UPDATE_OF_STEPS,
+        caveats=("Outside the scaled loss the penalty's gradient is unscaled too: divided by init_scale (measured: "
+                 "S = 1024, lr 0.1, L2 0.5 → [0.95, −1.9] inside, [0.99995, −1.9999] outside).",
+                 "Rows show each weight as the model holds it (the master cast to the case's dtype) and w.master.",
+                 "An optimizer's own weight_decay acts after unscaling: it needs no care."),
+        optimizers=amp_calls(TORCH_SGD, TORCH_ADAM), role="layer", runs_for="mixed_precision",
     ),
 )
