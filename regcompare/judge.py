@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from regcompare import conventions, mixed_precision, oracle, schedules, trajectory
+from regcompare import conventions, mixed_precision, oracle, schedules, sparse, trajectory
 from regcompare.cases import Case
 from regcompare.compare import Verdict, at_index, compare
 from regcompare.conventions import Decay, OptimizerCall, documented, weight_norm_tensors
@@ -201,6 +201,8 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
         if item.quantity == "update":
             row.update(_update_keys(item, alt))
         rows.append(row)
+    if item.case.spec.sparse and item.quantity == "update" and not item.skip:
+        sparse.annotate(item, rows, inputs)
     return rows
 
 

@@ -321,6 +321,8 @@ def update_options(item: Item) -> dict[str, Any]:
         options["param"] = item.param()
     if item.case.spec.mixed_precision is not None:
         options["mixed_precision"] = item.case.spec.mixed_precision.model_dump()
+    if item.case.spec.sparse:
+        options["sparse"] = list(item.case.spec.sparse)
     schedule = settings_of(item.case).get("schedule")
     if schedule is not None:
         # Adapters build their framework's scheduler class from it (regcompare.schedules) and step it.

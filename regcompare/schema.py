@@ -264,6 +264,9 @@ class CaseSpec(Strict):
     known: list[KnownSpec] = []
     trajectory: TrajectorySpec | None = None
     """For ``trajectory``: the data, minibatches and SGD settings of the run (``weights`` are w and b at the start)."""
+    sparse: list[str] | None = None
+    """For ``update``: these weights (2-D) are embedding tables looked up at the rows their ``grads`` touch; rows whose
+    gradient is all zero are absent from the (sparse) gradient. Runs the sparse-gradient APIs, and only them."""
     mixed_precision: MixedPrecisionSpec | None = None
     """For ``update``: run the mixed-precision APIs (and only them): low-precision model, float32 master weights,
     loss scaling, the regularizer inside and outside the scaled loss."""

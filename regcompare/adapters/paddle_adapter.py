@@ -200,6 +200,7 @@ class PaddleAdapter(Adapter):
             "paddle.optimizer.AdamW": self.optimizer_update,
             "paddle.nn.utils.weight_norm": weight_norm,
             "paddle.amp.GradScaler": amp_update,
+            "paddle.nn.Embedding.sparse": sparse_update,
             "paddle.static.WeightNormParamAttr": functools.partial(static_weight_norm, old_ir=False),
             "paddle.static.WeightNormParamAttr.old_ir": functools.partial(static_weight_norm, old_ir=True),
         }
@@ -350,6 +351,47 @@ def amp_update(task: Task) -> Value:
         raise Unsupported(f"paddle.amp.GradScaler: {refusal}")
     # The worker pins paddle to the CPU (module top), where AMP always declines; an AMP that engages is news.
     raise RuntimeError(f"paddle.amp engaged on {paddle.device.get_device()}: this adapter expects its CPU refusal")
+
+
+# --- sparse gradients: paddle.nn.Embedding(sparse=True) ----------------------------------------------------------
+
+#: paddle's refusal of a decay with a SelectedRows gradient (python/paddle/optimizer/adam.py), raised as RuntimeError.
+_SPARSE_DECAY = re.compile(r"Adam don't support weight_decay with sparse parameters[^\n]*")
+
+
+def sparse_update(task: Task) -> Value:
+    """Each ``sparse`` table as ``paddle.nn.Embedding(sparse=True)`` looked up at the rows its gradient touches (a
+    SelectedRows gradient), the other weights as plain parameters; the case's optimizer with ``weight_decay``."""
+    _require(task, "update")
+    tables = set(task.options["sparse"])
+    layers: dict[str, paddle.nn.Embedding] = {}
+    params: dict[str, paddle.Tensor] = {}
+    for name, w in task.weights.items():
+        if name in tables:
+            attr = paddle.ParamAttr(initializer=paddle.nn.initializer.Assign(np.asarray(w)))
+            with default_dtype(task.dtype):
+                layers[name] = paddle.nn.Embedding(*w.shape, sparse=True, weight_attr=attr)
+            params[name] = layers[name].weight
+        else:
+            params[name] = to_parameter(w, task.dtype)
+    grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
+    ids = {n: paddle.to_tensor(np.flatnonzero(np.any(np.asarray(task.options["grads"][n]) != 0, axis=1)))
+           for n in layers}
+    optimizer = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])(
+        parameters=list(params.values()), **task.options["args"], **task.native)
+    try:
+        for _ in range(task.options["steps"]):
+            terms = [paddle.sum(layers[n](ids[n]) * paddle.gather(grads[n], ids[n])) if n in layers
+                     else paddle.sum(grads[n] * p) for n, p in params.items()]
+            functools.reduce(operator.add, terms).backward()
+            optimizer.step()
+            optimizer.clear_grad()
+    except RuntimeError as exc:
+        found = _SPARSE_DECAY.search(str(exc))
+        if found is None:
+            raise
+        raise Unsupported(found.group(0)) from exc
+    return {n: to_numpy(p) for n, p in params.items()}
 
 
 # --- weight normalization: w = g·v/‖v‖, the regularizer on g and v -----------------------------------------

@@ -130,6 +130,8 @@ class TensorflowAdapter(Adapter):
             "keras.optimizers.Adam": self.optimizer_update,
             "keras.optimizers.AdamW": self.optimizer_update,
             "keras.optimizers.LossScaleOptimizer": self.loss_scale_update,
+            "keras.layers.Embedding": self.embedding_update,
+            "keras.layers.Embedding.embeddings_regularizer": self.embedding_update,
         }
 
     def optimizer(self, task: Task) -> Value:
@@ -242,6 +244,37 @@ class TensorflowAdapter(Adapter):
             out[name] = to_numpy(tf.cast(v.value, task.dtype))
             out[f"{name}.master"] = to_numpy(v.value)
         return out
+
+    def embedding_update(self, task: Task) -> Value:
+        """Each ``sparse`` table as a ``keras.layers.Embedding`` called on the rows its gradient touches (the tape's
+        gradient is ``tf.IndexedSlices``), the other weights as plain variables; the optimizer API passes its
+        ``weight_decay``, the regularizer API ``embeddings_regularizer=L2(l2)`` (its loss added to the data loss)."""
+        tables = set(task.options["sparse"])
+        regularized = task.api.endswith("embeddings_regularizer")
+        regularizer = _keras_regularizer(keras.regularizers.L2, task.native) if regularized else None
+        layers: dict[str, keras.layers.Embedding] = {}
+        variables = {}
+        for name, w in task.weights.items():
+            if name in tables:
+                layer = keras.layers.Embedding(*w.shape, dtype=task.dtype, embeddings_regularizer=regularizer,
+                                               embeddings_initializer=_constant(np.asarray(w)))
+                layer.build((None,))
+                layers[name], variables[name] = layer, layer.embeddings
+            else:
+                variables[name] = keras.Variable(np.asarray(w), dtype=task.dtype, name=name)
+        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
+        ids = {n: tf.constant(np.flatnonzero(np.any(np.asarray(task.options["grads"][n]) != 0, axis=1)))
+               for n in layers}
+        optimizer = self._optimizer(task, **({} if regularized else {"weight_decay": task.native.get("weight_decay")}))
+        names = list(variables)
+        for _ in range(task.options["steps"]):
+            with tf.GradientTape() as tape:
+                terms = [tf.reduce_sum(layers[n](ids[n]) * tf.gather(grads[n], ids[n])) if n in layers
+                         else tf.reduce_sum(grads[n] * variables[n].value) for n in names]
+                loss = tf.add_n(terms + [p for layer in layers.values() for p in layer.losses])
+            gradients = tape.gradient(loss, [variables[n] for n in names])
+            optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
+        return {n: to_numpy(v.value) for n, v in variables.items()}
 
     def _placed(self, task: Task, name: str, own: TensorPenalty | None) -> TensorPenalty | None:
         """The regularizer a tensor carries: the API's own within ``scope``, or the ``param`` placement's."""

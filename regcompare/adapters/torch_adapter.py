@@ -91,6 +91,8 @@ class TorchAdapter(Adapter):
             "torch.optim.Adam.decoupled": self.adam_decoupled,
             "torch.nn.utils.parametrizations.weight_norm": weight_norm,
             "torch.amp.GradScaler": amp_update,
+            "torch.nn.Embedding.sparse": sparse_update,
+            "torch.optim.SparseAdam": sparse_update,
         }
 
     def optimizer(self, task: Task) -> Value:
@@ -200,6 +202,45 @@ def amp_update(task: Task) -> Value:
         out[name] = to_numpy(w.detach().to(low))
         out[f"{name}.master"] = to_numpy(w)
     return out
+
+
+def present_rows(grad: np.ndarray) -> np.ndarray:
+    """The rows of a table's gradient that are not all zero: the ids an embedding lookup touches."""
+    return np.flatnonzero(np.any(grad.reshape(grad.shape[0], -1) != 0, axis=1))
+
+
+def sparse_update(task: Task) -> Value:
+    """Each ``sparse`` table as ``torch.nn.Embedding(sparse=True)`` looked up at the rows its gradient touches (loss
+    Σ g[rows]⊙E[rows]: backward() leaves a sparse gradient), the other weights as plain parameters. An optimizer
+    API (``torch.nn.Embedding.sparse``) passes ``weight_decay``; ``torch.optim.SparseAdam`` has none, so its decay is
+    d2l's penalty in the loss."""
+    if task.quantity != "update":
+        raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+    tables = set(task.options["sparse"])
+    grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+    modules: dict[str, torch.nn.Embedding] = {}
+    params: dict[str, torch.Tensor] = {}
+    for name, w in task.weights.items():
+        if name in tables:
+            weight = to_torch(w, task.dtype)
+            modules[name] = torch.nn.Embedding(*weight.shape, sparse=True, _weight=weight)
+            params[name] = modules[name].weight
+        else:
+            params[name] = to_torch(w, task.dtype).requires_grad_(True)
+    ids = {n: torch.from_numpy(present_rows(task.options["grads"][n])) for n in modules}
+    decay = {} if task.api == "torch.optim.SparseAdam" else task.native
+    optimizer = optimizer_class(task.options["optimizer"])(list(params.values()),
+                                                           **optimizer_kwargs(task.options["args"]), **decay)
+    for _ in range(task.options["steps"]):
+        optimizer.zero_grad()
+        terms = [torch.sum(modules[n](ids[n]) * grads[n][ids[n]]) if n in modules else torch.sum(grads[n] * p)
+                 for n, p in params.items()]
+        if task.api == "torch.optim.SparseAdam":
+            penalty = _d2l_penalty(params, 0.0, task.native.get("lambd", 0.0))
+            terms += [] if penalty is None else [penalty]
+        functools.reduce(operator.add, terms).backward()
+        optimizer.step()
+    return {n: to_numpy(p) for n, p in params.items()}
 
 
 def _weight_norm_module(weight: torch.Tensor, dim: int | None) -> torch.nn.Module:

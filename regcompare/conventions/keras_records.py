@@ -150,4 +150,23 @@ RECORDS: tuple[Convention, ...] = (
                  "fit() puts the regularization losses inside the scaled loss; a custom loop may not."),
         optimizers=amp_calls(KERAS_SGD, KERAS_ADAM), role="layer", runs_for="mixed_precision",
     ),
+    Convention(
+        "keras.layers.Embedding", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + " on every row, also those absent from the IndexedSlices gradient",
+        "decoupled", "keras.layers.Embedding per table, looked up at the rows its grads touch (the tape's gradient "
+        "is tf.IndexedSlices), the case's optimizer with weight_decay: " + UPDATE_OF_STEPS,
+        caveats=(NOT_L2, "BaseOptimizer._apply_weight_decay decays the whole variable; the step itself scatters "
+                 "the IndexedSlices rows (Adam's moments are dense: absent rows' moments decay too)."),
+        optimizers=(KERAS_SGD, KERAS_ADAM), role="optimizer", runs_for="sparse",
+    ),
+    Convention(
+        "keras.layers.Embedding.embeddings_regularizer", "tensorflow", "update", ("update",),
+        (arg("l2", "l2", 0.5, 0.01),),
+        "l2·ΣE² (no ½) in the loss: its gradient is dense, so every row decays (coupled)",
+        "coupled", "keras.layers.Embedding(embeddings_regularizer=keras.regularizers.L2(l2)) per table, loss "
+        "Σ g⊙E[rows] + Σ layer.losses, the case's optimizer: " + UPDATE_OF_STEPS,
+        caveats=("The regularizer's dense gradient turns the IndexedSlices into a dense tensor.",),
+        optimizers=(KERAS_SGD, KERAS_ADAM), role="layer", runs_for="sparse",
+    ),
 )

@@ -9,6 +9,7 @@ from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
     Placement,
+    Variant,
     WeightNorm,
     adam_hypers,
     amp_calls,
@@ -225,5 +226,19 @@ RECORDS: tuple[Convention, ...] = (
                  "and custom places only, and decorate keeps float32 parameters (checked with paddle 3.3.1): "
                  "an unsupported row with paddle's message.",),
         optimizers=amp_calls(PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAM), role="layer", runs_for="mixed_precision",
+    ),
+    Convention(
+        "paddle.nn.Embedding.sparse", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "gradient += weight_decay·w on every row, also those absent from the SelectedRows gradient (SGD, "
+        "Momentum); Adam refuses weight_decay with sparse parameters, lazy_mode or not",
+        "coupled", "paddle.nn.Embedding(sparse=True) per table, looked up at the rows its grads touch; the case's "
+        "optimizer with weight_decay=<float> (variant lazy_mode for Adam): " + UPDATE_OF_STEPS,
+        caveats=("Adam(lazy_mode=True) updates only the rows in the gradient, moments included; with weight_decay it "
+                 "raises 'Adam don't support weight_decay with sparse parameters'.",),
+        optimizers=(PADDLE_SGD, PADDLE_MOMENTUM, OptimizerCall(
+            PADDLE_ADAM.api, "adam", PADDLE_ADAM.hypers,
+            variants=(Variant("lazy_mode", native=(("lazy_mode", True),)),))),
+        role="optimizer", runs_for="sparse",
     ),
 )

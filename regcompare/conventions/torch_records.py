@@ -116,4 +116,27 @@ RECORDS: tuple[Convention, ...] = (
                  "An optimizer's own weight_decay acts after unscaling: it needs no care."),
         optimizers=amp_calls(TORCH_SGD, TORCH_ADAM), role="layer", runs_for="mixed_precision",
     ),
+    Convention(
+        "torch.nn.Embedding.sparse", "torch", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "gradient += weight_decay·w on a sparse gradient: refused (SGD: add(sparse, dense); Adam: no sparse "
+        "gradients; Adagrad: weight_decay not compatible with sparse gradients)",
+        "coupled", "torch.nn.Embedding(sparse=True) per table, looked up at the rows its grads touch; the case's "
+        "optimizer with weight_decay: " + UPDATE_OF_STEPS,
+        caveats=("torch answers 'does decay touch absent rows?' by refusing decay with sparse gradients; a penalty "
+                 "in the loss makes the gradient dense (every row decays).",),
+        optimizers=(TORCH_SGD, TORCH_ADAM), role="optimizer", runs_for="sparse",
+    ),
+    Convention(
+        "torch.optim.SparseAdam", "torch", "update", ("update",),
+        (arg("lambd", "l2"),),
+        "lazy Adam (rows absent from the gradient untouched, moments included), no weight_decay argument: the "
+        "decay only as a penalty lambd·Σw²/2 in the loss, whose gradient is dense, which SparseAdam refuses",
+        "coupled", "torch.nn.Embedding(sparse=True) per table, loss Σ g⊙E[rows] + lambd·ΣE²/2, "
+        "torch.optim.SparseAdam: " + UPDATE_OF_STEPS,
+        caveats=("SparseAdam takes sparse gradients only ('SparseAdam does not support dense gradients').",),
+        optimizers=(OptimizerCall("torch.optim.SparseAdam", "adam",
+                                  adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8)),),
+        role="layer", runs_for="sparse",
+    ),
 )
