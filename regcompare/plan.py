@@ -134,7 +134,7 @@ def _optimizer_for(case: Case, conv: Convention, quantity: str) -> tuple[bool, O
     if quantity != "update":
         return True, None
     opt = case.spec.optimizer
-    chooser = conv if conv.weight_norm is None else conv.weight_norm
+    chooser = conv.weight_norm or conv.special or conv
     call = None if opt is None else chooser.optimizer_for(opt.name, settings_of(case))
     return call is not None, call
 
@@ -142,11 +142,12 @@ def _optimizer_for(case: Case, conv: Convention, quantity: str) -> tuple[bool, O
 def _runs_here(conv: Convention, case: Case) -> bool:
     """A weight-normalization API runs for ``weight_norm`` cases only, and such cases run nothing else: its
     decay is on g and v, a different model from the same decay on w."""
-    return (conv.weight_norm is None) == (case.spec.weight_norm is None) and conv.runs_for == special_key(case)
+    special = "" if conv.special is None else conv.special.key
+    return (conv.weight_norm is None) == (case.spec.weight_norm is None) and special == special_key(case)
 
 
 def special_key(case: Case) -> str:
-    """The case key whose APIs alone run for it (``Convention.runs_for``): ``mixed_precision``, ``sparse`` or ''."""
+    """The case key whose APIs alone run for it (``Convention.special``): ``mixed_precision``, ``sparse`` or ''."""
     return next((key for key in ("mixed_precision", "sparse") if getattr(case.spec, key, None)), "")
 
 

@@ -5,7 +5,16 @@ exclude_from_weight_decay, _apply_weight_decay)."""
 from __future__ import annotations
 
 from regcompare import schedules
-from regcompare.conventions.model import Convention, OptimizerCall, Placement, adam_hypers, amp_calls, arg, hyper
+from regcompare.conventions.model import (
+    Convention,
+    OptimizerCall,
+    Placement,
+    Special,
+    adam_hypers,
+    amp_calls,
+    arg,
+    hyper,
+)
 from regcompare.conventions.texts import (
     DECOUPLED,
     NOT_L2,
@@ -148,7 +157,7 @@ RECORDS: tuple[Convention, ...] = (
         "kernel_regularizer=keras.regularizers.L1L2, LossScaleOptimizer(inner, initial_scale=S): " + UPDATE_OF_STEPS,
         caveats=("Keras computes layer.losses on the float32 variables, not on the low-precision copy.",
                  "fit() puts the regularization losses inside the scaled loss; a custom loop may not."),
-        optimizers=amp_calls(KERAS_SGD, KERAS_ADAM), role="layer", runs_for="mixed_precision",
+        role="layer", special=Special("mixed_precision", amp_calls(KERAS_SGD, KERAS_ADAM)),
     ),
     Convention(
         "keras.layers.Embedding", "tensorflow", "update", ("update",),
@@ -158,7 +167,7 @@ RECORDS: tuple[Convention, ...] = (
         "is tf.IndexedSlices), the case's optimizer with weight_decay: " + UPDATE_OF_STEPS,
         caveats=(NOT_L2, "BaseOptimizer._apply_weight_decay decays the whole variable; the step itself scatters "
                  "the IndexedSlices rows (Adam's moments are dense: absent rows' moments decay too)."),
-        optimizers=(KERAS_SGD, KERAS_ADAM), role="optimizer", runs_for="sparse",
+        role="optimizer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM)),
     ),
     Convention(
         "keras.layers.Embedding.embeddings_regularizer", "tensorflow", "update", ("update",),
@@ -167,6 +176,6 @@ RECORDS: tuple[Convention, ...] = (
         "coupled", "keras.layers.Embedding(embeddings_regularizer=keras.regularizers.L2(l2)) per table, loss "
         "Σ g⊙E[rows] + Σ layer.losses, the case's optimizer: " + UPDATE_OF_STEPS,
         caveats=("The regularizer's dense gradient turns the IndexedSlices into a dense tensor.",),
-        optimizers=(KERAS_SGD, KERAS_ADAM), role="layer", runs_for="sparse",
+        role="layer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM)),
     ),
 )

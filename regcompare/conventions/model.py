@@ -140,9 +140,9 @@ class Convention:
     weight_norm: WeightNorm | None = None
     """For a weight-normalization API: what it trains instead of w. Such an API runs for cases with a
     ``weight_norm`` key only, and those cases run nothing else."""
-    runs_for: str = ""
-    """The case key an API runs for and the only APIs such cases run (``mixed_precision``, ``sparse``): '' for
-    every other case."""
+    special: Special | None = None
+    """For an API that runs for one case key only (``mixed_precision``, ``sparse``), and the only APIs such cases
+    run: the key and its optimizer classes."""
     decay_follows_lr: bool = True
     """For decoupled decay: whether the step's scheduled lr multiplies it (torch/Keras/paddle AdamW) or the
     optimizer's own lr number does (``Decay.unscaled``: TF add-ons' wrappers, ONNX's post-step decay)."""
@@ -285,6 +285,21 @@ class WeightNorm:
     """The framework's own name of the magnitude parameter (torch ``parametrizations.weight.original0``)."""
     v: str
     """The framework's own name of the direction parameter."""
+    optimizers: tuple[OptimizerCall, ...]
+
+    def optimizer_for(self, name: str, settings: dict[str, float | bool]) -> OptimizerCall | None:
+        return _first_call(self.optimizers, name, settings)
+
+
+@dataclass(frozen=True)
+class Special:
+    """An ``update`` API that runs for cases with one key only (``mixed_precision``: loss scaling and master
+    weights; ``sparse``: embedding tables), and such cases run nothing else: its model of training differs.
+
+    Its optimizers are kept here, not in ``Convention.optimizers``, so that ``translate`` never offers it for a plain
+    setting (as ``WeightNorm``)."""
+
+    key: str
     optimizers: tuple[OptimizerCall, ...]
 
     def optimizer_for(self, name: str, settings: dict[str, float | bool]) -> OptimizerCall | None:

@@ -9,6 +9,7 @@ from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
     Placement,
+    Special,
     Variant,
     WeightNorm,
     adam_hypers,
@@ -225,7 +226,7 @@ RECORDS: tuple[Convention, ...] = (
         caveats=("On CPU paddle.amp does nothing: GradScaler and auto_cast warn that they are enabled on CUDA, XPU "
                  "and custom places only, and decorate keeps float32 parameters (checked with paddle 3.3.1): "
                  "an unsupported row with paddle's message.",),
-        optimizers=amp_calls(PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAM), role="layer", runs_for="mixed_precision",
+        role="layer", special=Special("mixed_precision", amp_calls(PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAM)),
     ),
     Convention(
         "paddle.nn.Embedding.sparse", "paddle", "update", ("update",),
@@ -236,9 +237,8 @@ RECORDS: tuple[Convention, ...] = (
         "optimizer with weight_decay=<float> (variant lazy_mode for Adam): " + UPDATE_OF_STEPS,
         caveats=("Adam(lazy_mode=True) updates only the rows in the gradient, moments included; with weight_decay it "
                  "raises 'Adam don't support weight_decay with sparse parameters'.",),
-        optimizers=(PADDLE_SGD, PADDLE_MOMENTUM, OptimizerCall(
+        role="optimizer", special=Special("sparse", (PADDLE_SGD, PADDLE_MOMENTUM, OptimizerCall(
             PADDLE_ADAM.api, "adam", PADDLE_ADAM.hypers,
-            variants=(Variant("lazy_mode", native=(("lazy_mode", True),)),))),
-        role="optimizer", runs_for="sparse",
+            variants=(Variant("lazy_mode", native=(("lazy_mode", True),)),)))),
     ),
 )

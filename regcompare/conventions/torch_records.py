@@ -7,6 +7,7 @@ from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
     Placement,
+    Special,
     WeightNorm,
     adam_hypers,
     amp_calls,
@@ -114,7 +115,7 @@ RECORDS: tuple[Convention, ...] = (
                  "S = 1024, lr 0.1, L2 0.5 → [0.95, −1.9] inside, [0.99995, −1.9999] outside).",
                  "Rows show each weight as the model holds it (the master cast to the case's dtype) and w.master.",
                  "An optimizer's own weight_decay acts after unscaling: it needs no care."),
-        optimizers=amp_calls(TORCH_SGD, TORCH_ADAM), role="layer", runs_for="mixed_precision",
+        role="layer", special=Special("mixed_precision", amp_calls(TORCH_SGD, TORCH_ADAM)),
     ),
     Convention(
         "torch.nn.Embedding.sparse", "torch", "update", ("update",),
@@ -125,7 +126,7 @@ RECORDS: tuple[Convention, ...] = (
         "optimizer with weight_decay: " + UPDATE_OF_STEPS,
         caveats=("torch answers 'does decay touch absent rows?' by refusing decay with sparse gradients; a penalty "
                  "in the loss makes the gradient dense (every row decays).",),
-        optimizers=(TORCH_SGD, TORCH_ADAM), role="optimizer", runs_for="sparse",
+        role="optimizer", special=Special("sparse", (TORCH_SGD, TORCH_ADAM)),
     ),
     Convention(
         "torch.optim.SparseAdam", "torch", "update", ("update",),
@@ -135,8 +136,7 @@ RECORDS: tuple[Convention, ...] = (
         "coupled", "torch.nn.Embedding(sparse=True) per table, loss Σ g⊙E[rows] + lambd·ΣE²/2, "
         "torch.optim.SparseAdam: " + UPDATE_OF_STEPS,
         caveats=("SparseAdam takes sparse gradients only ('SparseAdam does not support dense gradients').",),
-        optimizers=(OptimizerCall("torch.optim.SparseAdam", "adam",
-                                  adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8)),),
-        role="layer", runs_for="sparse",
+        role="layer", special=Special("sparse", (OptimizerCall(
+            "torch.optim.SparseAdam", "adam", adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8)),)),
     ),
 )
