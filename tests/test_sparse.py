@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from regcompare import engine, sparse
-from regcompare.cases import load_case
+from regcompare.cases import CaseError, load_case
 from regcompare.workers import WorkerPool
 
 ROOT = Path(__file__).parent.parent
@@ -37,6 +37,13 @@ def test_the_oracle_knows_both_answers() -> None:
     np.testing.assert_allclose(lazy[0], w, rtol=1e-15)
     dense = engine.references(item, case.weights)[0]["E"]
     np.testing.assert_allclose(dense[[1, 3]], E0[[1, 3]] * 0.99**2, rtol=1e-15)
+
+
+def test_sparse_names_a_weight(write_case) -> None:
+    path = write_case("weights: {E: [[1.0], [2.0]]}\nquantities: [update]\nregularizers: [{l2: 0.1}]\n"
+                      "optimizer: {name: sgd}\nsparse: [F]\n")
+    with pytest.raises(CaseError, match=r"case.yaml:5: sparse\[0\]: no weight named 'F'"):
+        load_case(path)
 
 
 @pytest.fixture(scope="module")
