@@ -453,6 +453,9 @@ def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
             problems.append((("known", i, "api"), f"unknown API '{known.api}'"))
         if known.tensor is not None and known.tensor not in _row_tensors(spec):
             problems.append((("known", i, "tensor"), f"no weight named '{known.tensor}'"))
+    for i, name in enumerate(spec.sparse or []):
+        if name not in spec.weights:
+            problems.append((("sparse", i), f"no weight named '{name}'"))
     if not spec.regularizers and not spec.expect:
         problems.append((("regularizers",), "nothing to compare: give `regularizers` or `expect`"))
     for i, exp in enumerate(spec.expect):
@@ -508,6 +511,8 @@ def _row_tensors(spec: CaseSpec) -> set[str]:
     names = set(spec.weights)
     if spec.weight_norm is not None:
         names |= {n for w in spec.weights for n in weight_norm_tensors(w)}
+    if spec.mixed_precision is not None:
+        names |= {f"{w}.master" for w in spec.weights}  # regcompare.mixed_precision.master_name
     return names
 
 

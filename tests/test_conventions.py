@@ -42,6 +42,7 @@ def test_legacy_conventions_are_documented_but_not_executed() -> None:
     assert {c.api for c in legacy} == {
         "tf.contrib.layers.l1_regularizer", "tf.contrib.layers.l2_regularizer",
         "paddle.fluid.regularizer.L1Decay", "paddle.fluid.regularizer.L2Decay",
+        "tfa.optimizers.AdamW",
     }
     assert registry()["paddle.fluid.regularizer.L2Decay"].to_canonical({"regularization_coeff": 0.1}) == Regularizer(l2=0.1)
 
