@@ -164,7 +164,7 @@ def step_once(
     return decayed - w + mod.step(ctx)
 
 
-# --- learning-rate schedules (DESIGN.md §7 ``optimizer.schedule``) ---------------------------------------------
+# --- learning-rate schedules (docs/case-format.md ``optimizer.schedule``) ---------------------------------------------
 #
 # Step k (0-based) of the optimizer runs at lr(k): every framework here evaluates its schedule at the number of steps
 # already taken (torch and paddle call ``scheduler.step()`` after ``optimizer.step()``; Keras calls the schedule with
