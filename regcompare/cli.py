@@ -107,6 +107,7 @@ def _print_summary(result: Run, out: str, seconds: float) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from regcompare.programs import summary_lines, translator_summary
     from regcompare.report import to_html, to_markdown
     from regcompare.results import environment, results_document, write_atomically, write_csv, write_json, write_junit
 
@@ -130,6 +131,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     seconds = time.monotonic() - started
     doc = results_document(result, environment(result, seconds))
+    translated = translator_summary(result.rows)
+    if translated:
+        doc["translators"] = translated  # per translator: settings tried, equivalent, wrong, refused
     write_atomically(args.out, {
         "results.json": lambda out: write_json(doc, out),
         "results.csv": lambda out: write_csv(result.rows, out),
@@ -138,6 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "junit.xml": lambda out: write_junit(result, out),
     })
     _print_summary(result, args.out, seconds)
+    for line in summary_lines(translated):
+        print(line)
     for entry in result.stale:
         print(f"stale known finding: {entry}", file=sys.stderr)
     return EXIT_FAILED if result.failures else EXIT_OK

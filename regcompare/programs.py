@@ -201,9 +201,10 @@ def judge_case(
         sides = [_side(items[i], outcomes[i]) for i in indices]
         index_of = {s.name: i for s, i in zip(sides, indices, strict=True)}
         tol, source = tolerance(case, dtype)
-        oracle_ = oracle_side(case, dtype, inputs_of(case, dtype))
+        start = inputs_of(case, dtype)
+        oracle_ = oracle_side(case, dtype, start)
         for a, b in pairs(sides, oracle_):
-            rows[index_of[a.name]] += pair_rows(case, dtype, a, b, tol, source)
+            rows[index_of[a.name]] += pair_rows(case, dtype, a, b, tol, source, start)
     return rows
 
 
@@ -223,14 +224,16 @@ def _where(index: tuple[int, ...]) -> str:
     return f" after step {step}" + (f" at index {rest}" if rest else "")
 
 
-def pair_rows(case: Case, dtype: str, a: Side, b: Side, tol: Any, source: str) -> list[dict[str, Any]]:
-    """One row per tensor: a's weights against b's, step by step."""
+def pair_rows(
+    case: Case, dtype: str, a: Side, b: Side, tol: Any, source: str, start: dict[str, np.ndarray]
+) -> list[dict[str, Any]]:
+    """One row per tensor: a's weights against b's, step by step (``start``: the weights before the first)."""
     from regcompare.judge import _figure, _listed
 
     names = list(case.weights)
     out = []
     for name in names:
-        status, detail, verdict, first, errors = _pair_status(a, b, name, dtype, tol, source)
+        status, detail, verdict, first, errors = _pair_status(a, b, name, dtype, tol, source, start[name])
         raw = None if a.history is None or name not in a.history else a.history[name][-1]
         ref = None if b.history is None or name not in b.history else b.history[name][-1]
         reg = canonical_setting(case) or Regularizer()
@@ -250,8 +253,16 @@ def pair_rows(case: Case, dtype: str, a: Side, b: Side, tol: Any, source: str) -
     return out
 
 
+def update_error(x: np.ndarray, y: np.ndarray, start: np.ndarray) -> float:
+    """How far apart two runs are after their steps, relative to how far the reference moved: ``max|x − y| /
+    max|y − start|`` (3.77 is a 377% update error)."""
+    moved = float(np.max(np.abs(y - start))) if y.size else 0.0
+    apart = float(np.max(np.abs(x - y))) if x.size else 0.0
+    return apart / moved if moved else (0.0 if apart == 0 else float("inf"))
+
+
 def _pair_status(
-    a: Side, b: Side, name: str, dtype: str, tol: Any, source: str
+    a: Side, b: Side, name: str, dtype: str, tol: Any, source: str, start: np.ndarray
 ) -> tuple[str, str, Verdict | None, int | None, list[float]]:
     for side in (a, b):
         if side.history is None:
@@ -265,10 +276,11 @@ def _pair_status(
     first, errors = _stepwise(x, y, dtype, tol, source)
     if verdict.ok:
         return "match", f"{a.name} = {b.name} after each of {x.shape[0]} steps; {verdict.detail}", verdict, None, errors
-    scale = float(np.max(np.abs(y[first - 1]))) if first else 0.0
-    rel = f" ({errors[first - 1] / scale:.3g} of the largest weight)" if first and scale else ""
-    return ("mismatch", f"{a.name} ≠ {b.name} from step {first}: largest |Δ| {errors[first - 1]:.3g}{rel} then; "
-            f"worst {verdict.detail}", verdict, first, errors)
+    steps = x.shape[0]
+    error = update_error(x[-1].astype(np.float64), y[-1], start)
+    return ("mismatch", f"{a.name} ≠ {b.name} from step {first} (largest |Δ| {errors[first - 1]:.3g} then); after "
+            f"{steps} steps the update differs by {error:.0%} of {b.name}'s; worst {verdict.detail}", verdict, first,
+            errors)
 
 
 # --- per translator -----------------------------------------------------------------------------------------

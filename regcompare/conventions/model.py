@@ -306,7 +306,12 @@ def weight_norm_g_shape(shape: tuple[int, ...], dim: int | None) -> tuple[int, .
 
 
 def _fmt(value: float | bool) -> str:
-    return str(value) if isinstance(value, bool) else f"{value:g}"
+    """As Python source: a float stays a float (``0.0``, not ``0``: keras.optimizers.SGD refuses ``momentum=0``,
+    found by running ``regcompare translate``'s own output as a program case)."""
+    if isinstance(value, bool):
+        return str(value)
+    text = f"{value:g}"
+    return text if any(c in text for c in ".einf") else f"{text}.0"
 
 
 def arg(name: str, term: Term, factor: float = 1.0, default: float = 0.0) -> Param:
