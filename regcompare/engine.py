@@ -177,7 +177,7 @@ def _judge_programs(
 ) -> None:
     """The rows of every program case, pair by pair (regcompare.programs), into ``rows_of_item``."""
     by_case: dict[int, list[int]] = {}
-    for i in outcomes:
+    for i in sorted(outcomes):  # plan order (the case's), not the order the workers finished in
         by_case.setdefault(id(items[i].case), []).append(i)
     for indices in by_case.values():
         judged = judge_programs([items[i] for i in indices], [outcomes[i] for i in indices], inputs.exact)

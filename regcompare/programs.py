@@ -278,9 +278,9 @@ def _pair_status(
         return "match", f"{a.name} = {b.name} after each of {x.shape[0]} steps; {verdict.detail}", verdict, None, errors
     steps = x.shape[0]
     error = update_error(x[-1].astype(np.float64), y[-1], start)
+    size = f"the update differs by {error:.0%} of {b.name}'s" if np.isfinite(error) else f"{b.name}'s did not move"
     return ("mismatch", f"{a.name} ≠ {b.name} from step {first} (largest |Δ| {errors[first - 1]:.3g} then); after "
-            f"{steps} steps the update differs by {error:.0%} of {b.name}'s; worst {verdict.detail}", verdict, first,
-            errors)
+            f"{steps} steps {size}; worst {verdict.detail}", verdict, first, errors)
 
 
 # --- per translator -----------------------------------------------------------------------------------------

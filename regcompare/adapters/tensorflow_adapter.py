@@ -16,6 +16,7 @@ Keras 3.15 does per dtype (keras/src/regularizers/regularizers.py), and what thi
 from __future__ import annotations
 
 import os
+import re
 
 # Quiet TF's C++ start-up chatter; set before the import, because TF reads it once when it loads.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -253,7 +254,8 @@ class TensorflowAdapter(Adapter):
 def _layout(model: keras.layers.Layer) -> list[program_run.LayoutEntry]:
     """A layer's trainable variables by their own Keras names (``kernel``, ``bias``, ``gamma``, ``beta``): the
     common vocabulary, in the layout the case's weights are given in."""
-    return [program_run.LayoutEntry(v.name, v.path, v) for v in model.trainable_weights]
+    # Keras numbers layer names per process (dense_3/kernel): the number is dropped, so the text is reproducible.
+    return [program_run.LayoutEntry(v.name, re.sub(r"_\d+(?=/|$)", "", v.path), v) for v in model.trainable_weights]
 
 
 def _bound(task: Task, model: keras.layers.Layer | None, params: dict[str, keras.Variable]) -> dict[str, Any]:
