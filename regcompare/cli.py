@@ -266,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         command = {"run": cmd_run, "validate": cmd_validate, "conventions": cmd_conventions,
                    "translate": cmd_translate}[args.command]
-        return command(args)
+        code = command(args)
+        sys.stdout.flush()  # here, not at exit: a reader that went away is then caught below
+        return code
     except _UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
