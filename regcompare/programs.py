@@ -196,8 +196,9 @@ def judge_case(
     by_dtype: dict[str, list[int]] = {}
     for i, item in enumerate(items):
         by_dtype.setdefault(item.dtype, []).append(i)
-    for dtype, indices in by_dtype.items():
-        case = items[indices[0]].case
+    for dtype, unordered in by_dtype.items():
+        case = items[unordered[0]].case
+        indices = sorted(unordered, key=lambda i: _order(items[i]))  # pairs face the same way, however planned
         sides = [_side(items[i], outcomes[i]) for i in indices]
         index_of = {s.name: i for s, i in zip(sides, indices, strict=True)}
         tol, source = tolerance(case, dtype)
@@ -206,6 +207,13 @@ def judge_case(
         for a, b in pairs(sides, oracle_):
             rows[index_of[a.name]] += pair_rows(case, dtype, a, b, tol, source, start)
     return rows
+
+
+def _order(item: ProgramItem) -> tuple[int, int, str]:
+    """The case's own order: its programs as written, then the translations."""
+    written = list(item.case.spec.programs or {})
+    position = written.index(item.framework) if item.framework in written else len(written)
+    return (item.translator is not None, position, item.translator or "")
 
 
 def _stepwise(a: np.ndarray, b: np.ndarray, dtype: str, tol: Any, source: str) -> tuple[int | None, list[float]]:
