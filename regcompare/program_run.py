@@ -39,13 +39,14 @@ class ProgramError(Exception):
     """The snippet did not define what the harness needs, or its layer does not fit the case's weights."""
 
 
-def run_snippet(task: Any, namespace: dict[str, Any]) -> dict[str, Any]:
-    """Run the task's snippet in ``namespace`` (which it may extend); the names it defined are returned."""
+def run_snippet(task: Any, namespace: dict[str, Any], required: str = "opt") -> dict[str, Any]:
+    """Run the task's snippet in ``namespace`` (which it may extend); the names it defined are returned.
+    ``required``: the name the snippet must define (``opt``; an optax adapter would ask for ``tx``)."""
     options = task.options
     code = compile(options["source"], f"{options.get('file', 'case')}:programs.{options['side']}", "exec")
     exec(code, namespace)  # the user's own code from their case file, run as pytest runs test code
-    if "opt" not in namespace and "tx" not in namespace:
-        raise ProgramError("the snippet defined no `opt` (the optimizer the harness steps)")
+    if required not in namespace:
+        raise ProgramError(f"the snippet defined no `{required}` (the optimizer the harness steps)")
     return namespace
 
 

@@ -118,6 +118,10 @@ def problems(spec: Any) -> list[tuple[tuple[str | int, ...], str]]:
             compile(source, f"programs.{fw}", "exec")
         except SyntaxError as exc:
             found.append((("programs", fw), f"line {exc.lineno} of the snippet: {exc.msg}"))
+    for i, known_entry in enumerate(spec.known):
+        if known_entry.api not in (None, "program", *translators.NAMES):
+            found.append((("known", i, "api"), f"a program case's rows have api 'program' or a translator's name "
+                          f"({', '.join(translators.NAMES)}), not '{known_entry.api}'"))
     if len(programs) + len(spec.translate) < 2 and canonical_setting_of(spec) is None:
         found.append((("programs",), "nothing to compare: give two frameworks' programs, a translator, or "
                       "`optimizer` and `regularizers` for the oracle"))

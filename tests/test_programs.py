@@ -146,6 +146,8 @@ def test_translator_summary_counts_settings() -> None:
     ("programs: {torch: 'opt = (', paddle: 'opt = 1'}\n", "programs.torch: line 1 of the snippet"),
     ("programs: {torch: 'opt = 1'}\n", "nothing to compare"),
     ("programs: {torch: 'opt = 1'}\ntranslate: [babel]\n", "translate[0]"),
+    ("programs: {torch: 'opt = 1', paddle: 'opt = 1'}\nknown: [{status: mismatch, api: torch.optim.SGD, reason: x}]\n",
+     "known[0].api: a program case's rows have api 'program'"),
 ])
 def test_bad_programs_are_refused_at_load_time(write_case, text: str, message: str) -> None:
     with pytest.raises(CaseError) as exc:
