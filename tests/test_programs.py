@@ -272,3 +272,20 @@ def test_raising_crashing_and_hanging_snippets_lose_nothing(tmp_path: Path) -> N
     fine = _row(result, "fine", "torch", "oracle", "w")
     assert fine["status"] == "match"
     np.testing.assert_allclose(fine["raw"], _sgd(np.array([1.0, -2.0]), np.ones(2), 0.1, 0.1, 2), rtol=1e-6)
+
+
+def test_schedulers_in_each_framework_s_idiom() -> None:
+    """torch StepLR, paddle StepDecay and Keras' staircase ExponentialDecay: lr 0.1, 0.1, 0.05, 0.05."""
+    path = PROGRAMS / "schedule_step_decay.yaml"
+    result = _run([str(path)], ("torch", "tensorflow", "paddle"))
+    case = load_case(str(path))
+    from regcompare.plan import grads_of
+
+    w, g = case.weights["w"].astype(np.float32).astype(np.float64), grads_of(case, "float32")[1]["w"]
+    for lr in (0.1, 0.1, 0.05, 0.05):
+        w = w - lr * (g + 0.01 * w)
+    for program, against in (("torch", "paddle"), ("torch", "tensorflow"), ("paddle", "tensorflow")):
+        row = _row(result, case.name, program, against, "w")
+        assert row["status"] == "match"
+        np.testing.assert_allclose(row["raw"], w, rtol=1e-5)
+        np.testing.assert_allclose(row["reference"], w, rtol=1e-5)
