@@ -247,12 +247,14 @@ class KnownSpec(Strict):
     quantity: Quantity | None = None
     dtype: DtypeName | None = None
     tensor: str | None = None
+    against: str | None = None
+    """For a program case: the other side of a pair row (``torch``, ``oracle``; regcompare.programs)."""
 
     def selects(self, row: dict[str, Any]) -> bool:
         return all(
             want is None or row.get(key) == want
             for key, want in (("framework", self.framework), ("api", self.api), ("quantity", self.quantity),
-                              ("dtype", self.dtype), ("tensor", self.tensor))
+                              ("dtype", self.dtype), ("tensor", self.tensor), ("against", self.against))
         )
 
 
@@ -281,6 +283,11 @@ class CaseSpec(Strict):
     mixed_precision: MixedPrecisionSpec | None = None
     """For ``update``: run the mixed-precision APIs (and only them): low-precision model, float32 master weights,
     loss scaling, the regularizer inside and outside the scaled loss."""
+    programs: dict[str, str] | None = None
+    """Per framework, the user's own code building ``opt`` from ``params`` (docs/programs.md); such a case runs its
+    programs and compares them pairwise (and with the oracle when ``optimizer`` and ``regularizers`` are given)."""
+    translate: list[Literal["paconvert", "regcompare"]] = []
+    """Translators whose version of ``programs.torch`` is run too, each compared with the torch program."""
 
 
 #: Which models a mapping under each top-level key holds.

@@ -64,7 +64,14 @@ class Adapter:
         overrides this, and a new optimizer then needs a registry record only, no entry in ``apis``."""
         raise LookupError(f"{self.framework} adapter has no API {task.api!r}")
 
+    def program(self, task: Task) -> Value:
+        """A program case's snippet run and trained in this framework's idiom: each weight after every step,
+        stacked (regcompare.program_run). Adapters that can run user code override this."""
+        raise LookupError(f"{self.framework} adapter runs no programs")
+
     def run(self, task: Task) -> Value:
+        if task.quantity == "program":
+            return self.program(task)
         call = self.apis.get(task.api)
         if call is None and task.quantity == "update" and task.options.get("optimizer") == task.api:
             call = self.optimizer

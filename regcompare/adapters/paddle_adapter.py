@@ -34,7 +34,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from regcompare import measure, schedules
+from regcompare import measure, program_run, schedules
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
@@ -322,6 +322,81 @@ class PaddleAdapter(Adapter):
             warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
             optimizer.step()
         return {n: measure.term_from_step(task.weights[n], to_numpy(p), lr) for n, p in params.items()}
+
+    # --- program cases (regcompare.program_run, docs/programs.md) -------------------------------------------
+
+    def program(self, task: Task) -> Value:
+        """The user's snippet run on ``params`` (paddle parameters) or its ``model``, trained ``steps`` steps in
+        paddle's idiom: ``loss.backward()`` (the loss Σ g⊙w), ``opt.step()``, ``opt.clear_grad()``, then
+        ``scheduler.step()``; the weights after every step, in the case's layout."""
+        params = {n: to_parameter(w, task.dtype) for n, w in task.weights.items()}
+        previous = paddle.get_default_dtype()
+        paddle.set_default_dtype(task.dtype if task.dtype in ("float32", "float64") else previous)
+        try:
+            names = program_run.run_snippet(task, {"paddle": paddle, "nn": paddle.nn, "params": params})
+        finally:
+            paddle.set_default_dtype(previous)
+        model = names.get("model")
+        bound = _bound(task, model, params)
+        opt, scheduler, custom = names["opt"], names.get("scheduler"), names.get("step")
+        grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
+
+        def weight(name: str) -> paddle.Tensor:
+            entry = bound[name]
+            return entry.param.T if entry.transposed else entry.param
+
+        def loss_fn() -> paddle.Tensor:
+            return functools.reduce(operator.add, [paddle.sum(grads[n] * weight(n)) for n in bound])
+
+        def step() -> None:
+            if custom is not None:
+                custom(loss_fn)
+                return
+            loss_fn().backward()
+            opt.step()
+            opt.clear_grad()
+
+        def read() -> dict[str, np.ndarray]:
+            return {n: to_numpy(weight(n)).copy() for n in bound}
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
+            history = program_run.train(task.options["steps"], step, scheduler and scheduler.step, read)
+        mapping = program_run.mapping_text(bound) if model is not None else ""
+        return {n: np.stack(h) for n, h in history.items()} | {program_run.MAPPING_KEY: np.asarray(mapping)}
+
+
+def _layout(model: paddle.nn.Layer) -> list[program_run.LayoutEntry]:
+    """A layer's trainable parameters in the common (Keras) vocabulary: paddle's ``Linear.weight`` is (in, out),
+    the kernel's own layout; a BatchNorm's ``weight``/``bias`` are its gamma/beta."""
+    entries = []
+    seen: set[int] = set()
+    for prefix, layer in model.named_sublayers(include_self=True):
+        for attr, param in layer.named_parameters(include_sublayers=False):
+            if param.stop_gradient or id(param) in seen:
+                continue
+            seen.add(id(param))
+            name = attr
+            if isinstance(layer, paddle.nn.Linear) and attr == "weight":
+                name = "kernel"
+            elif isinstance(layer, paddle.nn.layer.norm._BatchNormBase):
+                name = {"weight": "gamma", "bias": "beta"}.get(attr, attr)
+            where = f"{prefix + '.' if prefix else ''}{type(layer).__name__}.{attr}"
+            entries.append(program_run.LayoutEntry(name, where, param))
+    return entries
+
+
+def _bound(task: Task, model: paddle.nn.Layer | None, params: dict[str, paddle.Tensor]) -> dict[str, Any]:
+    """The case's weights as the parameters the program trains: ``params``, or the model's set to the case's values."""
+    if model is None:
+        return {n: program_run.LayoutEntry(n, n, p) for n, p in params.items()}
+    bound = program_run.bind(list(task.weights), _layout(model))
+    for name, entry in bound.items():
+        if entry.param.dtype != _PADDLE_DTYPES[task.dtype]:
+            raise program_run.ProgramError(f"the model's {entry.where} is {entry.param.dtype}, the case's dtype "
+                                           f"{task.dtype}: build the layer in that dtype")
+        entry.param.set_value(np.asarray(task.weights[name]))
+    return bound
 
 
 # --- mixed precision: paddle.amp --------------------------------------------------------------------------------

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import functools
 import operator
+from typing import Any
 
 import ml_dtypes
 import numpy as np
 import torch
 
-from regcompare import measure, schedules
+from regcompare import measure, program_run, schedules
 from regcompare.adapters.base import Adapter, Task, Value
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
@@ -162,6 +163,84 @@ class TorchAdapter(Adapter):
             w.grad = torch.zeros_like(w)
         torch.optim.SGD(list(params.values()), lr=lr, weight_decay=weight_decay).step()
         return {n: measure.term_from_step(task.weights[n], to_numpy(w), lr) for n, w in params.items()}
+
+    # --- program cases (regcompare.program_run, docs/programs.md) -------------------------------------------
+
+    def program(self, task: Task) -> Value:
+        """The user's snippet run on ``params`` (or its ``model``), trained ``steps`` steps in torch's idiom:
+        ``zero_grad()``, ``loss.backward()`` (the loss Σ g⊙w, so every gradient is the case's g), ``opt.step()``,
+        then ``scheduler.step()``; the weights after every step, in the case's layout."""
+        params = self._params(task)
+        previous = torch.get_default_dtype()
+        if task.dtype in ("float32", "float64"):
+            torch.set_default_dtype(_TORCH_DTYPES[task.dtype])  # a layer the snippet builds gets the case's dtype
+        try:
+            names = program_run.run_snippet(task, {"torch": torch, "nn": torch.nn, "params": params})
+        finally:
+            torch.set_default_dtype(previous)
+        bound = _bound(task, names.get("model"), params)
+        opt, scheduler, custom = names["opt"], names.get("scheduler"), names.get("step")
+        grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+
+        def weight(name: str) -> torch.Tensor:
+            entry = bound[name]
+            return entry.param.T if entry.transposed else entry.param
+
+        def loss_fn() -> torch.Tensor:
+            return functools.reduce(operator.add, [torch.sum(grads[n] * weight(n)) for n in bound])
+
+        def step() -> None:
+            if custom is not None:
+                custom(loss_fn)
+                return
+            opt.zero_grad()
+            loss_fn().backward()
+            opt.step()
+
+        def read() -> dict[str, np.ndarray]:
+            return {n: to_numpy(weight(n)).copy() for n in bound}
+
+        history = program_run.train(task.options["steps"], step, scheduler and scheduler.step, read)
+        out: dict[str, np.ndarray] = {n: np.stack(h) for n, h in history.items()}
+        return out | {program_run.MAPPING_KEY: np.asarray(program_run.mapping_text(bound) if names.get("model")
+                                                           is not None else "")}
+
+
+def _layout(model: torch.nn.Module) -> list[program_run.LayoutEntry]:
+    """A module's trainable parameters in the common (Keras) vocabulary: ``Linear.weight`` is the transposed
+    kernel, a BatchNorm's ``weight``/``bias`` are its gamma/beta; any other parameter keeps its own name."""
+    entries: list[program_run.LayoutEntry] = []
+    seen: set[int] = set()
+    for prefix, module in model.named_modules():
+        for attr, param in module.named_parameters(recurse=False):
+            if not param.requires_grad or id(param) in seen:
+                continue
+            seen.add(id(param))
+            kind = type(module).__name__
+            name, transposed = attr, False
+            if isinstance(module, torch.nn.Linear) and attr == "weight":
+                name, transposed = "kernel", True
+            elif isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                name = {"weight": "gamma", "bias": "beta"}.get(attr, attr)
+            where = f"{prefix + '.' if prefix else ''}{kind}.{attr}"
+            entries.append(program_run.LayoutEntry(name, where, param, transposed))
+    return entries
+
+
+def _bound(task: Task, model: torch.nn.Module | None, params: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """The case's weights as the tensors the program trains: ``params`` itself, or the model's parameters
+    set to the case's values (transposed where the layout says)."""
+    if model is None:
+        return {n: program_run.LayoutEntry(n, n, p) for n, p in params.items()}
+    bound = program_run.bind(list(task.weights), _layout(model))
+    with torch.no_grad():
+        for name, entry in bound.items():
+            if entry.param.dtype != _TORCH_DTYPES[task.dtype]:
+                raise program_run.ProgramError(f"the model's {entry.where} is {entry.param.dtype}, the case's "
+                                               f"dtype {task.dtype}: build the layer in that dtype")
+            value = to_torch(task.weights[name], task.dtype)
+            entry.param.copy_(value.T if entry.transposed else value)
+    return bound
 
 
 def _d2l_penalty(params: dict[str, torch.Tensor], l1: float, lambd: float) -> torch.Tensor | None:

@@ -269,7 +269,7 @@ class OptimizerCall:
         parts: dict[str, list[str]] = {}
         for name, value in native.items():
             base = name.split("[")[0]
-            parts.setdefault(base, []).append(_fmt(value))
+            parts.setdefault(base, []).append(_code(value))
         args = [f"{k}=({', '.join(v)})" if len(v) > 1 else f"{k}={v[0]}" for k, v in parts.items()]
         return f"{self.api}({', '.join(([extra] if extra else []) + args)})"
 
@@ -332,6 +332,13 @@ def weight_norm_g_shape(shape: tuple[int, ...], dim: int | None) -> tuple[int, .
 
 def _fmt(value: float | bool) -> str:
     return str(value) if isinstance(value, bool) else f"{value:g}"
+
+
+def _code(value: float | bool) -> str:
+    """As Python source: a float stays a float (``0.0``, not ``0``: keras.optimizers.SGD refuses ``momentum=0``,
+    found by running ``regcompare translate``'s own output as a program case)."""
+    text = _fmt(value)
+    return text if isinstance(value, bool) or any(c in text for c in ".einf") else f"{text}.0"
 
 
 def arg(name: str, term: Term, factor: float = 1.0, default: float = 0.0) -> Param:
