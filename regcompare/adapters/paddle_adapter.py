@@ -35,7 +35,7 @@ import ml_dtypes
 import numpy as np
 
 from regcompare import measure
-from regcompare.adapters.base import Adapter, Task, Unsupported, Value
+from regcompare.adapters.base import Adapter, Task, Unsupported, Value, tuple_args
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
 
@@ -261,7 +261,7 @@ class PaddleAdapter(Adapter):
         params = {n: to_parameter(w, task.dtype, _attr_of(task, n, attr)) for n, w in task.weights.items()}
         cls = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])
         parameters, decay = _groups(task, params, decay)
-        optimizer = cls(parameters=parameters, **task.options["args"], **decay)
+        optimizer = cls(parameters=parameters, **tuple_args(task.options["args"]), **decay)
         grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
         with warnings.catch_warnings():
             # The advice to keep FP16/BF16 moments in float32 is about accuracy, which is what is measured here.

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from regcompare.adapters.base import Adapter, Task, Unsupported, Value
+from regcompare.adapters.base import Adapter, Task, Unsupported, Value, tuple_args
 from regcompare.trajectory import minibatches
 
 #: A penalty of one tensor, built from the task's native arguments: the framework call under test.
@@ -184,7 +184,7 @@ class TensorflowAdapter(Adapter):
 
     def _optimizer(self, task: Task, **extra: float | None) -> keras.optimizers.Optimizer:
         cls = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])
-        return cls(**task.options["args"], **extra)
+        return cls(**tuple_args(task.options["args"]), **extra)
 
     def _measure(self, task: Task, penalty_of: TensorPenalty) -> Value:
         """The penalty summed over the task's tensors (in their dtype), or its gradient per tensor."""

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from regcompare import measure
-from regcompare.adapters.base import Adapter, Task, Value
+from regcompare.adapters.base import Adapter, Task, Value, tuple_args
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
 
@@ -24,10 +24,8 @@ def optimizer_class(api: str) -> type[torch.optim.Optimizer]:
 
 def optimizer_kwargs(args: dict[str, float | bool]) -> dict[str, object]:
     """The registry's flat argument names as torch takes them: ``betas[0]``, ``betas[1]`` become ``betas``."""
-    kwargs: dict[str, object] = {k: v for k, v in args.items() if "[" not in k}
-    if "betas[0]" in args:
-        kwargs["betas"] = (args["betas[0]"], args["betas[1]"])
-    return kwargs
+    return tuple_args(args)
+
 
 _TORCH_DTYPES = {
     "float16": torch.float16,

@@ -5,7 +5,15 @@ paddle/base/layer_helper_base.py _create_weight_normalize)."""
 
 from __future__ import annotations
 
-from regcompare.conventions.model import Convention, OptimizerCall, Placement, WeightNorm, adam_hypers, arg, hyper
+from regcompare.conventions.model import (
+    Convention,
+    OptimizerCall,
+    Placement,
+    WeightNorm,
+    adam_hypers,
+    arg,
+    hyper,
+)
 from regcompare.conventions.texts import (
     DECOUPLED,
     GROUPS,
@@ -32,6 +40,18 @@ PADDLE_ADAM = OptimizerCall("paddle.optimizer.Adam", "adam",
 PADDLE_ADAMW = OptimizerCall("paddle.optimizer.AdamW", "adam",
                              adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8))
 _PADDLE_OPTIMIZERS = (PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAM)
+
+# --- zoo: asgd, lamb, rprop, lbfgs (paddle/optimizer/asgd.py, lamb.py, rprop.py, lbfgs.py; optimizer.py) ---
+PADDLE_RPROP = OptimizerCall("paddle.optimizer.Rprop", "rprop", (
+    hyper("lr", "learning_rate", 1e-3), hyper("etaminus", "etas[0]", 0.5), hyper("etaplus", "etas[1]", 1.2),
+    hyper("step_size_min", "learning_rate_range[0]", 1e-5), hyper("step_size_max", "learning_rate_range[1]", 50.0)))
+_RPROP_ZERO_DECAY = (
+    "paddle Rprop takes no weight_decay but passes weight_decay=0.0 to Optimizer.__init__, which builds "
+    "L2Decay(0.0) (optimizer.py: `if isinstance(weight_decay, float): self.regularization = L2Decay(weight_decay)`): "
+    "the gradient gets 0·w added, so an infinite weight becomes NaN (torch Rprop leaves it infinite)")
+#: Optimizers a ParamAttr regularizer runs with: those taking an optimizer-level regularizer too, and those that
+#: take none of their own (Rprop), where a ParamAttr is the only way to regularize.
+_PADDLE_PARAM_OPTIMIZERS = (*_PADDLE_OPTIMIZERS, PADDLE_RPROP)
 
 _PADDLE_PARAM_PLACEMENT = Placement("ParamAttr(regularizer=…) on the scoped parameters only")
 _PADDLE_REGULARIZER_PLACEMENT = Placement(GROUPS)
@@ -129,7 +149,7 @@ RECORDS: tuple[Convention, ...] = (
         "gradient += coeff·w, on this parameter only",
         "coupled", f"paddle.ParamAttr(regularizer=paddle.regularizer.L2Decay(coeff)) on the parameter: {STEP}",
         caveats=("A ParamAttr regularizer overrides the optimizer's weight_decay for that parameter.",),
-        optimizers=_PADDLE_OPTIMIZERS, role="param",
+        optimizers=_PADDLE_PARAM_OPTIMIZERS, role="param",
         placement=_PADDLE_PARAM_PLACEMENT,
     ),
     Convention(
@@ -138,7 +158,7 @@ RECORDS: tuple[Convention, ...] = (
         "gradient += coeff·sign(w), on this parameter only",
         "coupled", f"paddle.ParamAttr(regularizer=paddle.regularizer.L1Decay(coeff)) on the parameter: {STEP}",
         caveats=("A ParamAttr regularizer overrides the optimizer's weight_decay for that parameter.",),
-        optimizers=_PADDLE_OPTIMIZERS, role="param",
+        optimizers=_PADDLE_PARAM_OPTIMIZERS, role="param",
         placement=_PADDLE_PARAM_PLACEMENT,
     ),
     Convention(
@@ -193,5 +213,15 @@ RECORDS: tuple[Convention, ...] = (
         "gradient += regularization_coeff·sign(w)",
         "coupled", "Paddle 1.x only; not installable with Python 3.11", executed=False,
         caveats=("Documented convention only: paddle.fluid was removed in Paddle 2.5.",),
+    ),
+    # --- zoo: asgd, lamb, rprop, lbfgs ---
+    Convention(
+        "paddle.optimizer.Rprop", "paddle", "update", ("update",), (),
+        "no weight decay argument, yet gradient += 0.0·w (an L2Decay(0.0) built by Optimizer.__init__)",
+        "coupled", f"paddle.optimizer.Rprop(learning_rate, learning_rate_range, etas): {UPDATE_OF_STEPS}",
+        caveats=(_RPROP_ZERO_DECAY, "A ParamAttr regularizer on the parameter is applied (coupled).",
+                 "learning_rate must lie inside learning_rate_range (default (1e-5, 50); torch step_sizes: "
+                 "(1e-6, 50))."),
+        optimizers=(PADDLE_RPROP,), role="optimizer",
     ),
 )

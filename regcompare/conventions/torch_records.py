@@ -3,7 +3,16 @@ sources: torch/optim/sgd.py, adam.py, adamw.py; scope: torch/optim/optimizer.py 
 
 from __future__ import annotations
 
-from regcompare.conventions.model import Convention, OptimizerCall, Placement, WeightNorm, adam_hypers, arg, hyper
+from regcompare.conventions.model import (
+    Convention,
+    OptimizerCall,
+    Placement,
+    Variant,
+    WeightNorm,
+    adam_hypers,
+    arg,
+    hyper,
+)
 from regcompare.conventions.texts import (
     DECOUPLED,
     GROUPS,
@@ -24,6 +33,14 @@ TORCH_SGD = OptimizerCall("torch.optim.SGD", "sgd", (
 TORCH_ADAM = OptimizerCall("torch.optim.Adam", "adam", adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8))
 TORCH_ADAMW = OptimizerCall("torch.optim.AdamW", "adam", adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8))
 _TORCH_PLACEMENT = Placement(GROUPS)
+
+# --- zoo: asgd, rprop, lbfgs, adafactor, muon (torch/optim/asgd.py, rprop.py, lbfgs.py, _adafactor.py, _muon.py) ---
+_TORCH_FOREACH = Variant("foreach", native=(("foreach", True),))
+_TORCH_MAXIMIZE = Variant("maximize", native=(("maximize", True),), settings=(("maximize", True),))
+TORCH_RPROP = OptimizerCall("torch.optim.Rprop", "rprop", (
+    hyper("lr", "lr", 0.01), hyper("etaminus", "etas[0]", 0.5), hyper("etaplus", "etas[1]", 1.2),
+    hyper("step_size_min", "step_sizes[0]", 1e-6), hyper("step_size_max", "step_sizes[1]", 50.0)),
+    variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
 
 RECORDS: tuple[Convention, ...] = (
     Convention(
@@ -79,5 +96,13 @@ RECORDS: tuple[Convention, ...] = (
                  WN_MINUS_ONE, WN_NOT_W),
         role="optimizer",
         weight_norm=WeightNorm("parametrizations.weight.original0", "parametrizations.weight.original1", (TORCH_SGD,)),
+    ),
+    # --- zoo: asgd, rprop, lbfgs, adafactor, muon ---
+    Convention(
+        "torch.optim.Rprop", "torch", "update", ("update",), (),
+        "no weight decay: torch.optim.Rprop has no weight_decay argument",
+        "coupled", f"torch.optim.Rprop(lr, etas, step_sizes): {UPDATE_OF_STEPS}",
+        caveats=("No decay at all: an L2 penalty must go into the loss (paddle Rprop: a ParamAttr regularizer).",),
+        optimizers=(TORCH_RPROP,), role="optimizer",
     ),
 )

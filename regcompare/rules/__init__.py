@@ -136,7 +136,7 @@ def run(
     lr = float(settings["lr"])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for t in range(1, steps + 1):
-            w = w + step_once(mod, w, dw, decay, settings, t, lr, state, takes)
+            w = advance(mod, w, dw, decay, settings, t, lr, state, takes)
     return w
 
 
@@ -145,6 +145,14 @@ def step_once(
     state: dict[str, Any], takes: bool,
 ) -> np.ndarray:
     """Δw of one step: the gradient at w with the coupled decay, then decoupled decay, then the rule."""
+    return advance(mod, w, dw, decay, s, t, lr, state, takes) - w
+
+
+def advance(
+    mod: ModuleType, w: np.ndarray, dw: np.ndarray, decay: Decay, s: Settings, t: int, lr: float,
+    state: dict[str, Any], takes: bool,
+) -> np.ndarray:
+    """The weights after one step (not w + Δw: an infinite weight stays infinite instead of inf − inf = NaN)."""
 
     def grad_at(x: np.ndarray) -> np.ndarray:
         return dw + _decay_gradient(x, decay.coupled)
@@ -155,7 +163,7 @@ def step_once(
     g = grad_at(w)  # the coupled term is part of the gradient, taken before the step changes w at all
     decayed = w if takes or not decay.decoupled else w - lr * decay.decoupled * w
     ctx = Step(decayed, g, t, lr, s, state, decay.decoupled, grad_at, loss_at)
-    return decayed - w + mod.step(ctx)
+    return decayed + mod.step(ctx)
 
 
 def update(

@@ -1,0 +1,86 @@
+"""The zoo's group B rules (asgd, lamb, lion, adafactor, ftrl, muon, rprop, lbfgs): each float64 step on an example
+computed by hand from the framework's documented formula, and each case run through the real frameworks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from regcompare import engine, rules
+from regcompare.cases import load_case
+from regcompare.conventions import Decay, Regularizer
+from regcompare.workers import WorkerPool
+
+ROOT = Path(__file__).parent.parent
+CASES = ROOT / "cases" / "optimizers"
+
+
+NO_DECAY = Decay()
+
+
+def _run(name: str, w: list[float], g: list[float], steps: int, decay: Decay = NO_DECAY, **settings: object) -> np.ndarray:
+    full = rules.canonical(name, settings)
+    return rules.run(name, np.array(w, np.float64), np.array(g, np.float64), decay, full, steps)
+
+
+# --- rprop ----------------------------------------------------------------------------------------------
+
+
+def test_rprop_grows_the_step_while_the_sign_holds() -> None:
+    # η = 0.1, then 0.1·1.2 = 0.12, then 0.144: w = 1 − 0.364.
+    np.testing.assert_allclose(_run("rprop", [1.0], [1.0], 3, lr=0.1), [1.0 - 0.364], rtol=1e-15)
+
+
+def test_rprop_halves_the_step_and_skips_it_when_the_sign_flips() -> None:
+    # Coupled l2 = 20 from w = 0, loss gradient 1: g₁ = 1, w₁ = −0.1; g₂ = 1 − 2 = −1 flips: η = 0.05, g zeroed, w₂ = w₁;
+    # g₃ = −1 after a zeroed g_prev: η stays 0.05, w₃ = −0.1 + 0.05.
+    w = _run("rprop", [0.0], [1.0], 3, Decay(Regularizer(l2=20.0)), lr=0.1)
+    np.testing.assert_allclose(w, [-0.05], rtol=1e-15)
+
+
+def test_rprop_clamps_the_step_size() -> None:
+    # η = 0.1·1.2 = 0.12 clamped to 0.11 on step 2: w = 1 − 0.1 − 0.11.
+    w = _run("rprop", [1.0], [1.0], 2, lr=0.1, step_size_max=0.11)
+    np.testing.assert_allclose(w, [0.79], rtol=1e-15)
+
+
+def test_an_infinite_weight_stays_infinite_without_decay() -> None:
+    assert _run("rprop", [np.inf, -np.inf], [1.0, 1.0], 2).tolist() == [np.inf, -np.inf]
+
+
+# --- every case through the real frameworks ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = WorkerPool()
+    yield pool
+    pool.close()
+
+
+def _rows(pool: WorkerPool, case: str) -> tuple[list[dict], int]:
+    result = engine.run([load_case(str(CASES / case))], ("torch", "tensorflow", "paddle"), pool)
+    return result.rows, result.failures
+
+
+def _statuses(rows: list[dict], api: str) -> set[str]:
+    return {r["status"] for r in rows if r["api"] == api}
+
+
+def test_rprop_case_matches_in_torch_and_paddle(pool: WorkerPool) -> None:
+    rows, failures = _rows(pool, "rprop.yaml")
+    assert failures == 0
+    for api in ("torch.optim.Rprop", "paddle.optimizer.Rprop", "paddle.ParamAttr.L2Decay", "paddle.ParamAttr.L1Decay"):
+        assert _statuses(rows, api) == {"match"}, api
+    assert {r.get("variant") for r in rows if r["api"] == "torch.optim.Rprop"} == {None, "foreach", "maximize"}
+
+
+def test_paddle_rprop_turns_an_infinite_weight_into_nan(pool: WorkerPool) -> None:
+    rows, failures = _rows(pool, "rprop_infinite.yaml")
+    assert failures == 0
+    paddle = [r for r in rows if r["api"] == "paddle.optimizer.Rprop"]
+    assert paddle and all(r["status"] == "mismatch" and r["known"] for r in paddle)
+    assert all(r["raw"][0] == "NaN" for r in paddle)
+    assert _statuses(rows, "torch.optim.Rprop") == {"match"}
