@@ -50,6 +50,26 @@ def test_an_infinite_weight_stays_infinite_without_decay() -> None:
     assert _run("rprop", [np.inf, -np.inf], [1.0, 1.0], 2).tolist() == [np.inf, -np.inf]
 
 
+# --- asgd -----------------------------------------------------------------------------------------------
+
+
+def test_asgd_shrinks_by_lambd_with_a_decaying_step_size() -> None:
+    # lr 0.1, lambd 0.5, alpha 1: w₁ = 1·(1 − 0.05) − 0.1 = 0.85; η₂ = 0.1/1.05;
+    # w₂ = 0.85·(1 − 0.5·η₂) − η₂ = 0.85 − 0.1425/1.05 = 5/7.
+    w = _run("asgd", [1.0], [1.0], 2, lr=0.1, lambd=0.5, alpha=1.0)
+    np.testing.assert_allclose(w, [5 / 7], rtol=1e-14)
+
+
+def test_asgd_weight_decay_is_coupled_on_top_of_lambd() -> None:
+    # g = 1 + 1.0·w = 2 on step 1: w₁ = 0.95 − 0.2.
+    w = _run("asgd", [1.0], [1.0], 1, Decay(Regularizer(l2=1.0)), lr=0.1, lambd=0.5, alpha=1.0)
+    np.testing.assert_allclose(w, [0.75], rtol=1e-15)
+
+
+def test_asgd_without_lambd_is_sgd() -> None:
+    np.testing.assert_allclose(_run("asgd", [1.0], [1.0], 3, lr=0.1, lambd=0.0, t0=1.0), [0.7], rtol=1e-14)
+
+
 # --- every case through the real frameworks ---------------------------------------------------------------
 
 
@@ -84,3 +104,15 @@ def test_paddle_rprop_turns_an_infinite_weight_into_nan(pool: WorkerPool) -> Non
     assert paddle and all(r["status"] == "mismatch" and r["known"] for r in paddle)
     assert all(r["raw"][0] == "NaN" for r in paddle)
     assert _statuses(rows, "torch.optim.Rprop") == {"match"}
+
+
+def test_asgd_runs_in_torch_and_paddle_only_without_lambd(pool: WorkerPool) -> None:
+    rows, failures = _rows(pool, "asgd.yaml")
+    assert failures == 0
+    assert _statuses(rows, "torch.optim.ASGD") == {"match"}
+    skipped = [r for r in rows if r["api"] == "paddle.optimizer.ASGD"]
+    assert skipped and all(r["status"] == "skipped" and "lambd" in r["detail"] for r in skipped)
+    rows, failures = _rows(pool, "asgd_lambd_zero.yaml")
+    assert failures == 0
+    for api in ("torch.optim.ASGD", "paddle.optimizer.ASGD", "paddle.regularizer.L1Decay", "paddle.ParamAttr.L2Decay"):
+        assert _statuses(rows, api) == {"match"}, api

@@ -49,9 +49,17 @@ _RPROP_ZERO_DECAY = (
     "paddle Rprop takes no weight_decay but passes weight_decay=0.0 to Optimizer.__init__, which builds "
     "L2Decay(0.0) (optimizer.py: `if isinstance(weight_decay, float): self.regularization = L2Decay(weight_decay)`): "
     "the gradient gets 0·w added, so an infinite weight becomes NaN (torch Rprop leaves it infinite)")
+PADDLE_ASGD = OptimizerCall("paddle.optimizer.ASGD", "asgd", (hyper("lr", "learning_rate", 1e-3),),
+                            fixed=(("lambd", 0.0),))
+_ASGD_IS_SAG = (
+    "paddle.optimizer.ASGD is SAG (stochastic average gradient, Schmidt et al.), not torch's averaged SGD: "
+    "x ← x − lr·(d/min(m+1, batch_num) + λx), d the sum of the last batch_num gradients (asgd.py docstring and "
+    "_append_optimize_op); with the default batch_num=1 it is SGD, i.e. torch's ASGD with lambd=0 only")
+#: Optimizers an optimizer-level regularizer object (weight_decay=L2Decay(…)) runs with.
+_PADDLE_REG_OPTIMIZERS = (*_PADDLE_OPTIMIZERS, PADDLE_ASGD)
 #: Optimizers a ParamAttr regularizer runs with: those taking an optimizer-level regularizer too, and those that
 #: take none of their own (Rprop), where a ParamAttr is the only way to regularize.
-_PADDLE_PARAM_OPTIMIZERS = (*_PADDLE_OPTIMIZERS, PADDLE_RPROP)
+_PADDLE_PARAM_OPTIMIZERS = (*_PADDLE_REG_OPTIMIZERS, PADDLE_RPROP)
 
 _PADDLE_PARAM_PLACEMENT = Placement("ParamAttr(regularizer=…) on the scoped parameters only")
 _PADDLE_REGULARIZER_PLACEMENT = Placement(GROUPS)
@@ -132,7 +140,7 @@ RECORDS: tuple[Convention, ...] = (
         (arg("coeff", "l2"),),
         "gradient += coeff·w",
         "coupled", f"paddle.optimizer.SGD(weight_decay=paddle.regularizer.L2Decay(coeff)): {STEP}",
-        optimizers=_PADDLE_OPTIMIZERS, role="optimizer regularizer",
+        optimizers=_PADDLE_REG_OPTIMIZERS, role="optimizer regularizer",
         placement=_PADDLE_REGULARIZER_PLACEMENT,
     ),
     Convention(
@@ -140,7 +148,7 @@ RECORDS: tuple[Convention, ...] = (
         (arg("coeff", "l1"),),
         "gradient += coeff·sign(w)",
         "coupled", f"paddle.optimizer.SGD(weight_decay=paddle.regularizer.L1Decay(coeff)): {STEP}",
-        optimizers=_PADDLE_OPTIMIZERS, role="optimizer regularizer",
+        optimizers=_PADDLE_REG_OPTIMIZERS, role="optimizer regularizer",
         placement=_PADDLE_REGULARIZER_PLACEMENT,
     ),
     Convention(
@@ -223,5 +231,14 @@ RECORDS: tuple[Convention, ...] = (
                  "learning_rate must lie inside learning_rate_range (default (1e-5, 50); torch step_sizes: "
                  "(1e-6, 50))."),
         optimizers=(PADDLE_RPROP,), role="optimizer",
+    ),
+    Convention(
+        "paddle.optimizer.ASGD", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "gradient += weight_decay·w (a float becomes L2Decay); SAG over batch_num gradients, no lambd",
+        "coupled", f"paddle.optimizer.ASGD(weight_decay=<float>, batch_num=1): {UPDATE_OF_STEPS}",
+        caveats=(_ASGD_IS_SAG, "No lambd: torch's ASGD(lambd=…) has no paddle equivalent (the converter drops it)."),
+        optimizers=(PADDLE_ASGD,), role="optimizer",
+        placement=_PADDLE_PLACEMENT,
     ),
 )

@@ -41,6 +41,9 @@ TORCH_RPROP = OptimizerCall("torch.optim.Rprop", "rprop", (
     hyper("lr", "lr", 0.01), hyper("etaminus", "etas[0]", 0.5), hyper("etaplus", "etas[1]", 1.2),
     hyper("step_size_min", "step_sizes[0]", 1e-6), hyper("step_size_max", "step_sizes[1]", 50.0)),
     variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
+TORCH_ASGD = OptimizerCall("torch.optim.ASGD", "asgd", (
+    hyper("lr", "lr", 0.01), hyper("lambd", "lambd", 1e-4), hyper("alpha", "alpha", 0.75), hyper("t0", "t0", 1e6)),
+    variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
 
 RECORDS: tuple[Convention, ...] = (
     Convention(
@@ -104,5 +107,18 @@ RECORDS: tuple[Convention, ...] = (
         "coupled", f"torch.optim.Rprop(lr, etas, step_sizes): {UPDATE_OF_STEPS}",
         caveats=("No decay at all: an L2 penalty must go into the loss (paddle Rprop: a ParamAttr regularizer).",),
         optimizers=(TORCH_RPROP,), role="optimizer",
+    ),
+    Convention(
+        "torch.optim.ASGD", "torch", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "gradient += weight_decay·w (coupled), and w ← w·(1 − lambd·η_t) − η_t·g: lambd is a decay of its own",
+        "coupled", f"torch.optim.ASGD(weight_decay=…, lambd, alpha, t0): {UPDATE_OF_STEPS}",
+        caveats=("lambd (default 1e-4) decays the weights even with weight_decay=0: a decoupled-style shrink by "
+                 "lambd·η_t with the decaying step size η_t = lr/(1 + lambd·lr·(t−1))^alpha.",
+                 "η is kept as a float32 tensor even for float64 parameters (_get_scalar_dtype): in float64 each "
+                 "step is off by lr's float32 rounding, ~1e-8 relative.",
+                 "t0 only starts the averaged iterate ax (state['ax']), which is never written to the weights."),
+        optimizers=(TORCH_ASGD,), role="optimizer",
+        placement=_TORCH_PLACEMENT,
     ),
 )
