@@ -69,6 +69,50 @@ def test_asgd_without_lambd_is_sgd() -> None:
     np.testing.assert_allclose(_run("asgd", [1.0], [1.0], 3, lr=0.1, lambd=0.0, t0=1.0), [0.7], rtol=1e-14)
 
 
+# --- lion -----------------------------------------------------------------------------------------------
+
+
+def test_lion_steps_by_the_sign_of_the_interpolation() -> None:
+    # c₁ = 0.1·1 → w₁ = 0.9, m₁ = 0.01; c₂ = 0.9·0.01 + 0.1 → w₂ = 0.8.
+    np.testing.assert_allclose(_run("lion", [1.0], [1.0], 2, lr=0.1), [0.8], rtol=1e-15)
+
+
+def test_lion_momentum_carries_the_sign_where_the_gradient_vanishes() -> None:
+    # Coupled l2 = 20 from w = 0.05: g₁ = 2 → w₁ = −0.05, m₁ = 0.02; g₂ = 1 − 1 = 0, c₂ = 0.018 > 0 → w₂ = −0.15.
+    w = _run("lion", [0.05], [1.0], 2, Decay(Regularizer(l2=20.0)), lr=0.1)
+    np.testing.assert_allclose(w, [-0.15], rtol=1e-14)
+
+
+def test_lion_decoupled_decay_is_a_direct_shrink() -> None:
+    # w ← 1 − 0.1·0.5·1 = 0.95, then − 0.1·sign(0.1·1).
+    np.testing.assert_allclose(_run("lion", [1.0], [1.0], 1, Decay(decoupled=0.5), lr=0.1), [0.85], rtol=1e-15)
+
+
+# --- lamb -----------------------------------------------------------------------------------------------
+
+W34, G1 = [3.0, 4.0], [1.0, -1.0]  # ‖w‖ = 5; step 1: m̂ = g, v̂ = g², r = g/(|g| + ε) ≈ [1, −1]
+
+
+def test_lamb_scales_the_step_by_the_trust_ratio() -> None:
+    w = _run("lamb", W34, G1, 1, lr=0.1, eps=1e-12)
+    np.testing.assert_allclose(w, [3 - 0.5 / np.sqrt(2), 4 + 0.5 / np.sqrt(2)], rtol=1e-11)
+
+
+def test_lamb_decay_inside_the_ratio_and_before_it() -> None:
+    # paddle, the paper: r = [1, −1] + 0.5·[3, 4] = [2.5, 1], ratio 5/√7.25.
+    inside = _run("lamb", W34, G1, 1, Decay(decoupled=0.5), lr=0.1, eps=1e-12)
+    np.testing.assert_allclose(inside, np.array(W34) - 0.1 * 5 / np.sqrt(7.25) * np.array([2.5, 1.0]), rtol=1e-11)
+    # Keras: w ← 0.95·w first (‖w‖ = 4.75), then r = [1, −1].
+    full = rules.canonical("lamb", {"lr": 0.1, "eps": 1e-12}, {"decay_in_ratio": False})
+    before = rules.run("lamb", np.array(W34), np.array(G1), Decay(decoupled=0.5), full, 1)
+    np.testing.assert_allclose(before, [2.85 - 0.475 / np.sqrt(2), 3.8 + 0.475 / np.sqrt(2)], rtol=1e-11)
+
+
+def test_paddle_lamb_skips_the_ratio_without_its_own_decay() -> None:
+    w = _run("lamb", W34, G1, 1, lr=0.1, eps=1e-12, always_adapt=False)
+    np.testing.assert_allclose(w, [2.9, 4.1], rtol=1e-11)
+
+
 # --- every case through the real frameworks ---------------------------------------------------------------
 
 
@@ -114,3 +158,23 @@ def test_asgd_runs_in_torch_and_paddle_only_without_lambd() -> None:
     rows = [r for r in rows if r["case"] == "optimizers-asgd-lambd-zero"]
     for api in ("torch.optim.ASGD", "paddle.optimizer.ASGD", "paddle.regularizer.L1Decay", "paddle.ParamAttr.L2Decay"):
         assert _statuses(rows, api) == {"match"}, api
+
+
+def test_lion_decay_is_a_shrink_and_l2_goes_through_the_sign() -> None:
+    rows, failures = _rows("lion.yaml")
+    assert failures == 0
+    assert _statuses(rows, "keras.optimizers.Lion") == {"divergent"}
+    assert _statuses(rows, "keras.regularizers.L2") == _statuses(rows, "keras.regularizers.L1") == {"match"}
+
+
+def test_lamb_decay_inside_the_ratio_in_paddle_and_before_it_in_keras() -> None:
+    rows, failures = _rows("lamb.yaml", "lamb_paddle_default.yaml")
+    assert failures == 0
+    lamb = [r for r in rows if r["case"] == "optimizers-lamb" and r["dtype"] == "float32"]
+    decayed = [r for r in lamb if r["native"] in ({"lamb_weight_decay": 0.5}, {"weight_decay": 0.5})]
+    assert {r["status"] for r in decayed} == {"divergent"}
+    assert any("inside the trust ratio" in r["detail"] for r in decayed if r["api"] == "paddle.optimizer.Lamb")
+    assert any("before update_step" in r["detail"] for r in decayed if r["api"] == "keras.optimizers.Lamb")
+    assert _statuses(lamb, "paddle.ParamAttr.L2Decay") == _statuses(lamb, "keras.regularizers.L2") == {"match"}
+    default = [r for r in rows if r["case"] == "optimizers-lamb-paddle-default"]
+    assert {r["status"] for r in default if r["framework"] == "tensorflow"} == {"skipped"}

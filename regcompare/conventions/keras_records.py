@@ -21,7 +21,18 @@ KERAS_ADAM = OptimizerCall("keras.optimizers.Adam", "adam",
                            adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7), eps_on="v")
 KERAS_ADAMW = OptimizerCall("keras.optimizers.AdamW", "adam",
                             adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7), eps_on="v")
-_KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM)
+# --- zoo: lion, lamb, adafactor, ftrl, muon (keras/src/optimizers/lion.py, lamb.py, adafactor.py, ftrl.py, muon.py) ---
+KERAS_LION = OptimizerCall("keras.optimizers.Lion", "lion", (
+    hyper("lr", "learning_rate", 1e-3), hyper("beta1", "beta_1", 0.9), hyper("beta2", "beta_2", 0.99)))
+KERAS_LAMB = OptimizerCall("keras.optimizers.Lamb", "lamb", (
+    hyper("lr", "learning_rate", 1e-3), hyper("beta1", "beta_1", 0.9), hyper("beta2", "beta_2", 0.999),
+    hyper("eps", "epsilon", 1e-7)), fixed=(("always_adapt", True),),
+    options=(("decay_in_ratio", False),),
+    why="Keras Lamb: weight_decay is the generic decoupled shrink w ← w − lr·λ·w before update_step "
+        "(BaseOptimizer._apply_weight_decay), so λw is not inside the trust ratio as in the paper and paddle; "
+        "‖w‖ is taken after the shrink (keras/src/optimizers/lamb.py Lamb.update_step)")
+_KERAS_ZOO_B = (KERAS_LION, KERAS_LAMB)
+_KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM, *_KERAS_ZOO_B)
 KERAS_F64 = ("In float64, Adam's bias corrections use float32-rounded betas (ops.cast of a Python float): "
              "about 7e-6 relative per step.")
 _KERAS_LAYER_PLACEMENT = Placement("the regularizer on the scoped weights only (each layer's kernel_regularizer)")
@@ -111,5 +122,28 @@ RECORDS: tuple[Convention, ...] = (
         "scale·½Σw² (scale · tf.nn.l2_loss)",
         "penalty", "TF 1.x only; not installable with Python 3.11", executed=False,
         caveats=("Documented convention only: tf.contrib was removed in TF 2.",),
+    ),
+    # --- zoo: lion, lamb, adafactor, ftrl, muon ---
+    Convention(
+        "keras.optimizers.Lion", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + ": a direct shrink, then w ← w − lr·sign(β₁m + (1−β₁)g)",
+        "decoupled", f"keras.optimizers.Lion(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
+        caveats=("The decay is a direct shrink (the paper's decoupled decay), not L2: an L2 penalty in the loss goes "
+                 "through the sign and moves each weight by lr at most, whatever its size.",
+                 "Default beta_2=0.99 (Adam's 0.999); torch and paddle have no Lion."),
+        optimizers=(KERAS_LION,), role="optimizer",
+        placement=_KERAS_PLACEMENT,
+    ),
+    Convention(
+        "keras.optimizers.Lamb", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + ", before the trust ratio (paddle and the paper: λw inside it)",
+        "decoupled", f"keras.optimizers.Lamb(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "Default epsilon=1e-7 (paddle Lamb: 1e-6), added to √v̂.",
+                 "Always applies the trust ratio ‖w‖/‖r‖ (paddle: only where its lamb_weight_decay is nonzero, "
+                 "unless always_adapt=True)."),
+        optimizers=(KERAS_LAMB,), role="optimizer",
+        placement=_KERAS_PLACEMENT,
     ),
 )

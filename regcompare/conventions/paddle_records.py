@@ -55,11 +55,22 @@ _ASGD_IS_SAG = (
     "paddle.optimizer.ASGD is SAG (stochastic average gradient, Schmidt et al.), not torch's averaged SGD: "
     "x ← x − lr·(d/min(m+1, batch_num) + λx), d the sum of the last batch_num gradients (asgd.py docstring and "
     "_append_optimize_op); with the default batch_num=1 it is SGD, i.e. torch's ASGD with lambd=0 only")
+_LAMB_HYPERS = (hyper("lr", "learning_rate", 1e-3), hyper("beta1", "beta1", 0.9), hyper("beta2", "beta2", 0.999),
+                hyper("eps", "epsilon", 1e-6), hyper("always_adapt", "always_adapt", False))
+PADDLE_LAMB = OptimizerCall("paddle.optimizer.Lamb", "lamb", _LAMB_HYPERS)
+# With a ParamAttr regularizer Lamb's own decay is off: lamb_weight_decay defaults to 0.01, so it is passed as 0.0
+# (the key is no case setting: the hyper always passes its default).
+PADDLE_LAMB_NO_OWN_DECAY = OptimizerCall("paddle.optimizer.Lamb", "lamb",
+                                         (*_LAMB_HYPERS, hyper("no own decay", "lamb_weight_decay", 0.0)))
+_PADDLE_F64_BETAS = (
+    "paddle's lamb kernel keeps β₁, β₂ as float32 attributes: in float64 the moments use the float32-rounded betas "
+    "and the powers βᵗ start at the float64 β and are multiplied by the float32 one each step (this reproduces "
+    "paddle to 5e-15); ~1e-6 relative off the float64 reference where λ ≠ 0 (else the ratio cancels it)")
 #: Optimizers an optimizer-level regularizer object (weight_decay=L2Decay(…)) runs with.
 _PADDLE_REG_OPTIMIZERS = (*_PADDLE_OPTIMIZERS, PADDLE_ASGD)
 #: Optimizers a ParamAttr regularizer runs with: those taking an optimizer-level regularizer too, and those that
 #: take none of their own (Rprop), where a ParamAttr is the only way to regularize.
-_PADDLE_PARAM_OPTIMIZERS = (*_PADDLE_REG_OPTIMIZERS, PADDLE_RPROP)
+_PADDLE_PARAM_OPTIMIZERS = (*_PADDLE_REG_OPTIMIZERS, PADDLE_RPROP, PADDLE_LAMB_NO_OWN_DECAY)
 
 _PADDLE_PARAM_PLACEMENT = Placement("ParamAttr(regularizer=…) on the scoped parameters only")
 _PADDLE_REGULARIZER_PLACEMENT = Placement(GROUPS)
@@ -240,5 +251,16 @@ RECORDS: tuple[Convention, ...] = (
         caveats=(_ASGD_IS_SAG, "No lambd: torch's ASGD(lambd=…) has no paddle equivalent (the converter drops it)."),
         optimizers=(PADDLE_ASGD,), role="optimizer",
         placement=_PADDLE_PLACEMENT,
+    ),
+    Convention(
+        "paddle.optimizer.Lamb", "paddle", "update", ("update",),
+        (arg("lamb_weight_decay", "l2", 1.0, 0.01),),
+        "r = m̂/(√v̂+ε) + lamb_weight_decay·w; w ← w − lr·(‖w‖/‖r‖)·r: decoupled, inside the trust ratio",
+        "decoupled", f"paddle.optimizer.Lamb(lamb_weight_decay=…): {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "Default lamb_weight_decay=0.01; it takes no weight_decay (a ParamAttr regularizer is "
+                 "applied, coupled).",
+                 "With lamb_weight_decay=0 (or exclude_from_weight_decay_fn) the trust ratio is skipped: Adam without "
+                 "layer-wise adaptation, unless always_adapt=True.", _PADDLE_F64_BETAS),
+        optimizers=(PADDLE_LAMB,), role="optimizer",
     ),
 )
