@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from regcompare import engine, rules
 from regcompare.cases import load_case
@@ -113,6 +114,29 @@ def test_paddle_lamb_skips_the_ratio_without_its_own_decay() -> None:
     np.testing.assert_allclose(w, [2.9, 4.1], rtol=1e-11)
 
 
+# --- lbfgs ----------------------------------------------------------------------------------------------
+
+
+def test_lbfgs_walks_minus_g_on_a_linear_loss() -> None:
+    # No curvature (y = 0): t = min(1, 1/‖g‖₁)·lr = 0.05 on the first iteration, then lr = 0.1 twice.
+    w = _run("lbfgs", [1.0, 2.0], [1.0, -1.0], 1, lr=0.1, max_iter=3)
+    np.testing.assert_allclose(w, [0.75, 2.25], rtol=1e-15)
+
+
+def test_lbfgs_secant_step_finds_a_quadratic_minimum() -> None:
+    # loss = w + w²/2 from w = 1, lr 1: t₁ = 1/2, w₁ = 1 − 0.5·2 = 0; s = −1, y = 1 − 2 = −1, H = 1, and the
+    # two-loop recursion gives d = −1: w₂ = −1, where the gradient is 0 and LBFGS stops.
+    w = _run("lbfgs", [1.0], [1.0], 1, Decay(Regularizer(l2=1.0)), lr=1.0)
+    np.testing.assert_allclose(w, [-1.0], rtol=1e-15)
+
+
+def test_lbfgs_sees_all_tensors_as_one_vector() -> None:
+    full = rules.canonical("lbfgs", {"lr": 0.1, "max_iter": 3})
+    out = rules.update("lbfgs", {"a": np.array([1.0]), "b": np.array([2.0])}, {"a": np.array([1.0]),
+                       "b": np.array([-1.0])}, {"a": NO_DECAY, "b": NO_DECAY}, full, 1)
+    assert (out["a"][0], out["b"][0]) == pytest.approx((0.75, 2.25), rel=1e-15)  # ‖g‖₁ = 2 over both
+
+
 # --- every case through the real frameworks ---------------------------------------------------------------
 
 
@@ -178,3 +202,17 @@ def test_lamb_decay_inside_the_ratio_in_paddle_and_before_it_in_keras() -> None:
     assert _statuses(lamb, "paddle.ParamAttr.L2Decay") == _statuses(lamb, "keras.regularizers.L2") == {"match"}
     default = [r for r in rows if r["case"] == "optimizers-lamb-paddle-default"]
     assert {r["status"] for r in default if r["framework"] == "tensorflow"} == {"skipped"}
+
+
+def test_lbfgs_matches_and_paddle_ignores_its_weight_decay() -> None:
+    rows, failures = _rows("lbfgs.yaml")
+    assert failures == 0
+    assert _statuses(rows, "torch.optim.LBFGS") == _statuses(rows, "torch.optim.LBFGS.penalty") == {"match"}
+    paddle = {(r["native"]["weight_decay"], r["dtype"], r["tensor"]): r for r in rows
+              if r["api"] == "paddle.optimizer.LBFGS"}
+    for (wd, dtype, tensor), row in paddle.items():
+        if wd:  # the same weights as without decay: weight_decay ignored
+            assert row["status"] == "mismatch" and row["known"]
+            assert row["raw"] == paddle[(0.0, dtype, tensor)]["raw"]
+        else:
+            assert row["status"] == "match"

@@ -165,6 +165,20 @@ def _groups(
     return [g for g in groups if g["params"]], {}
 
 
+def _closure(
+    optimizer: paddle.optimizer.Optimizer, params: dict[str, paddle.Tensor], grads: dict[str, paddle.Tensor]
+) -> Callable[[], paddle.Tensor]:
+    """The closure LBFGS.step calls at each inner iteration: the loss Σ grads⊙w and its gradient."""
+
+    def closure() -> paddle.Tensor:
+        optimizer.clear_grad()
+        loss = functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()])
+        loss.backward()
+        return loss
+
+    return closure
+
+
 class PaddleAdapter(Adapter):
     framework = "paddle"
     # Paddle's only refusal seen on these APIs is a missing CPU kernel, narrowed to ``Unsupported`` by
@@ -267,6 +281,9 @@ class PaddleAdapter(Adapter):
             # The advice to keep FP16/BF16 moments in float32 is about accuracy, which is what is measured here.
             warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
             for _ in range(task.options["steps"]):
+                if isinstance(optimizer, paddle.optimizer.LBFGS):
+                    optimizer.step(_closure(optimizer, params, grads))  # it evaluates the loss again
+                    continue
                 functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()]).backward()
                 optimizer.step()
                 optimizer.clear_grad()

@@ -75,6 +75,7 @@ class TorchAdapter(Adapter):
             "torch.optim.Adam": self.update,
             "torch.optim.AdamW": self.update,
             "torch.optim.Adam.decoupled": self.adam_decoupled,
+            "torch.optim.LBFGS.penalty": self.lbfgs_penalty,
             "torch.nn.utils.parametrizations.weight_norm": weight_norm,
         }
 
@@ -125,11 +126,22 @@ class TorchAdapter(Adapter):
         groups, decay = _groups(task, params)
         optimizer = cls(groups, **optimizer_kwargs(task.options["args"]), **decay, **extra)
         grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+        if cls is torch.optim.LBFGS:
+            return lbfgs_steps(task, optimizer, params, grads)
         for _ in range(task.options["steps"]):
             for name, w in params.items():
                 w.grad = grads[name].clone()  # the loss gradient, as backward() would leave it
             optimizer.step()
         return {n: to_numpy(w) for n, w in params.items()}
+
+    def lbfgs_penalty(self, task: Task) -> Value:
+        """``torch.optim.LBFGS`` with the hand-written penalty in its closure's loss (``task.native``)."""
+        if task.quantity != "update":
+            raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+        params = self._params(task)
+        optimizer = torch.optim.LBFGS(list(params.values()), **optimizer_kwargs(task.options["args"]))
+        grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+        return lbfgs_steps(task, optimizer, params, grads)
 
     def sgd(self, task: Task) -> Value:
         """The weight-decay term of one real ``torch.optim.SGD`` step with a zero loss gradient."""
@@ -142,6 +154,29 @@ class TorchAdapter(Adapter):
             w.grad = torch.zeros_like(w)
         torch.optim.SGD(list(params.values()), lr=lr, weight_decay=weight_decay).step()
         return {n: measure.term_from_step(task.weights[n], to_numpy(w), lr) for n, w in params.items()}
+
+
+def lbfgs_steps(
+    task: Task, optimizer: torch.optim.Optimizer, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
+) -> Value:
+    """``steps`` calls of ``optimizer.step(closure)``: LBFGS evaluates the loss Σ grads⊙w (plus the hand-written
+    penalty ``l1·Σ|w| + lambd·Σw²/2`` of ``task.native``, the d2l idiom) again at each inner iteration."""
+    lambd, l1 = task.native.get("lambd", 0.0), task.native.get("l1", 0.0)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = functools.reduce(operator.add, [torch.sum(w * grads[n]) for n, w in params.items()])
+        for w in params.values():  # a zero coefficient is not written, as a user would not write it
+            if lambd:
+                loss = loss + lambd * torch.sum(w.pow(2)) / 2
+            if l1:
+                loss = loss + l1 * torch.sum(torch.abs(w))
+        loss.backward()
+        return loss
+
+    for _ in range(task.options["steps"]):
+        optimizer.step(closure)
+    return {n: to_numpy(w) for n, w in params.items()}
 
 
 def _weight_norm_module(weight: torch.Tensor, dim: int | None) -> torch.nn.Module:

@@ -66,6 +66,14 @@ _PADDLE_F64_BETAS = (
     "paddle's lamb kernel keeps β₁, β₂ as float32 attributes: in float64 the moments use the float32-rounded betas "
     "and the powers βᵗ start at the float64 β and are multiplied by the float32 one each step (this reproduces "
     "paddle to 5e-15); ~1e-6 relative off the float64 reference where λ ≠ 0 (else the ratio cancels it)")
+PADDLE_LBFGS = OptimizerCall("paddle.optimizer.LBFGS", "lbfgs", (
+    hyper("lr", "learning_rate", 1.0), hyper("max_iter", "max_iter", 20), hyper("max_eval", "max_eval", 25),
+    hyper("tolerance_grad", "tolerance_grad", 1e-7), hyper("tolerance_change", "tolerance_change", 1e-9),
+    hyper("history_size", "history_size", 100)))
+_LBFGS_IGNORES = (
+    "paddle LBFGS accepts weight_decay (documented: 'the strategy of regularization') and ignores it: LBFGS.step "
+    "reads p.grad as the closure left it (_gather_flat_grad) and never calls the regularization "
+    "(Optimizer._create_regularization_of_grad), so the weights are those of no decay at all")
 #: Optimizers an optimizer-level regularizer object (weight_decay=L2Decay(…)) runs with.
 _PADDLE_REG_OPTIMIZERS = (*_PADDLE_OPTIMIZERS, PADDLE_ASGD)
 #: Optimizers a ParamAttr regularizer runs with: those taking an optimizer-level regularizer too, and those that
@@ -262,5 +270,13 @@ RECORDS: tuple[Convention, ...] = (
                  "With lamb_weight_decay=0 (or exclude_from_weight_decay_fn) the trust ratio is skipped: Adam without "
                  "layer-wise adaptation, unless always_adapt=True.", _PADDLE_F64_BETAS),
         optimizers=(PADDLE_LAMB,), role="optimizer",
+    ),
+    Convention(
+        "paddle.optimizer.LBFGS", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "documented gradient += weight_decay·w; in fact no decay at all (LBFGS.step never applies it)",
+        "coupled", f"paddle.optimizer.LBFGS(weight_decay=<float>, …).step(closure): {UPDATE_OF_STEPS}",
+        caveats=(_LBFGS_IGNORES, "Default learning_rate=1; the same algorithm as torch's LBFGS."),
+        optimizers=(PADDLE_LBFGS,), role="optimizer",
     ),
 )

@@ -41,6 +41,10 @@ TORCH_RPROP = OptimizerCall("torch.optim.Rprop", "rprop", (
     hyper("lr", "lr", 0.01), hyper("etaminus", "etas[0]", 0.5), hyper("etaplus", "etas[1]", 1.2),
     hyper("step_size_min", "step_sizes[0]", 1e-6), hyper("step_size_max", "step_sizes[1]", 50.0)),
     variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
+TORCH_LBFGS = OptimizerCall("torch.optim.LBFGS", "lbfgs", (
+    hyper("lr", "lr", 1.0), hyper("max_iter", "max_iter", 20), hyper("max_eval", "max_eval", 25),
+    hyper("tolerance_grad", "tolerance_grad", 1e-7), hyper("tolerance_change", "tolerance_change", 1e-9),
+    hyper("history_size", "history_size", 100)))
 TORCH_ASGD = OptimizerCall("torch.optim.ASGD", "asgd", (
     hyper("lr", "lr", 0.01), hyper("lambd", "lambd", 1e-4), hyper("alpha", "alpha", 0.75), hyper("t0", "t0", 1e6)),
     variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
@@ -120,5 +124,22 @@ RECORDS: tuple[Convention, ...] = (
                  "t0 only starts the averaged iterate ax (state['ax']), which is never written to the weights."),
         optimizers=(TORCH_ASGD,), role="optimizer",
         placement=_TORCH_PLACEMENT,
+    ),
+    Convention(
+        "torch.optim.LBFGS", "torch", "update", ("update",), (),
+        "no weight decay: torch.optim.LBFGS has no weight_decay argument",
+        "coupled", f"torch.optim.LBFGS(lr, max_iter, …).step(closure), the closure's loss Σ grads⊙w: {UPDATE_OF_STEPS}",
+        caveats=("No decay and one param group only: regularize it by a penalty in the closure's loss "
+                 "(torch.optim.LBFGS.penalty).", "Default lr=1; each step() runs up to max_iter inner iterations.",
+                 "All parameters are one flat vector: the curvature pairs mix every tensor."),
+        optimizers=(TORCH_LBFGS,), role="optimizer",
+    ),
+    Convention(
+        "torch.optim.LBFGS.penalty", "torch", "update", ("update",),
+        (arg("l1", "l1"), arg("lambd", "l2")),
+        "l1·Σ|w| + lambd·Σw²/2 added to the closure's loss (the d2l idiom): LBFGS sees the penalty's curvature too",
+        "penalty", f"torch.optim.LBFGS(…).step(closure), loss Σ grads⊙w + the penalty: {UPDATE_OF_STEPS}",
+        caveats=("The only way to regularize torch's LBFGS: the penalty is re-evaluated at every inner iteration.",),
+        optimizers=(TORCH_LBFGS,), role="loss",
     ),
 )
