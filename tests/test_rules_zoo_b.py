@@ -137,6 +137,37 @@ def test_lbfgs_sees_all_tensors_as_one_vector() -> None:
     assert (out["a"][0], out["b"][0]) == pytest.approx((0.75, 2.25), rel=1e-15)  # ‖g‖₁ = 2 over both
 
 
+# --- adafactor ------------------------------------------------------------------------------------------
+
+RMS34 = np.sqrt(12.5)  # RMS([3, 4])
+
+
+def test_adafactor_step_is_relative_to_the_weights() -> None:
+    # t = 1: ρ = min(0.1, 1), α = RMS(w)·ρ, v = g², u = g/|g| = [1, −1]; with d = 0.5 the RMS(u) = 1 halves it.
+    w = _run("adafactor", W34, G1, 1, lr=0.1)
+    np.testing.assert_allclose(w, [3 - 0.1 * RMS34, 4 + 0.1 * RMS34], rtol=1e-14)
+    w = _run("adafactor", W34, G1, 1, lr=0.1, d=0.5)
+    np.testing.assert_allclose(w, [3 - 0.05 * RMS34, 4 + 0.05 * RMS34], rtol=1e-14)
+
+
+def test_adafactor_factors_a_matrix_second_moment() -> None:
+    # rows mean(g²) = [2.5, 12.5], cols [5, 10]: v = r⊗c/mean(r) = [[5/3, 10/3], [25/3, 50/3]], u = g/√v;
+    # w = 0 so α = eps2·ρ = 1e-4.
+    g = np.array([[1.0, 2.0], [3.0, 4.0]])
+    full = rules.canonical("adafactor", {"lr": 0.1})
+    w = rules.run("adafactor", np.zeros((2, 2)), g, NO_DECAY, full, 1)
+    np.testing.assert_allclose(w, -1e-4 * g * np.sqrt([[0.6, 0.3], [0.12, 0.06]]), rtol=1e-14)
+
+
+def test_adafactor_decay_before_or_after_the_relative_step() -> None:
+    # torch: α from the undecayed w, then w·(1 − 0.1·0.5); Keras: w·0.95 first, α from it.
+    torch_like = _run("adafactor", W34, G1, 1, Decay(decoupled=0.5), lr=0.1)
+    np.testing.assert_allclose(torch_like, [2.85 - 0.1 * RMS34, 3.8 + 0.1 * RMS34], rtol=1e-14)
+    full = rules.canonical("adafactor", {"lr": 0.1}, {"rms_before_decay": False})
+    keras_like = rules.run("adafactor", np.array(W34), np.array(G1), Decay(decoupled=0.5), full, 1)
+    np.testing.assert_allclose(keras_like, [2.85 - 0.095 * RMS34, 3.8 + 0.095 * RMS34], rtol=1e-14)
+
+
 # --- every case through the real frameworks ---------------------------------------------------------------
 
 
@@ -216,3 +247,14 @@ def test_lbfgs_matches_and_paddle_ignores_its_weight_decay() -> None:
             assert row["raw"] == paddle[(0.0, dtype, tensor)]["raw"]
         else:
             assert row["status"] == "match"
+
+
+def test_adafactor_decay_places_differ_between_torch_and_keras() -> None:
+    rows, failures = _rows("adafactor.yaml")
+    assert failures == 0
+    decayed = [r for r in rows if r["native"].get("weight_decay") == 0.5]
+    assert {r["framework"] for r in decayed} == {"torch", "tensorflow"}
+    assert {r["status"] for r in decayed} == {"divergent"}
+    assert _statuses(rows, "keras.regularizers.L2") == {"match"}
+    undecayed = [r for r in rows if r["native"].get("weight_decay") == 0.0]
+    assert {r["status"] for r in undecayed} == {"match"}

@@ -31,7 +31,14 @@ KERAS_LAMB = OptimizerCall("keras.optimizers.Lamb", "lamb", (
     why="Keras Lamb: weight_decay is the generic decoupled shrink w ← w − lr·λ·w before update_step "
         "(BaseOptimizer._apply_weight_decay), so λw is not inside the trust ratio as in the paper and paddle; "
         "‖w‖ is taken after the shrink (keras/src/optimizers/lamb.py Lamb.update_step)")
-_KERAS_ZOO_B = (KERAS_LION, KERAS_LAMB)
+KERAS_ADAFACTOR = OptimizerCall("keras.optimizers.Adafactor", "adafactor", (
+    hyper("lr", "learning_rate", 1e-3), hyper("beta2_decay", "beta_2_decay", -0.8), hyper("eps1", "epsilon_1", 1e-30),
+    hyper("eps2", "epsilon_2", 1e-3), hyper("d", "clip_threshold", 1.0)),
+    options=(("rms_before_decay", False),),
+    why="Keras Adafactor: weight_decay shrinks w before update_step (BaseOptimizer._apply_weight_decay), so the "
+        "relative step max(epsilon_2, RMS(w))·ρ_t is taken from the decayed weights; torch takes it before its "
+        "decay (torch/optim/_adafactor.py)")
+_KERAS_ZOO_B = (KERAS_LION, KERAS_LAMB, KERAS_ADAFACTOR)
 _KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM, *_KERAS_ZOO_B)
 KERAS_F64 = ("In float64, Adam's bias corrections use float32-rounded betas (ops.cast of a Python float): "
              "about 7e-6 relative per step.")
@@ -144,6 +151,17 @@ RECORDS: tuple[Convention, ...] = (
                  "Always applies the trust ratio ‖w‖/‖r‖ (paddle: only where its lamb_weight_decay is nonzero, "
                  "unless always_adapt=True)."),
         optimizers=(KERAS_LAMB,), role="optimizer",
+        placement=_KERAS_PLACEMENT,
+    ),
+    Convention(
+        "keras.optimizers.Adafactor", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + "; the relative step then uses RMS of the decayed w",
+        "decoupled", f"keras.optimizers.Adafactor(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "relative_step changes nothing for a constant learning rate: ρ_t = min(lr, 1/√t) is taken "
+                 "either way (Adafactor.update_step).", "epsilon_1 is added to g² (torch clamps the estimate with "
+                 "it).", "Default learning_rate=0.001 (torch: 0.01)."),
+        optimizers=(KERAS_ADAFACTOR,), role="optimizer",
         placement=_KERAS_PLACEMENT,
     ),
 )

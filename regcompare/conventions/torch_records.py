@@ -45,6 +45,9 @@ TORCH_LBFGS = OptimizerCall("torch.optim.LBFGS", "lbfgs", (
     hyper("lr", "lr", 1.0), hyper("max_iter", "max_iter", 20), hyper("max_eval", "max_eval", 25),
     hyper("tolerance_grad", "tolerance_grad", 1e-7), hyper("tolerance_change", "tolerance_change", 1e-9),
     hyper("history_size", "history_size", 100)))
+TORCH_ADAFACTOR = OptimizerCall("torch.optim.Adafactor", "adafactor", (
+    hyper("lr", "lr", 0.01), hyper("beta2_decay", "beta2_decay", -0.8), hyper("eps1", "eps[0]", 1e-30),
+    hyper("eps2", "eps[1]", 1e-3), hyper("d", "d", 1.0)), variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
 TORCH_ASGD = OptimizerCall("torch.optim.ASGD", "asgd", (
     hyper("lr", "lr", 0.01), hyper("lambd", "lambd", 1e-4), hyper("alpha", "alpha", 0.75), hyper("t0", "t0", 1e6)),
     variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
@@ -141,5 +144,17 @@ RECORDS: tuple[Convention, ...] = (
         "penalty", f"torch.optim.LBFGS(…).step(closure), loss Σ grads⊙w + the penalty: {UPDATE_OF_STEPS}",
         caveats=("The only way to regularize torch's LBFGS: the penalty is re-evaluated at every inner iteration.",),
         optimizers=(TORCH_LBFGS,), role="loss",
+    ),
+    Convention(
+        "torch.optim.Adafactor", "torch", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "w ← w·(1 − lr·weight_decay) (decoupled), after the relative step α_t = max(eps2, RMS(w))·ρ_t is taken "
+        "from the undecayed w",
+        "decoupled", f"torch.optim.Adafactor(weight_decay=…): {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "Relative step: the update scales with RMS(w) and ρ_t = min(lr, 1/√t), not with lr alone.",
+                 "eps=(None, 1e-3) by default: None is the dtype's machine ε (passed explicitly here).",
+                 "Default lr=0.01 (Keras Adafactor: 0.001)."),
+        optimizers=(TORCH_ADAFACTOR,), role="optimizer",
+        placement=_TORCH_PLACEMENT,
     ),
 )
