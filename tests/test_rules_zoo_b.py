@@ -168,6 +168,41 @@ def test_adafactor_decay_before_or_after_the_relative_step() -> None:
     np.testing.assert_allclose(keras_like, [2.85 - 0.095 * RMS34, 3.8 + 0.095 * RMS34], rtol=1e-14)
 
 
+# --- muon -----------------------------------------------------------------------------------------------
+
+
+def test_muon_orthogonalizes_the_momentum() -> None:
+    # g = diag(3, 4) on a 2×2 weight, momentum 0, no Nesterov: X = g/5, every Newton–Schulz step maps each singular
+    # value σ to aσ + bσ³ + cσ⁵, starting from 0.6 and 0.8; lr' = 0.1·√max(1, 2/2).
+    def quintic(x: float) -> float:
+        for _ in range(5):
+            x = 3.4445 * x - 4.775 * x**3 + 2.0315 * x**5
+        return x
+
+    w = _run("muon", [[0.0, 0.0], [0.0, 0.0]], [[3.0, 0.0], [0.0, 4.0]], 1, lr=0.1, momentum=0.0, nesterov=False)
+    np.testing.assert_allclose(w, [[-0.1 * quintic(0.6), 0.0], [0.0, -0.1 * quintic(0.8)]], rtol=1e-13)
+
+
+def test_muon_transposes_tall_matrices_and_adjusts_lr_to_the_shape() -> None:
+    # A 3×1 column [3, 4, 0]: one singular value 1 after normalizing; "original" scales lr by √(3/1).
+    g = [[3.0], [4.0], [0.0]]
+    w = _run("muon", [[0.0], [0.0], [0.0]], g, 1, lr=0.1, momentum=0.0, nesterov=False)
+    x = 1.0
+    for _ in range(5):
+        x = 3.4445 * x - 4.775 * x**3 + 2.0315 * x**5
+    np.testing.assert_allclose(w, -0.1 * np.sqrt(3) * x * np.array(g) / 5, rtol=1e-13)
+    w = _run("muon", [[0.0], [0.0], [0.0]], g, 1, lr=0.1, momentum=0.0, nesterov=False, adjust_lr_fn="match_rms_adamw")
+    np.testing.assert_allclose(w, -0.1 * 0.2 * np.sqrt(3) * x * np.array(g) / 5, rtol=1e-13)
+
+
+def test_muon_momentum_forms_give_the_same_direction() -> None:
+    full = rules.canonical("muon", {"lr": 0.1})
+    keras = rules.canonical("muon", {"lr": 0.1}, {"momentum_form": "sum"})
+    w0, g = np.array([[1.0, 2.0], [3.0, -1.0]]), np.array([[0.5, -1.0], [2.0, 1.0]])
+    np.testing.assert_allclose(rules.run("muon", w0, g, NO_DECAY, full, 3), rules.run("muon", w0, g, NO_DECAY, keras, 3),
+                               rtol=1e-12)
+
+
 # --- every case through the real frameworks ---------------------------------------------------------------
 
 
@@ -258,3 +293,22 @@ def test_adafactor_decay_places_differ_between_torch_and_keras() -> None:
     assert _statuses(rows, "keras.regularizers.L2") == {"match"}
     undecayed = [r for r in rows if r["native"].get("weight_decay") == 0.0]
     assert {r["status"] for r in undecayed} == {"match"}
+
+
+def test_muon_keras_matches_and_torch_decays_decoupled() -> None:
+    rows, failures = _rows("muon.yaml")
+    assert failures == 0
+    f32 = [r for r in rows if r["dtype"] == "float32"]
+    assert {r["status"] for r in f32 if r["api"] == "keras.optimizers.Muon"} == {"match", "divergent"}
+    assert _statuses(f32, "keras.regularizers.L2") == {"match"}
+    # torch's bfloat16 Newton–Schulz is the same in both runs (the gradients do not depend on w): the difference
+    # between the decayed and undecayed weights is the decoupled decay alone.
+    torch = {(r["native"]["weight_decay"], r["tensor"]): r for r in rows
+             if r["api"] == "torch.optim.Muon" and r["dtype"] == "float64" and r["variant"] is None}
+    for tensor in ("w", "k"):
+        decayed, plain = torch[(0.5, tensor)], torch[(0.0, tensor)]
+        measured = np.subtract(decayed["raw"], plain["raw"])
+        expected = np.subtract(decayed["decoupled_reference"], plain["reference"])
+        np.testing.assert_allclose(measured, expected, rtol=1e-2, atol=1e-4)
+        coupled = np.subtract(decayed["reference"], plain["reference"])
+        assert np.abs(measured - coupled).max() > 0.05  # and not the coupled L2 through the orthogonalization

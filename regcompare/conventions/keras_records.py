@@ -38,7 +38,16 @@ KERAS_ADAFACTOR = OptimizerCall("keras.optimizers.Adafactor", "adafactor", (
     why="Keras Adafactor: weight_decay shrinks w before update_step (BaseOptimizer._apply_weight_decay), so the "
         "relative step max(epsilon_2, RMS(w))·ρ_t is taken from the decayed weights; torch takes it before its "
         "decay (torch/optim/_adafactor.py)")
-_KERAS_ZOO_B = (KERAS_LION, KERAS_LAMB, KERAS_ADAFACTOR)
+KERAS_MUON = OptimizerCall("keras.optimizers.Muon", "muon", (
+    hyper("lr", "learning_rate", 1e-3), hyper("momentum", "momentum", 0.95), hyper("nesterov", "nesterov", True),
+    hyper("ns_a", "muon_a", 3.4445), hyper("ns_b", "muon_b", -4.775), hyper("ns_c", "muon_c", 2.0315),
+    hyper("ns_steps", "ns_steps", 5)),
+    fixed=(("adjust_lr_fn", "match_rms_adamw"), ("eps", 1e-7)),
+    options=(("momentum_form", "sum"), ("norm_eps", "add")),
+    why="Keras Muon keeps m ← μm + g (torch: the lerp μ·buf + (1−μ)·g, the same direction ×1/(1−μ)) and divides by "
+        "‖x‖ + 1e-7 (torch: max(‖x‖, eps)) (keras/src/optimizers/muon.py _muon_update_step, "
+        "zeropower_via_newtonschulz5): they differ only through that 1e-7")
+_KERAS_ZOO_B = (KERAS_LION, KERAS_LAMB, KERAS_ADAFACTOR, KERAS_MUON)
 _KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM, *_KERAS_ZOO_B)
 KERAS_F64 = ("In float64, Adam's bias corrections use float32-rounded betas (ops.cast of a Python float): "
              "about 7e-6 relative per step.")
@@ -162,6 +171,18 @@ RECORDS: tuple[Convention, ...] = (
                  "either way (Adafactor.update_step).", "epsilon_1 is added to g² (torch clamps the estimate with "
                  "it).", "Default learning_rate=0.001 (torch: 0.01)."),
         optimizers=(KERAS_ADAFACTOR,), role="optimizer",
+        placement=_KERAS_PLACEMENT,
+    ),
+    Convention(
+        "keras.optimizers.Muon", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2", 1.0, 0.004),),
+        DECOUPLED.format(wd="weight_decay") + " (2-D variables; adam_weight_decay for the others)",
+        "decoupled", f"keras.optimizers.Muon(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "Only 2-D variables whose path has no 'embedding' (exclude_embeddings=True) and matches no "
+                 "exclude_layers get Muon; every other variable gets AdamW with adam_weight_decay.",
+                 "lr is scaled by rms_rate·√max(rows, cols) (rms_rate=0.2): torch's adjust_lr_fn='match_rms_adamw'.",
+                 "Default weight_decay=0.004 (torch Muon: 0.1)."),
+        optimizers=(KERAS_MUON,), role="optimizer",
         placement=_KERAS_PLACEMENT,
     ),
 )

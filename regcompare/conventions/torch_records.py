@@ -48,6 +48,11 @@ TORCH_LBFGS = OptimizerCall("torch.optim.LBFGS", "lbfgs", (
 TORCH_ADAFACTOR = OptimizerCall("torch.optim.Adafactor", "adafactor", (
     hyper("lr", "lr", 0.01), hyper("beta2_decay", "beta2_decay", -0.8), hyper("eps1", "eps[0]", 1e-30),
     hyper("eps2", "eps[1]", 1e-3), hyper("d", "d", 1.0)), variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
+TORCH_MUON = OptimizerCall("torch.optim.Muon", "muon", (
+    hyper("lr", "lr", 1e-3), hyper("momentum", "momentum", 0.95), hyper("nesterov", "nesterov", True),
+    hyper("ns_a", "ns_coefficients[0]", 3.4445), hyper("ns_b", "ns_coefficients[1]", -4.775),
+    hyper("ns_c", "ns_coefficients[2]", 2.0315), hyper("eps", "eps", 1e-7), hyper("ns_steps", "ns_steps", 5),
+    hyper("adjust_lr_fn", "adjust_lr_fn", "original")))
 TORCH_ASGD = OptimizerCall("torch.optim.ASGD", "asgd", (
     hyper("lr", "lr", 0.01), hyper("lambd", "lambd", 1e-4), hyper("alpha", "alpha", 0.75), hyper("t0", "t0", 1e6)),
     variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
@@ -155,6 +160,19 @@ RECORDS: tuple[Convention, ...] = (
                  "eps=(None, 1e-3) by default: None is the dtype's machine ε (passed explicitly here).",
                  "Default lr=0.01 (Keras Adafactor: 0.001)."),
         optimizers=(TORCH_ADAFACTOR,), role="optimizer",
+        placement=_TORCH_PLACEMENT,
+    ),
+    Convention(
+        "torch.optim.Muon", "torch", "update", ("update",),
+        (arg("weight_decay", "l2", 1.0, 0.1),),
+        "w ← w·(1 − lr·weight_decay) before the step (decoupled, the unadjusted lr)",
+        "decoupled", f"torch.optim.Muon(weight_decay=…): {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "2-D parameters only (ValueError otherwise). Default weight_decay=0.1 (Keras Muon: 0.004).",
+                 "The Newton–Schulz iteration runs in bfloat16 (_zeropower_via_newtonschulz: grad.bfloat16()), "
+                 "about 1% off the float64 iteration whatever the parameters' dtype.",
+                 "adjust_lr_fn=None ('original') scales lr by √max(1, rows/cols); 'match_rms_adamw' by "
+                 "0.2·√max(rows, cols), Keras' only choice."),
+        optimizers=(TORCH_MUON,), role="optimizer",
         placement=_TORCH_PLACEMENT,
     ),
 )
