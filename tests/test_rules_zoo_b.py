@@ -203,6 +203,38 @@ def test_muon_momentum_forms_give_the_same_direction() -> None:
                                rtol=1e-12)
 
 
+# --- ftrl -----------------------------------------------------------------------------------------------
+
+
+def _ftrl(reg_form: str, w: float, g: float, decay: Decay) -> float:
+    full = rules.canonical("ftrl", {"lr": 0.1}, {"reg_form": reg_form})
+    return float(rules.run("ftrl", np.array([w]), np.array([g]), decay, full, 1)[0])
+
+
+def test_ftrl_closed_form_step() -> None:
+    # Keras' docstring: n = 0.1 + 1², σ = (√1.1 − √0.1)/lr, z = g − σ·w, w = −z/(√1.1/lr).
+    z = 1.0 - (np.sqrt(1.1) - np.sqrt(0.1)) / 0.1
+    assert _ftrl("gradient", 1.0, 1.0, NO_DECAY) == pytest.approx(-z / (np.sqrt(1.1) / 0.1), rel=1e-14)
+
+
+def test_ftrl_coupled_l2_goes_into_the_accumulator_and_shrinkage_does_not() -> None:
+    l2 = Decay(Regularizer(l2=0.5))  # g = 1 + 0.5·1 = 1.5 in z either way
+    coupled_z = 1.5 - (np.sqrt(0.1 + 2.25) - np.sqrt(0.1)) / 0.1
+    assert _ftrl("gradient", 1.0, 1.0, l2) == pytest.approx(-coupled_z / (np.sqrt(2.35) / 0.1), rel=1e-14)
+    shrink_z = 1.5 - (np.sqrt(1.1) - np.sqrt(0.1)) / 0.1
+    assert _ftrl("shrinkage", 1.0, 1.0, l2) == pytest.approx(-shrink_z / (np.sqrt(1.1) / 0.1), rel=1e-14)
+
+
+def test_ftrl_proximal_l1_gives_exact_zeros_and_l2_enters_the_denominator() -> None:
+    # From w = 0 with g = 0.1: z = 0.1 ≤ λ₁ = 0.3, so w = 0 exactly; the coupled L1 (sign(0) = 0) moves it.
+    assert _ftrl("proximal", 0.0, 0.1, Decay(Regularizer(l1=0.3))) == 0.0
+    assert _ftrl("gradient", 0.0, 0.1, Decay(Regularizer(l1=0.3))) == pytest.approx(-0.1 / (np.sqrt(0.11) / 0.1))
+    # l2 = 0.5 is λ₂ = 0.25: the denominator gains 2λ₂, the gradient nothing.
+    z = 1.0 - (np.sqrt(1.1) - np.sqrt(0.1)) / 0.1
+    got = _ftrl("proximal", 1.0, 1.0, Decay(Regularizer(l2=0.5)))
+    assert got == pytest.approx(-z / (np.sqrt(1.1) / 0.1 + 0.5), rel=1e-14)
+
+
 # --- every case through the real frameworks ---------------------------------------------------------------
 
 
@@ -312,3 +344,13 @@ def test_muon_keras_matches_and_torch_decays_decoupled() -> None:
         np.testing.assert_allclose(measured, expected, rtol=1e-2, atol=1e-4)
         coupled = np.subtract(decayed["reference"], plain["reference"])
         assert np.abs(measured - coupled).max() > 0.05  # and not the coupled L2 through the orthogonalization
+
+
+def test_ftrl_regularization_arguments_are_conventions_of_their_own() -> None:
+    rows, failures = _rows("ftrl.yaml")
+    assert failures == 0
+    decayed = [r for r in rows if r["regularizer"] != {"l1": 0.0, "l2": 0.0}]
+    for api in ("keras.optimizers.Ftrl.proximal", "keras.optimizers.Ftrl.shrinkage", "keras.optimizers.Ftrl"):
+        assert _statuses(decayed, api) == {"divergent"}, api
+    for api in ("keras.regularizers.L1", "keras.regularizers.L2", "keras.regularizers.L1L2"):
+        assert _statuses(rows, api) == {"match"}, api

@@ -95,6 +95,8 @@ class TensorflowAdapter(Adapter):
             "keras.optimizers.SGD": self.optimizer_update,
             "keras.optimizers.Adam": self.optimizer_update,
             "keras.optimizers.AdamW": self.optimizer_update,
+            "keras.optimizers.Ftrl.proximal": self.ftrl_arguments,
+            "keras.optimizers.Ftrl.shrinkage": self.ftrl_arguments,
         }
 
     def optimizer(self, task: Task) -> Value:
@@ -138,8 +140,18 @@ class TensorflowAdapter(Adapter):
         """
         if "scope" in task.options or "param" in task.options:
             return self.layer_update(task, None, weight_decay=task.native.get("weight_decay"))
+        return self._steps(task, self._optimizer(task, weight_decay=task.native.get("weight_decay")))
+
+    def ftrl_arguments(self, task: Task) -> Value:
+        """``keras.optimizers.Ftrl(l1_regularization_strength=…, l2_…, l2_shrinkage_…)``: Ftrl's own regularization
+        arguments, applied inside its update (no weight_decay)."""
+        if task.quantity != "update":
+            raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+        return self._steps(task, self._optimizer(task, **task.native))
+
+    def _steps(self, task: Task, optimizer: keras.optimizers.Optimizer) -> Value:
+        """``steps`` calls of ``optimizer.apply_gradients`` with the case's loss gradients, on plain variables."""
         variables = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
-        optimizer = self._optimizer(task, weight_decay=task.native.get("weight_decay"))
         grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
         for _ in range(task.options["steps"]):
             optimizer.apply_gradients([(grads[n], v) for n, v in variables.items()])

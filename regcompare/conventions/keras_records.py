@@ -47,7 +47,20 @@ KERAS_MUON = OptimizerCall("keras.optimizers.Muon", "muon", (
     why="Keras Muon keeps m ← μm + g (torch: the lerp μ·buf + (1−μ)·g, the same direction ×1/(1−μ)) and divides by "
         "‖x‖ + 1e-7 (torch: max(‖x‖, eps)) (keras/src/optimizers/muon.py _muon_update_step, "
         "zeropower_via_newtonschulz5): they differ only through that 1e-7")
-_KERAS_ZOO_B = (KERAS_LION, KERAS_LAMB, KERAS_ADAFACTOR, KERAS_MUON)
+_FTRL_HYPERS = (hyper("lr", "learning_rate", 1e-3), hyper("lr_power", "learning_rate_power", -0.5),
+                hyper("initial_accumulator_value", "initial_accumulator_value", 0.1), hyper("beta", "beta", 0.0))
+KERAS_FTRL = OptimizerCall("keras.optimizers.Ftrl", "ftrl", _FTRL_HYPERS)
+KERAS_FTRL_PROXIMAL = OptimizerCall(
+    "keras.optimizers.Ftrl", "ftrl", _FTRL_HYPERS, options=(("reg_form", "proximal"),),
+    why="Keras Ftrl's l1/l2_regularization_strength are proximal: w = (clip(z, ±λ₁) − z)/(√n/lr + β/lr + 2λ₂), the "
+        "penalty λ₁|w| + λ₂w² solved in closed form on the whole accumulated objective, never added to the gradient "
+        "(keras/src/optimizers/ftrl.py Ftrl.update_step); λ₁ = 0 can give exact zeros")
+KERAS_FTRL_SHRINKAGE = OptimizerCall(
+    "keras.optimizers.Ftrl", "ftrl", _FTRL_HYPERS, options=(("reg_form", "shrinkage"),),
+    why="Keras Ftrl's l2_shrinkage_regularization_strength adds 2λs·w to the gradient that enters z but not to the "
+        "accumulator n (which sums the loss gradient's squares only) (keras/src/optimizers/ftrl.py "
+        "Ftrl.update_step: grad_to_use vs new_accum)")
+_KERAS_ZOO_B = (KERAS_LION, KERAS_LAMB, KERAS_ADAFACTOR, KERAS_MUON, KERAS_FTRL)
 _KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM, *_KERAS_ZOO_B)
 KERAS_F64 = ("In float64, Adam's bias corrections use float32-rounded betas (ops.cast of a Python float): "
              "about 7e-6 relative per step.")
@@ -184,5 +197,37 @@ RECORDS: tuple[Convention, ...] = (
                  "Default weight_decay=0.004 (torch Muon: 0.1)."),
         optimizers=(KERAS_MUON,), role="optimizer",
         placement=_KERAS_PLACEMENT,
+    ),
+    Convention(
+        "keras.optimizers.Ftrl", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + ", then FTRL's closed-form step",
+        "decoupled", f"keras.optimizers.Ftrl(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "Ftrl has three regularization arguments of its own besides weight_decay: see "
+                 "keras.optimizers.Ftrl.proximal and keras.optimizers.Ftrl.shrinkage.",
+                 "Default initial_accumulator_value=0.1."),
+        optimizers=(KERAS_FTRL,), role="optimizer",
+        placement=_KERAS_PLACEMENT,
+    ),
+    Convention(
+        "keras.optimizers.Ftrl.proximal", "tensorflow", "update", ("update",),
+        (arg("l1_regularization_strength", "l1"), arg("l2_regularization_strength", "l2", 0.5)),
+        "proximal: λ₁|w| + λ₂w² in FTRL's closed form w = (clip(z, ±λ₁) − z)/(√n/lr + β/lr + 2λ₂), not in the "
+        "gradient (canonical l1 = λ₁, l2 = 2λ₂)",
+        "coupled", f"keras.optimizers.Ftrl(l1_regularization_strength=…, l2_regularization_strength=…): "
+                   f"{UPDATE_OF_STEPS}",
+        caveats=("Not the L1/L2 penalty's gradient: the proximal step sets a weight to exactly 0 while |z| ≤ λ₁, and "
+                 "λ₂ acts on the accumulated objective (McMahan et al. 2013).", "No ½: λ₂w², canonical l2 = 2λ₂."),
+        optimizers=(KERAS_FTRL_PROXIMAL,), role="optimizer",
+    ),
+    Convention(
+        "keras.optimizers.Ftrl.shrinkage", "tensorflow", "update", ("update",),
+        (arg("l2_shrinkage_regularization_strength", "l2", 0.5),),
+        "shrinkage: 2λs·w added to the gradient of z only; the accumulator n sums the loss gradient's squares "
+        "(canonical l2 = 2λs)",
+        "coupled", f"keras.optimizers.Ftrl(l2_shrinkage_regularization_strength=…): {UPDATE_OF_STEPS}",
+        caveats=("Documented as 'an L2 penalty added to the loss', which it is for z but not for n: the "
+                 "per-coordinate step sizes ignore the penalty's gradient.",),
+        optimizers=(KERAS_FTRL_SHRINKAGE,), role="optimizer",
     ),
 )

@@ -84,6 +84,10 @@ class Step:
     loss_at: Callable[[np.ndarray], float] | None = None
     """The loss Σ grads⊙w plus the coupled penalty, at other weights (LBFGS line search)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    loss_grad: np.ndarray | None = None
+    """The loss gradient alone (without the coupled decay), for rules that treat the decay their own way (Ftrl)."""
+    coupled: Regularizer = field(default_factory=Regularizer)
+    """The coupled decay whose gradient ``g`` includes, for the same rules."""
 
 
 @cache
@@ -162,7 +166,7 @@ def advance(
 
     g = grad_at(w)  # the coupled term is part of the gradient, taken before the step changes w at all
     decayed = w if takes or not decay.decoupled else w - lr * decay.decoupled * w
-    ctx = Step(decayed, g, t, lr, s, state, decay.decoupled, grad_at, loss_at)
+    ctx = Step(decayed, g, t, lr, s, state, decay.decoupled, grad_at, loss_at, loss_grad=dw, coupled=decay.coupled)
     return decayed + mod.step(ctx)
 
 
