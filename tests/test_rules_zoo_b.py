@@ -280,6 +280,9 @@ def test_asgd_runs_in_torch_and_paddle_only_without_lambd() -> None:
     rows = [r for r in rows if r["case"] == "optimizers-asgd-lambd-zero"]
     for api in ("torch.optim.ASGD", "paddle.optimizer.ASGD", "paddle.regularizer.L1Decay", "paddle.ParamAttr.L2Decay"):
         assert _statuses(rows, api) == {"match"}, api
+    crash = [r for r in rows if r["api"] == "paddle.param_group.int_weight_decay"]
+    assert crash and all(r["status"] == "error" and r["known"] and "'int' object is not callable" in r["detail"]
+                         for r in crash)
 
 
 def test_lion_decay_is_a_shrink_and_l2_goes_through_the_sign() -> None:

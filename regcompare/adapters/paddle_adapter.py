@@ -199,6 +199,7 @@ class PaddleAdapter(Adapter):
             "paddle.optimizer.Momentum": self.optimizer_update,
             "paddle.optimizer.Adam": self.optimizer_update,
             "paddle.optimizer.AdamW": self.optimizer_update,
+            "paddle.param_group.int_weight_decay": self.int_group_decay,
             "paddle.nn.utils.weight_norm": weight_norm,
             "paddle.static.WeightNormParamAttr": functools.partial(static_weight_norm, old_ir=False),
             "paddle.static.WeightNormParamAttr.old_ir": functools.partial(static_weight_norm, old_ir=True),
@@ -287,6 +288,24 @@ class PaddleAdapter(Adapter):
                 functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()]).backward()
                 optimizer.step()
                 optimizer.clear_grad()
+        return {n: to_numpy(p) for n, p in params.items()}
+
+    def int_group_decay(self, task: Task) -> Value:
+        """One param group ``{"params": all, "weight_decay": <int>}``: an int coefficient, as paddle documents it
+        (``weight_decay (int|float|WeightDecayRegularizer|None)``)."""
+        _require(task, "update")
+        coeff = task.native.get("weight_decay", 0.0)
+        if coeff != int(coeff):
+            raise Unsupported(f"an int weight_decay needs an integral coefficient, not {coeff:g}")
+        params = {n: to_parameter(w, task.dtype) for n, w in task.weights.items()}
+        cls = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])
+        group = {"params": list(params.values()), "weight_decay": int(coeff)}
+        optimizer = cls(parameters=[group], **tuple_args(task.options["args"]))
+        grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
+        for _ in range(task.options["steps"]):
+            functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()]).backward()
+            optimizer.step()
+            optimizer.clear_grad()
         return {n: to_numpy(p) for n, p in params.items()}
 
     def sgd(self, task: Task) -> Value:

@@ -74,6 +74,10 @@ _LBFGS_IGNORES = (
     "paddle LBFGS accepts weight_decay (documented: 'the strategy of regularization') and ignores it: LBFGS.step "
     "reads p.grad as the closure left it (_gather_flat_grad) and never calls the regularization "
     "(Optimizer._create_regularization_of_grad), so the weights are those of no decay at all")
+_INT_GROUP = (
+    "Optimizer.__init__ turns an int weight_decay into L2Decay(float(…)), but Optimizer._add_param_group turns only "
+    "a float into L2Decay and keeps an int as the parameter's regularizer, which step() then calls: "
+    "TypeError: 'int' object is not callable (paddle/optimizer/optimizer.py _add_param_group)")
 #: Optimizers an optimizer-level regularizer object (weight_decay=L2Decay(…)) runs with.
 _PADDLE_REG_OPTIMIZERS = (*_PADDLE_OPTIMIZERS, PADDLE_ASGD)
 #: Optimizers a ParamAttr regularizer runs with: those taking an optimizer-level regularizer too, and those that
@@ -278,5 +282,14 @@ RECORDS: tuple[Convention, ...] = (
         "coupled", f"paddle.optimizer.LBFGS(weight_decay=<float>, …).step(closure): {UPDATE_OF_STEPS}",
         caveats=(_LBFGS_IGNORES, "Default learning_rate=1; the same algorithm as torch's LBFGS."),
         optimizers=(PADDLE_LBFGS,), role="optimizer",
+    ),
+    Convention(
+        "paddle.param_group.int_weight_decay", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "a param group {'params': …, 'weight_decay': <int>}: documented as L2Decay(coeff), in fact a crash at step()",
+        "coupled", f"paddle.optimizer.X(parameters=[{{'params': all, 'weight_decay': int(coeff)}}]): {UPDATE_OF_STEPS}",
+        caveats=(_INT_GROUP, "Run with paddle ASGD (SGD for batch_num=1) only: the crash is in the Optimizer base "
+                 "class."),
+        optimizers=(PADDLE_ASGD,), role="optimizer",
     ),
 )
