@@ -70,6 +70,14 @@ def test_asgd_without_lambd_is_sgd() -> None:
     np.testing.assert_allclose(_run("asgd", [1.0], [1.0], 3, lr=0.1, lambd=0.0, t0=1.0), [0.7], rtol=1e-14)
 
 
+def test_paddle_asgd_is_sag_over_the_last_gradients() -> None:
+    # g = 1 + w (coupled l2 = 1), lr 0.1, n = 2: d = 2, w₁ = 0.8; d = 2 + 1.8, w₂ = 0.8 − 0.1·3.8/2 = 0.61;
+    # the first gradient leaves: d = 3.8 − 2 + 1.61, w₃ = 0.61 − 0.1·3.41/2.
+    full = rules.canonical("asgd", {"lr": 0.1, "lambd": 0.0}, {"sag_batches": 2})
+    w = rules.run("asgd", np.array([1.0]), np.array([1.0]), Decay(Regularizer(l2=1.0)), full, 3)
+    np.testing.assert_allclose(w, [0.4395], rtol=1e-14)
+
+
 # --- lion -----------------------------------------------------------------------------------------------
 
 
@@ -280,6 +288,7 @@ def test_asgd_runs_in_torch_and_paddle_only_without_lambd() -> None:
     rows = [r for r in rows if r["case"] == "optimizers-asgd-lambd-zero"]
     for api in ("torch.optim.ASGD", "paddle.optimizer.ASGD", "paddle.regularizer.L1Decay", "paddle.ParamAttr.L2Decay"):
         assert _statuses(rows, api) == {"match"}, api
+    assert _statuses(rows, "paddle.optimizer.ASGD.batch_num") == {"divergent"}
     crash = [r for r in rows if r["api"] == "paddle.param_group.int_weight_decay"]
     assert crash and all(r["status"] == "error" and r["known"] and "'int' object is not callable" in r["detail"]
                          for r in crash)

@@ -200,6 +200,7 @@ class PaddleAdapter(Adapter):
             "paddle.optimizer.Adam": self.optimizer_update,
             "paddle.optimizer.AdamW": self.optimizer_update,
             "paddle.param_group.int_weight_decay": self.int_group_decay,
+            "paddle.optimizer.ASGD.batch_num": self.optimizer_update,
             "paddle.nn.utils.weight_norm": weight_norm,
             "paddle.static.WeightNormParamAttr": functools.partial(static_weight_norm, old_ir=False),
             "paddle.static.WeightNormParamAttr.old_ir": functools.partial(static_weight_norm, old_ir=True),

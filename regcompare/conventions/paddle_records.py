@@ -51,6 +51,12 @@ _RPROP_ZERO_DECAY = (
     "the gradient gets 0·w added, so an infinite weight becomes NaN (torch Rprop leaves it infinite)")
 PADDLE_ASGD = OptimizerCall("paddle.optimizer.ASGD", "asgd", (hyper("lr", "learning_rate", 1e-3),),
                             fixed=(("lambd", 0.0),))
+PADDLE_ASGD_SAG = OptimizerCall(
+    "paddle.optimizer.ASGD", "asgd", (hyper("lr", "learning_rate", 1e-3), hyper("sag batches", "batch_num", 3)),
+    fixed=(("lambd", 0.0),), options=(("sag_batches", 3),),
+    why="paddle.optimizer.ASGD(batch_num=3) is SAG: each step moves by lr times the average of the last 3 gradients "
+        "(the weight decay inside each), not by the current one (paddle/optimizer/asgd.py docstring and "
+        "_append_optimize_op: d ← d − y_i + g, x ← x − lr·d/min(m+1, batch_num))")
 _ASGD_IS_SAG = (
     "paddle.optimizer.ASGD is SAG (stochastic average gradient, Schmidt et al.), not torch's averaged SGD: "
     "x ← x − lr·(d/min(m+1, batch_num) + λx), d the sum of the last batch_num gradients (asgd.py docstring and "
@@ -291,5 +297,13 @@ RECORDS: tuple[Convention, ...] = (
         caveats=(_INT_GROUP, "Run with paddle ASGD (SGD for batch_num=1) only: the crash is in the Optimizer base "
                  "class."),
         optimizers=(PADDLE_ASGD,), role="optimizer",
+    ),
+    Convention(
+        "paddle.optimizer.ASGD.batch_num", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "gradient += weight_decay·w, then SAG: the step is lr times the average of the last batch_num = 3 gradients",
+        "coupled", f"paddle.optimizer.ASGD(weight_decay=<float>, batch_num=3): {UPDATE_OF_STEPS}",
+        caveats=(_ASGD_IS_SAG, "Not torch's ASGD for any lambd once batch_num > 1."),
+        optimizers=(PADDLE_ASGD_SAG,), role="optimizer",
     ),
 )

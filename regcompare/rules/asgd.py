@@ -9,7 +9,8 @@ the weights.
 
 paddle.optimizer.ASGD is another algorithm under the same name, SAG (Schmidt et al., paddle/optimizer/asgd.py):
 x ← x − lr·(d/min(m+1, n) + λx) with d the sum of the last ``batch_num`` = n gradients; for n = 1 it is SGD,
-i.e. this rule with lambd = 0.
+i.e. this rule with lambd = 0. Option ``sag_batches`` = n > 0 is that API's own rule (0: torch's); its weight_decay
+is added to each gradient before the average (the base Optimizer's L2Decay), not outside it as the docstring's λx.
 
 ===========  =======  ==================================================
 key          default  meaning (torch name)
@@ -40,6 +41,20 @@ def eta(s: dict, t: int) -> float:
     return s["lr"] / (1.0 + s["lambd"] * s["lr"] * (t - 1)) ** s["alpha"]
 
 
+OPTIONS = {"sag_batches": 0}
+
+
+def _sag(ctx: Step, n: int) -> np.ndarray:
+    """paddle's SAG step: the average of the last n gradients (fewer during the first n steps)."""
+    ys = ctx.state.setdefault("ys", [np.zeros_like(ctx.g)] * n)
+    i = (ctx.t - 1) % n
+    d = ctx.state.get("d", np.zeros_like(ctx.g)) - ys[i] + ctx.g
+    ys[i], ctx.state["d"] = ctx.g, d
+    return -ctx.lr * d / min(ctx.t, n)
+
+
 def step(ctx: Step) -> np.ndarray:
+    if ctx.s["sag_batches"]:
+        return _sag(ctx, int(ctx.s["sag_batches"]))
     e = eta(ctx.s, ctx.t)
     return -ctx.s["lambd"] * e * ctx.w - e * ctx.g
