@@ -301,6 +301,14 @@ def test_lion_decay_is_a_shrink_and_l2_goes_through_the_sign() -> None:
     assert _statuses(rows, "keras.regularizers.L2") == _statuses(rows, "keras.regularizers.L1") == {"match"}
 
 
+def test_keras_weight_decay_zero_still_turns_an_infinite_weight_into_nan() -> None:
+    rows, failures = _rows("lion_infinite.yaml")
+    assert failures == 0
+    for api in ("keras.optimizers.Lion", "keras.regularizers.L2"):
+        assert all(r["status"] == "mismatch" and r["known"] and r["raw"][0] == "NaN" for r in rows if r["api"] == api)
+    assert _statuses(rows, "keras.regularizers.L1L2") == {"match"}
+
+
 def test_lamb_decay_inside_the_ratio_in_paddle_and_before_it_in_keras() -> None:
     rows, failures = _rows("lamb.yaml", "lamb_paddle_default.yaml")
     assert failures == 0
