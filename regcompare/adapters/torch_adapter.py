@@ -23,7 +23,8 @@ def optimizer_class(api: str) -> type[torch.optim.Optimizer]:
 
 
 def optimizer_kwargs(args: dict[str, float | bool]) -> dict[str, object]:
-    """The registry's flat argument names as torch takes them: ``betas[0]``, ``betas[1]`` become ``betas``."""
+    """The registry's flat argument names as torch takes them: ``betas[0]``, ``betas[1]`` become ``betas`` (and
+    ``etas``, ``step_sizes``, ``eps``, ``ns_coefficients`` likewise)."""
     return tuple_args(args)
 
 

@@ -20,6 +20,10 @@ A rule module defines:
   and the rule's own ``ctx.state``;
 - optionally ``takes_decoupled(settings) -> bool`` and ``JOINT = True`` (the rule sees every tensor as one flat
   vector, as torch's LBFGS does).
+
+A rule that re-evaluates the objective (LBFGS) uses ``ctx.grad_at``/``ctx.loss_at``; one that treats the coupled
+decay its own way (Ftrl's proximal form) finds the loss gradient alone in ``ctx.loss_grad`` and the decay in
+``ctx.coupled``. The loop returns the next weights, not w + Δw, so an infinite weight stays infinite.
 """
 
 from __future__ import annotations
