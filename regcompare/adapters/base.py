@@ -78,3 +78,17 @@ class Adapter:
         if call is None:
             raise LookupError(f"{self.framework} adapter has no API {task.api!r}")
         return call(task)
+
+
+def tuple_args(args: dict[str, Any]) -> dict[str, Any]:
+    """The registry's flat argument names as the frameworks take them: ``etas[0]``, ``etas[1]`` become one tuple
+    ``etas`` (torch ``betas``/``etas``/``step_sizes``, paddle ``etas``/``learning_rate_range``)."""
+    out: dict[str, Any] = {}
+    items: dict[str, dict[int, Any]] = {}
+    for key, value in args.items():
+        if "[" in key:
+            base, index = key[:-1].split("[")
+            items.setdefault(base, {})[int(index)] = value
+        else:
+            out[key] = value
+    return out | {base: tuple(parts[i] for i in sorted(parts)) for base, parts in items.items()}

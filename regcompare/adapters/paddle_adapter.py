@@ -35,7 +35,7 @@ import ml_dtypes
 import numpy as np
 
 from regcompare import measure, program_run, schedules
-from regcompare.adapters.base import Adapter, Task, Unsupported, Value
+from regcompare.adapters.base import Adapter, Task, Unsupported, Value, tuple_args
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
 
@@ -178,6 +178,20 @@ def _groups(
     return [g for g in groups if g["params"]], {}
 
 
+def _closure(
+    optimizer: paddle.optimizer.Optimizer, params: dict[str, paddle.Tensor], grads: dict[str, paddle.Tensor]
+) -> Callable[[], paddle.Tensor]:
+    """The closure LBFGS.step calls at each inner iteration: the loss Σ grads⊙w and its gradient."""
+
+    def closure() -> paddle.Tensor:
+        optimizer.clear_grad()
+        loss = functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()])
+        loss.backward()
+        return loss
+
+    return closure
+
+
 class PaddleAdapter(Adapter):
     framework = "paddle"
     # Paddle's only refusal seen on these APIs is a missing CPU kernel, narrowed to ``Unsupported`` by
@@ -198,6 +212,8 @@ class PaddleAdapter(Adapter):
             "paddle.optimizer.Momentum": self.optimizer_update,
             "paddle.optimizer.Adam": self.optimizer_update,
             "paddle.optimizer.AdamW": self.optimizer_update,
+            "paddle.param_group.int_weight_decay": self.int_group_decay,
+            "paddle.optimizer.ASGD.batch_num": self.optimizer_update,
             "paddle.nn.utils.weight_norm": weight_norm,
             "paddle.amp.GradScaler": amp_update,
             "paddle.nn.Embedding.sparse": sparse_update,
@@ -276,7 +292,7 @@ class PaddleAdapter(Adapter):
         params = {n: to_parameter(w, task.dtype, _attr_of(task, n, attr)) for n, w in task.weights.items()}
         cls = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])
         parameters, decay = _groups(task, params, decay)
-        args = task.options["args"]
+        args = tuple_args(task.options["args"])
         scheduler = lr_scheduler(task, args)
         optimizer = cls(parameters=parameters, **(args | ({} if scheduler is None else {"learning_rate": scheduler})),
                         **decay)
@@ -285,11 +301,32 @@ class PaddleAdapter(Adapter):
             # The advice to keep FP16/BF16 moments in float32 is about accuracy, which is what is measured here.
             warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
             for _ in range(task.options["steps"]):
+                if isinstance(optimizer, paddle.optimizer.LBFGS):
+                    optimizer.step(_closure(optimizer, params, grads))  # it evaluates the loss again
+                    continue
                 functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()]).backward()
                 optimizer.step()
                 optimizer.clear_grad()
                 if scheduler is not None:
                     scheduler.step()  # after optimizer.step(), as paddle's docs order them
+        return {n: to_numpy(p) for n, p in params.items()}
+
+    def int_group_decay(self, task: Task) -> Value:
+        """One param group ``{"params": all, "weight_decay": <int>}``: an int coefficient, as paddle documents it
+        (``weight_decay (int|float|WeightDecayRegularizer|None)``)."""
+        _require(task, "update")
+        coeff = task.native.get("weight_decay", 0.0)
+        if coeff != int(coeff):
+            raise Unsupported(f"an int weight_decay needs an integral coefficient, not {coeff:g}")
+        params = {n: to_parameter(w, task.dtype) for n, w in task.weights.items()}
+        cls = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])
+        group = {"params": list(params.values()), "weight_decay": int(coeff)}
+        optimizer = cls(parameters=[group], **tuple_args(task.options["args"]))
+        grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
+        for _ in range(task.options["steps"]):
+            functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()]).backward()
+            optimizer.step()
+            optimizer.clear_grad()
         return {n: to_numpy(p) for n, p in params.items()}
 
     def sgd(self, task: Task) -> Value:

@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from regcompare import program_run, schedules
-from regcompare.adapters.base import Adapter, Task, Unsupported, Value
+from regcompare.adapters.base import Adapter, Task, Unsupported, Value, tuple_args
 from regcompare.trajectory import minibatches
 
 #: A penalty of one tensor, built from the task's native arguments: the framework call under test.
@@ -133,6 +133,8 @@ class TensorflowAdapter(Adapter):
             "keras.optimizers.LossScaleOptimizer": self.loss_scale_update,
             "keras.layers.Embedding": self.embedding_update,
             "keras.layers.Embedding.embeddings_regularizer": self.embedding_update,
+            "keras.optimizers.Ftrl.proximal": self.ftrl_arguments,
+            "keras.optimizers.Ftrl.shrinkage": self.ftrl_arguments,
         }
 
     def optimizer(self, task: Task) -> Value:
@@ -176,8 +178,18 @@ class TensorflowAdapter(Adapter):
         """
         if "scope" in task.options or "param" in task.options:
             return self.layer_update(task, None, weight_decay=task.native.get("weight_decay"))
+        return self._steps(task, self._optimizer(task, weight_decay=task.native.get("weight_decay")))
+
+    def ftrl_arguments(self, task: Task) -> Value:
+        """``keras.optimizers.Ftrl(l1_regularization_strength=…, l2_…, l2_shrinkage_…)``: Ftrl's own regularization
+        arguments, applied inside its update (no weight_decay)."""
+        if task.quantity != "update":
+            raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+        return self._steps(task, self._optimizer(task, **task.native))
+
+    def _steps(self, task: Task, optimizer: keras.optimizers.Optimizer) -> Value:
+        """``steps`` calls of ``optimizer.apply_gradients`` with the case's loss gradients, on plain variables."""
         variables = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
-        optimizer = self._optimizer(task, weight_decay=task.native.get("weight_decay"))
         grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
         for _ in range(task.options["steps"]):
             with weight_decay_refusal(optimizer):
@@ -287,7 +299,7 @@ class TensorflowAdapter(Adapter):
 
     def _optimizer(self, task: Task, **extra: float | None) -> keras.optimizers.Optimizer:
         cls = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])
-        kwargs = {**task.options["args"], **extra}
+        kwargs = {**tuple_args(task.options["args"]), **extra}
         holder: list[keras.optimizers.Optimizer] = []
         optimizer = cls(**kwargs | scheduled_kwargs(task, kwargs, holder))
         holder.append(optimizer)

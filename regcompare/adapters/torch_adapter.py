@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from regcompare import measure, program_run, schedules
-from regcompare.adapters.base import Adapter, Task, Value
+from regcompare.adapters.base import Adapter, Task, Value, tuple_args
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
 
@@ -24,11 +24,10 @@ def optimizer_class(api: str) -> type[torch.optim.Optimizer]:
 
 
 def optimizer_kwargs(args: dict[str, float | bool]) -> dict[str, object]:
-    """The registry's flat argument names as torch takes them: ``betas[0]``, ``betas[1]`` become ``betas``."""
-    kwargs: dict[str, object] = {k: v for k, v in args.items() if "[" not in k}
-    if "betas[0]" in args:
-        kwargs["betas"] = (args["betas[0]"], args["betas[1]"])
-    return kwargs
+    """The registry's flat argument names as torch takes them: ``betas[0]``, ``betas[1]`` become ``betas`` (and
+    ``etas``, ``step_sizes``, ``eps``, ``ns_coefficients`` likewise)."""
+    return tuple_args(args)
+
 
 def lr_scheduler(task: Task, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
     """The ``torch.optim.lr_scheduler`` class of the task's ``schedule`` on ``optimizer`` (None: constant lr)."""
@@ -90,6 +89,7 @@ class TorchAdapter(Adapter):
             "torch.optim.Adam": self.update,
             "torch.optim.AdamW": self.update,
             "torch.optim.Adam.decoupled": self.adam_decoupled,
+            "torch.optim.LBFGS.penalty": self.lbfgs_penalty,
             "torch.nn.utils.parametrizations.weight_norm": weight_norm,
             "torch.amp.GradScaler": amp_update,
             "torch.nn.Embedding.sparse": sparse_update,
@@ -144,6 +144,8 @@ class TorchAdapter(Adapter):
         optimizer = cls(groups, **optimizer_kwargs(task.options["args"]), **decay, **extra)
         scheduler = lr_scheduler(task, optimizer)
         grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+        if cls is torch.optim.LBFGS:
+            return lbfgs_steps(task, optimizer, params, grads)
         for _ in range(task.options["steps"]):
             for name, w in params.items():
                 w.grad = grads[name].clone()  # the loss gradient, as backward() would leave it
@@ -151,6 +153,15 @@ class TorchAdapter(Adapter):
             if scheduler is not None:
                 scheduler.step()  # after optimizer.step(), as torch's docs order them
         return {n: to_numpy(w) for n, w in params.items()}
+
+    def lbfgs_penalty(self, task: Task) -> Value:
+        """``torch.optim.LBFGS`` with the hand-written penalty in its closure's loss (``task.native``)."""
+        if task.quantity != "update":
+            raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+        params = self._params(task)
+        optimizer = torch.optim.LBFGS(list(params.values()), **optimizer_kwargs(task.options["args"]))
+        grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+        return lbfgs_steps(task, optimizer, params, grads)
 
     def sgd(self, task: Task) -> Value:
         """The weight-decay term of one real ``torch.optim.SGD`` step with a zero loss gradient."""
@@ -320,6 +331,29 @@ def sparse_update(task: Task) -> Value:
         functools.reduce(operator.add, terms).backward()
         optimizer.step()
     return {n: to_numpy(p) for n, p in params.items()}
+
+
+def lbfgs_steps(
+    task: Task, optimizer: torch.optim.Optimizer, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
+) -> Value:
+    """``steps`` calls of ``optimizer.step(closure)``: LBFGS evaluates the loss Σ grads⊙w (plus the hand-written
+    penalty ``l1·Σ|w| + lambd·Σw²/2`` of ``task.native``, the d2l idiom) again at each inner iteration."""
+    lambd, l1 = task.native.get("lambd", 0.0), task.native.get("l1", 0.0)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = functools.reduce(operator.add, [torch.sum(w * grads[n]) for n, w in params.items()])
+        for w in params.values():  # a zero coefficient is not written, as a user would not write it
+            if lambd:
+                loss = loss + lambd * torch.sum(w.pow(2)) / 2
+            if l1:
+                loss = loss + l1 * torch.sum(torch.abs(w))
+        loss.backward()
+        return loss
+
+    for _ in range(task.options["steps"]):
+        optimizer.step(closure)
+    return {n: to_numpy(w) for n, w in params.items()}
 
 
 def _weight_norm_module(weight: torch.Tensor, dim: int | None) -> torch.nn.Module:

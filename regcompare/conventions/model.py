@@ -330,8 +330,8 @@ def weight_norm_g_shape(shape: tuple[int, ...], dim: int | None) -> tuple[int, .
     return tuple(size if dim is not None and axis == dim else 1 for axis, size in enumerate(shape))
 
 
-def _fmt(value: float | bool) -> str:
-    return str(value) if isinstance(value, bool) else f"{value:g}"
+def _fmt(value: float | bool | str) -> str:
+    return str(value) if isinstance(value, bool | str) else f"{value:g}"
 
 
 def _code(value: float | bool) -> str:
