@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import keras
 import numpy as np
 from keras import ops
 
-from regcompare.adapters.base import Adapter, Task, Unsupported, Value
+from regcompare import schedules
+from regcompare.adapters.base import Adapter, Task, Unsupported, Value, tuple_args
 
 #: A backend tensor (tf.Tensor, torch.Tensor, jax.Array).
 Tensor = Any
@@ -33,6 +35,8 @@ Tensor = Any
 TensorPenalty = Callable[[Tensor], Tensor]
 #: The Keras APIs every backend runs, by their registry id on tensorflow (other backends add ``KerasAdapter.suffix``).
 REGULARIZERS = ("keras.regularizers.L1", "keras.regularizers.L2", "keras.regularizers.L1L2")
+#: Ftrl's own regularization arguments, applied inside its update (no weight_decay).
+FTRL = ("keras.optimizers.Ftrl.proximal", "keras.optimizers.Ftrl.shrinkage")
 
 
 def keras_regularizer(cls: type[keras.regularizers.Regularizer], native: dict[str, float]) -> TensorPenalty:
@@ -43,6 +47,38 @@ def keras_regularizer(cls: type[keras.regularizers.Regularizer], native: dict[st
         # Keras' own argument check (validate_float_arg: negative, inf or nan coefficient) refuses the
         # input; only the constructor is guarded, so a ValueError elsewhere stays an error row.
         raise Unsupported(f"{cls.__name__}({native}): {exc}") from exc
+
+
+def scheduled_kwargs(task: Task, kwargs: dict[str, Any], holder: list[Any]) -> dict[str, Any]:
+    """The optimizer arguments a ``schedule`` replaces: ``learning_rate`` by the Keras schedule object (called with
+    ``optimizer.iterations``), and with ``schedule.weight_decay`` the ``weight_decay`` by a callable following it,
+    as a user writes it (``holder`` receives the optimizer the callable reads its iterations from). Keras'
+    schedules are its own on every backend; their records are the tensorflow worker's."""
+    spec = task.options.get("schedule")
+    if spec is None:
+        return {}
+    found = schedules.scheduler("tensorflow", spec)
+    if found is None:
+        raise LookupError(f"no Keras schedule for {spec['name']!r}")
+    lr = kwargs["learning_rate"]
+    schedule = getattr(keras.optimizers.schedules, found.api.rsplit(".", 1)[1])(**found.kwargs(spec, lr))
+    out: dict[str, Any] = {"learning_rate": schedule}
+    wd = kwargs.get("weight_decay")
+    if spec.get("weight_decay") and wd is not None:
+        out["weight_decay"] = lambda: wd * schedule(holder[0].iterations) / lr
+    return out
+
+
+@contextmanager
+def weight_decay_refusal(optimizer: keras.optimizers.Optimizer) -> Iterator[None]:
+    """Keras takes a callable ``weight_decay`` in the constructor and refuses it at the first ``apply_gradients``
+    (it converts it to a tensor): that refusal is an ``unsupported`` row with Keras' own message."""
+    try:
+        yield
+    except ValueError as exc:
+        if not callable(getattr(optimizer, "weight_decay", None)):
+            raise
+        raise Unsupported(f"{type(optimizer).__name__}(weight_decay=<callable>).apply_gradients: {exc}") from exc
 
 
 def constant(array: np.ndarray) -> Callable[..., Tensor]:
@@ -78,6 +114,8 @@ class KerasAdapter(Adapter):
         apis = {f"{api}{self.suffix}": call for api, call in zip(REGULARIZERS, calls, strict=True)}
         for name in ("SGD", "Adam", "AdamW"):
             apis[f"keras.optimizers.{name}{self.suffix}"] = self.optimizer_update
+        for name in FTRL:
+            apis[f"{name}{self.suffix}"] = self.ftrl_arguments
         return apis
 
     def optimizer(self, task: Task) -> Value:
@@ -143,11 +181,22 @@ class KerasAdapter(Adapter):
         """
         if "scope" in task.options or "param" in task.options:
             return self.layer_update(task, None, weight_decay=task.native.get("weight_decay"))
+        return self._steps(task, self._optimizer(task, weight_decay=task.native.get("weight_decay")))
+
+    def ftrl_arguments(self, task: Task) -> Value:
+        """``keras.optimizers.Ftrl(l1_regularization_strength=…, l2_…, l2_shrinkage_…)``: Ftrl's own regularization
+        arguments, applied inside its update (no weight_decay)."""
+        if task.quantity != "update":
+            raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+        return self._steps(task, self._optimizer(task, **task.native))
+
+    def _steps(self, task: Task, optimizer: keras.optimizers.Optimizer) -> Value:
+        """``steps`` calls of ``optimizer.apply_gradients`` with the case's loss gradients, on plain variables."""
         variables = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
-        optimizer = self._optimizer(task, weight_decay=task.native.get("weight_decay"))
         grads = {n: ops.convert_to_tensor(np.asarray(g)) for n, g in task.options["grads"].items()}
         for _ in range(task.options["steps"]):
-            optimizer.apply_gradients([(grads[n], v) for n, v in variables.items()])
+            with weight_decay_refusal(optimizer):
+                optimizer.apply_gradients([(grads[n], v) for n, v in variables.items()])
         return {n: to_numpy(v.value) for n, v in variables.items()}
 
     def layer_update(self, task: Task, regularizer: TensorPenalty | None, weight_decay: float | None = None) -> Value:
@@ -176,7 +225,9 @@ class KerasAdapter(Adapter):
             return total([data_loss, *layer.losses])  # the layer's regularization losses, as fit() adds them
 
         for _ in range(task.options["steps"]):
-            optimizer.apply_gradients(zip(self._gradients(loss, ordered), ordered, strict=True))
+            gradients = self._gradients(loss, ordered)
+            with weight_decay_refusal(optimizer):
+                optimizer.apply_gradients(zip(gradients, ordered, strict=True))
         return {n: to_numpy(v.value) for n, v in variables.items()}
 
     def _placed(self, task: Task, name: str, own: TensorPenalty | None) -> TensorPenalty | None:
@@ -189,4 +240,8 @@ class KerasAdapter(Adapter):
 
     def _optimizer(self, task: Task, **extra: float | None) -> keras.optimizers.Optimizer:
         cls = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])
-        return cls(**task.options["args"], **extra)
+        kwargs = {**tuple_args(task.options["args"]), **extra}
+        holder: list[keras.optimizers.Optimizer] = []
+        optimizer = cls(**kwargs | scheduled_kwargs(task, kwargs, holder))
+        holder.append(optimizer)
+        return optimizer

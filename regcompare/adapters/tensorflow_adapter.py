@@ -1,5 +1,6 @@
 """tensorflow: ``tf.nn.l2_loss``, TF 1.x's ``tf.contrib.layers`` regularizers (through tf-slim) and the Keras 3 weight
-regularizers and optimizers (``keras_common``, on Keras' tensorflow backend), gradients through ``tf.GradientTape``.
+regularizers and optimizers (``keras_common``, on Keras' tensorflow backend), gradients through ``tf.GradientTape``;
+Keras' mixed precision and embeddings, program cases and d2l's training runs, which are TensorFlow code.
 
 Every API is called as a user calls it, on a tensor of the task's dtype, with no cast of ours; what Keras does per
 dtype is in ``keras_common``'s docstring.
@@ -8,6 +9,7 @@ dtype is in ``keras_common``'s docstring.
 from __future__ import annotations
 
 import os
+import re
 
 # Quiet TF's C++ start-up chatter; set before the import, because TF reads it once when it loads.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -19,11 +21,13 @@ from regcompare.adapters import keras_backend
 keras_backend.pin("tensorflow")
 
 from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from regcompare import program_run  # noqa: E402
 from regcompare.adapters.base import Task, Unsupported, Value  # noqa: E402
 from regcompare.adapters.keras_common import KerasAdapter, TensorPenalty, constant, keras_regularizer  # noqa: E402
 from regcompare.trajectory import minibatches  # noqa: E402
@@ -94,6 +98,9 @@ class TensorflowAdapter(KerasAdapter):
             "tf.nn.l2_loss": self.l2_loss,
             **{f"tf.contrib.layers.{name}": self._contrib(name) for name in CONTRIB},
             **self.keras_apis(),
+            "keras.optimizers.LossScaleOptimizer": self.loss_scale_update,
+            "keras.layers.Embedding": self.embedding_update,
+            "keras.layers.Embedding.embeddings_regularizer": self.embedding_update,
         }
 
     def version(self) -> str:
@@ -122,6 +129,69 @@ class TensorflowAdapter(KerasAdapter):
             value = loss()
         return tape.gradient(value, variables)
 
+    def loss_scale_update(self, task: Task) -> Value:
+        """Mixed precision: a Layer with the ``mixed_<dtype>`` policy (float32 variables, low-precision compute),
+        each weight with ``kernel_regularizer=L1L2(l1, l2)``; ``LossScaleOptimizer(inner, initial_scale=S)``;
+        ``scaled = optimizer.scale_loss(loss + Σ layer.losses)`` (variant penalty_outside: ``scale_loss(loss) +
+        Σ layer.losses``), the tape's gradient, ``apply_gradients`` (which unscales)."""
+        args = dict(task.options["args"])
+        outside = bool(args.pop("penalty_outside", False))
+        layer = keras.layers.Layer(dtype=f"mixed_{task.dtype}")
+        regularizer = keras_regularizer(keras.regularizers.L1L2, task.native)
+        variables = {n: layer.add_weight(shape=w.shape, name=n, regularizer=regularizer,
+                                         initializer=constant(np.asarray(w).astype(np.float32)))
+                     for n, w in task.weights.items()}
+        inner = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])(**args)
+        scale = task.options["mixed_precision"]["loss_scale"]
+        optimizer = keras.optimizers.LossScaleOptimizer(inner, initial_scale=scale)
+        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
+        names = list(variables)
+        for _ in range(task.options["steps"]):
+            with tf.GradientTape() as tape:
+                # the model's compute: the variables cast to the policy's compute dtype, as a layer call autocasts
+                data = tf.add_n([tf.reduce_sum(grads[n] * tf.cast(variables[n].value, task.dtype)) for n in names])
+                data = tf.cast(data, "float32")
+                penalty = tf.add_n(layer.losses)
+                scaled = optimizer.scale_loss(data) + penalty if outside else optimizer.scale_loss(data + penalty)
+            gradients = tape.gradient(scaled, [variables[n] for n in names])
+            optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
+        out: dict[str, np.ndarray] = {}
+        for name, v in variables.items():
+            out[name] = to_numpy(tf.cast(v.value, task.dtype))
+            out[f"{name}.master"] = to_numpy(v.value)
+        return out
+
+    def embedding_update(self, task: Task) -> Value:
+        """Each ``sparse`` table as a ``keras.layers.Embedding`` called on the rows its gradient touches (the tape's
+        gradient is ``tf.IndexedSlices``), the other weights as plain variables; the optimizer API passes its
+        ``weight_decay``, the regularizer API ``embeddings_regularizer=L2(l2)`` (its loss added to the data loss)."""
+        tables = set(task.options["sparse"])
+        regularized = task.api.endswith("embeddings_regularizer")
+        regularizer = keras_regularizer(keras.regularizers.L2, task.native) if regularized else None
+        layers: dict[str, keras.layers.Embedding] = {}
+        variables = {}
+        for name, w in task.weights.items():
+            if name in tables:
+                layer = keras.layers.Embedding(*w.shape, dtype=task.dtype, embeddings_regularizer=regularizer,
+                                               embeddings_initializer=constant(np.asarray(w)))
+                layer.build((None,))
+                layers[name], variables[name] = layer, layer.embeddings
+            else:
+                variables[name] = keras.Variable(np.asarray(w), dtype=task.dtype, name=name)
+        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
+        ids = {n: tf.constant(np.flatnonzero(np.any(np.asarray(task.options["grads"][n]) != 0, axis=1)))
+               for n in layers}
+        optimizer = self._optimizer(task, **({} if regularized else {"weight_decay": task.native.get("weight_decay")}))
+        names = list(variables)
+        for _ in range(task.options["steps"]):
+            with tf.GradientTape() as tape:
+                terms = [tf.reduce_sum(layers[n](ids[n]) * tf.gather(grads[n], ids[n])) if n in layers
+                         else tf.reduce_sum(grads[n] * variables[n].value) for n in names]
+                loss = tf.add_n(terms + [p for layer in layers.values() for p in layer.losses])
+            gradients = tape.gradient(loss, [variables[n] for n in names])
+            optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
+        return {n: to_numpy(v.value) for n, v in variables.items()}
+
     def _measure(self, task: Task, penalty_of: TensorPenalty) -> Value:
         """The penalty summed over the task's tensors (in their dtype), or its gradient per tensor."""
         variables = {name: to_variable(w, task.dtype) for name, w in task.weights.items()}
@@ -138,6 +208,73 @@ class TensorflowAdapter(KerasAdapter):
             penalty, [variables[n] for n in names], unconnected_gradients=tf.UnconnectedGradients.ZERO
         )
         return {name: to_numpy(g) for name, g in zip(names, grads, strict=True)}
+
+    # --- program cases (regcompare.program_run, docs/programs.md) -------------------------------------------
+
+    def program(self, task: Task) -> Value:
+        """The user's snippet run on ``params`` (``keras.Variable``s) or its ``model``, trained ``steps`` steps
+        in Keras' idiom: loss Σ g⊙w plus ``model.losses`` (the regularization losses, as ``fit()`` adds them),
+        gradient by ``tf.GradientTape``, ``opt.apply_gradients``. A snippet's own ``step(loss_fn)`` replaces
+        this loop (a custom training loop, which may forget ``model.losses``)."""
+        params = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
+        previous = keras.config.floatx()
+        keras.config.set_floatx(task.dtype if task.dtype != "bfloat16" else previous)
+        try:
+            names = program_run.run_snippet(task, {"tf": tf, "keras": keras, "params": params})
+        finally:
+            keras.config.set_floatx(previous)
+        if "scheduler" in names:
+            raise program_run.ProgramError("Keras takes a schedule as the optimizer's learning_rate, not `scheduler`")
+        model = names.get("model")
+        bound = _bound(task, model, params)
+        opt, custom = names["opt"], names.get("step")
+        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
+        variables = [e.param for e in bound.values()]
+
+        def weight(name: str) -> tf.Tensor:
+            entry = bound[name]
+            return tf.transpose(entry.param) if entry.transposed else tf.convert_to_tensor(entry.param)
+
+        def loss_fn() -> tf.Tensor:
+            return tf.add_n([tf.reduce_sum(grads[n] * weight(n)) for n in bound])
+
+        def step() -> None:
+            if custom is not None:
+                custom(loss_fn)
+                return
+            with tf.GradientTape() as tape:
+                loss = tf.add_n([loss_fn(), *(model.losses if model is not None else [])])
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+
+        def read() -> dict[str, np.ndarray]:
+            return {n: to_numpy(weight(n)).copy() for n in bound}
+
+        history = program_run.train(task.options["steps"], step, None, read)
+        mapping = program_run.mapping_text(bound) if model is not None else ""
+        return {n: np.stack(h) for n, h in history.items()} | {program_run.MAPPING_KEY: np.asarray(mapping)}
+
+
+def _layout(model: keras.layers.Layer) -> list[program_run.LayoutEntry]:
+    """A layer's trainable variables by their own Keras names (``kernel``, ``bias``, ``gamma``, ``beta``): the
+    common vocabulary, in the layout the case's weights are given in."""
+    # Keras numbers layer names per process (dense_3/kernel): the number is dropped, so the text is reproducible.
+    return [program_run.LayoutEntry(v.name, re.sub(r"_\d+(?=/|$)", "", v.path), v) for v in model.trainable_weights]
+
+
+def _bound(task: Task, model: keras.layers.Layer | None, params: dict[str, keras.Variable]) -> dict[str, Any]:
+    """The case's weights as the variables the program trains: ``params``, or the model's variables (which must
+    be built: call ``model.build(shape)`` in the snippet) set to the case's values."""
+    if model is None:
+        return {n: program_run.LayoutEntry(n, n, v) for n, v in params.items()}
+    if not model.built:
+        raise program_run.ProgramError("the snippet's model is not built: call model.build(input_shape)")
+    bound = program_run.bind(list(task.weights), _layout(model))
+    for name, entry in bound.items():
+        if entry.param.dtype != task.dtype:
+            raise program_run.ProgramError(f"the model's {entry.where} is {entry.param.dtype}, the case's dtype "
+                                           f"{task.dtype}: build the layer with dtype={task.dtype!r}")
+        entry.param.assign(np.asarray(task.weights[name]))
+    return bound
 
 
 # --- trajectory: d2l's weight-decay experiment (d2l's TensorFlow code, Keras 3) -----------------------------------

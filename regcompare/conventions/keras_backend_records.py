@@ -39,7 +39,9 @@ def _on(conv: Convention, framework: str) -> Convention:
     )
 
 
-#: The Keras APIs of the tensorflow worker that are Keras' own (not tf.nn, not tf.contrib).
-KERAS = tuple(c for c in keras_records.RECORDS if c.api.startswith("keras."))
+#: The Keras APIs of the tensorflow worker that are Keras' own regularizers and optimizers (not tf.nn or tf.contrib,
+#: not the mixed-precision and embedding records, whose adapters are TensorFlow code, nor documentation records).
+KERAS = tuple(c for c in keras_records.RECORDS if c.api.startswith(("keras.regularizers.", "keras.optimizers."))
+              and c.special is None and c.quantities and c.executed)
 
 RECORDS: tuple[Convention, ...] = tuple(_on(c, fw) for fw in BACKENDS for c in KERAS)
