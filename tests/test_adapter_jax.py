@@ -169,14 +169,15 @@ def test_low_precision_updates_run_in_their_dtype(out: dict[str, Outcome], dtype
 
 @pytest.mark.parametrize("framework", ["jax", "keras-jax"])
 def test_a_missing_jax_is_skipped_with_the_install_command(framework: str, tmp_path, write_case) -> None:
-    """Both workers import jax first: a jax that cannot be imported makes their rows ``skipped``, saying how to
-    install it, and the other frameworks still run."""
-    shadow = tmp_path / "shadow" / "jax"
-    shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'jax'\", name='jax')\n")
+    """Both workers need jax: without it their rows are ``skipped``, saying how to install it, and the other
+    frameworks still run."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    # sys.modules["jax"] = None is how Python marks a module as absent: find_spec says None, import raises
+    (shadow / "sitecustomize.py").write_text("import sys\nsys.modules['jax'] = None\n", encoding="utf-8")
     case = write_case("weights: {w: [[1, -2], [-3, 4]]}\nregularizers: [{l2: 1.0}]\n")
     out = tmp_path / "out"
-    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "shadow"), os.environ.get("PYTHONPATH", "")])}
+    env = {"PYTHONPATH": os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")])}
     done = run_cli("run", case, "--frameworks", f"numpy,{framework}", "--out", str(out), env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads((out / "results.json").read_text(encoding="utf-8"))
