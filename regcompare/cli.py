@@ -377,7 +377,8 @@ def _nearest(framework: str, src: Any, found: list[Any]) -> str | None:
     table = [c for c in adapters.conventions().values() if c.framework == framework and c.executed]
     if not any(c.optimizers for c in table):
         return None
-    if src.reg.l1 and not any(c.optimizers and c.applies_to(src.reg) for c in table):
+    same_rule = [c for c in table if any(call.family == src.call.family for call in c.optimizers)]
+    if src.reg.l1 and not any(c.applies_to(src.reg) for c in same_rule):
         idiom = next((c for c in table if c.measures == "penalty" and c.applies_to(src.reg)), None)
         where = f" ({idiom.api}: {idiom.formula})" if idiom else ""
         return (f"no {framework} optimizer applies an L1 term; nearest: add l1·Σ|w| = {src.reg.l1:g}·Σ|w| to the "
