@@ -36,11 +36,16 @@ class Translated:
     refused: str = ""
 
 
+#: The built-in frameworks whose adapters run program snippets (``Adapter.program``): a translation is only worth
+#: making for them (jax, keras-torch and keras-jax run no programs yet; third-party adapters may).
+NO_PROGRAMS = ("jax", "keras-torch", "keras-jax")
+
+
 def translate(translator: str, torch_source: str, frameworks: tuple[str, ...]) -> list[Translated]:
     """The translator's snippets for the frameworks it targets among ``frameworks``."""
     if translator == "paconvert":
         return [paconvert(torch_source)] if "paddle" in frameworks else []
-    return regcompare_translate(torch_source, tuple(f for f in frameworks if f != "torch"))
+    return regcompare_translate(torch_source, tuple(f for f in frameworks if f != "torch" and f not in NO_PROGRAMS))
 
 
 # --- PaConvert ----------------------------------------------------------------------------------------------

@@ -118,6 +118,10 @@ class JaxAdapter(Adapter):
     def version(self) -> str:
         return f"jax {jax.__version__}, optax {optax.__version__}, flax {version('flax')}"
 
+    def program(self, task: Task) -> Value:
+        """Program cases (user snippets) are not run in the jax worker yet."""
+        raise Unsupported("jax runs no program snippets yet (torch, tensorflow and paddle do)")
+
     def penalty(self, make: Callable[[dict[str, float]], Penalty]) -> Callable[[Task], Value]:
         """An API measured as a penalty, or its gradient per tensor by ``jax.grad``."""
 

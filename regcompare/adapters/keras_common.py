@@ -128,6 +128,10 @@ class KerasAdapter(Adapter):
             return self.optimizer(task)
         return super().run(task)
 
+    def program(self, task: Task) -> Value:
+        """Program cases run user snippets in TensorFlow's Keras only (the tensorflow adapter overrides this)."""
+        raise Unsupported(f"{self.framework} runs no program snippets yet: Keras programs run on tensorflow")
+
     def keras_l1(self, task: Task) -> Value:
         return self._regularizer(task, keras.regularizers.L1)
 
