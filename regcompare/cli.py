@@ -300,7 +300,7 @@ def conventions_text(width: int) -> str:
         fields += [("caveat", caveat) for caveat in c.caveats]
         for name, text in fields:
             lines += textwrap.wrap(str(text), width, initial_indent=f"  {name + ':':<20}", subsequent_indent=" " * 22,
-                                   break_on_hyphens=False, break_long_words=False)
+                                   break_on_hyphens=False)  # a long path may break: width is a promise
         lines.append("")
     lines.append("* documented convention only (not installable here, not executed)")
     return "\n".join(lines)

@@ -37,3 +37,21 @@ def rules_markdown() -> str:
             row.append("<br>".join(f"`{api}` ({', '.join(sorted(c))})" for api, c in sorted(classes.items())) or "—")
         lines.append(f"| `{name}` | " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def _default(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def settings_markdown() -> str:
+    """The case format's ``optimizer`` keys per rule, with their defaults (docs/case-format.md)."""
+    lines = ["| `optimizer.name` | keys (default) |", "|---|---|"]
+    for name in rules.NAMES:
+        if name == "adamw":
+            continue
+        names = "`adam`, `adamw`" if name == "adam" else f"`{name}`"
+        keys = ", ".join(f"`{s.key}` ({_default(s.default)})" for s in rules.settings_of(name))
+        lines.append(f"| {names} | {keys} |")
+    return "\n".join(lines)
