@@ -77,6 +77,8 @@ class TorchAdapter(Adapter):
             "torch.optim.Adam": self.update,
             "torch.optim.AdamW": self.update,
             "torch.optim.Adam.decoupled": self.adam_decoupled,
+            "torch.optim.NAdam.decoupled": self.adam_decoupled,
+            "torch.optim.RAdam.decoupled": self.adam_decoupled,
             "torch.nn.utils.parametrizations.weight_norm": weight_norm,
         }
 
@@ -115,7 +117,7 @@ class TorchAdapter(Adapter):
         return {n: to_numpy(w.grad if w.grad is not None else torch.zeros_like(w)) for n, w in params.items()}
 
     def adam_decoupled(self, task: Task) -> Value:
-        """``torch.optim.Adam(..., decoupled_weight_decay=True)``: AdamW's rule inside Adam."""
+        """``torch.optim.Adam/NAdam/RAdam(..., decoupled_weight_decay=True)``: AdamW's decay inside the class."""
         return self.update(task, decoupled_weight_decay=True)
 
     def update(self, task: Task, **extra: object) -> Value:

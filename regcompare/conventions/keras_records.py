@@ -21,9 +21,44 @@ KERAS_ADAM = OptimizerCall("keras.optimizers.Adam", "adam",
                            adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7), eps_on="v")
 KERAS_ADAMW = OptimizerCall("keras.optimizers.AdamW", "adam",
                             adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7), eps_on="v")
-_KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM)
 KERAS_F64 = ("In float64, Adam's bias corrections use float32-rounded betas (ops.cast of a Python float): "
              "about 7e-6 relative per step.")
+
+# --- zoo: adagrad, rmsprop, adadelta, adamax, nadam (keras/src/optimizers/<name>.py __init__ and update_step) ---
+_EPS_IN_ROOT = "Keras: ε inside the root, {d} (keras/src/optimizers/{f}.py update_step); torch: {t}"
+KERAS_ADAGRAD = OptimizerCall("keras.optimizers.Adagrad", "adagrad", (
+    hyper("lr", "learning_rate", 1e-3), hyper("initial_accumulator_value", "initial_accumulator_value", 0.1),
+    hyper("eps", "epsilon", 1e-7)), fixed=(("lr_decay", 0.0),), options=(("eps_inside_sqrt", True),),
+    why=_EPS_IN_ROOT.format(d="w ← w − lr·g/√(s + ε)", f="adagrad", t="√s + ε"))
+KERAS_RMSPROP = OptimizerCall("keras.optimizers.RMSprop", "rmsprop", (
+    hyper("lr", "learning_rate", 1e-3), hyper("alpha", "rho", 0.9), hyper("eps", "epsilon", 1e-7),
+    hyper("momentum", "momentum", 0.0), hyper("centered", "centered", False)), options=(("eps_inside_sqrt", True),),
+    why=_EPS_IN_ROOT.format(d="√(v + ε), centered √(v − ḡ² + ε)", f="rmsprop", t="√v + ε"))
+KERAS_ADADELTA = OptimizerCall("keras.optimizers.Adadelta", "adadelta", (
+    hyper("lr", "learning_rate", 1e-3), hyper("rho", "rho", 0.95), hyper("eps", "epsilon", 1e-7)))
+KERAS_ADAMAX = OptimizerCall("keras.optimizers.Adamax", "adamax",
+                             adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7),
+                             options=(("eps_at", "after"),),
+                             why="Keras: u ← max(β₂u, |g|), w ← w − lr/(1−β₁ᵗ)·m/(u + ε) (keras/src/optimizers/"
+                                 "adamax.py update_step); torch: u ← max(β₂u, |g| + ε), divided by u")
+KERAS_NADAM = OptimizerCall("keras.optimizers.Nadam", "nadam",
+                            adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7),
+                            fixed=(("momentum_decay", 1.0),))
+_ZOO_A_KERAS = (
+    ("keras.optimizers.Adagrad", KERAS_ADAGRAD, "; ε inside the root: g/√(s + ε)",
+     ("Default initial_accumulator_value=0.1 (torch, paddle: 0) and epsilon=1e-7 inside the root.",
+      "No lr_decay argument.")),
+    ("keras.optimizers.RMSprop", KERAS_RMSPROP, "; ε inside the root: g/√(v + ε)",
+     ("The decay is spelled rho (torch: alpha); defaults rho=0.9, epsilon=1e-7 (torch: 0.99, 1e-8).",)),
+    ("keras.optimizers.Adadelta", KERAS_ADADELTA, "",
+     ("Defaults learning_rate=0.001, rho=0.95, epsilon=1e-7 (torch: 1.0, 0.9, 1e-6).",)),
+    ("keras.optimizers.Adamax", KERAS_ADAMAX, "; ε added after the max: m/(u + ε)",
+     ("Default epsilon=1e-7 (torch, paddle: 1e-8).",)),
+    ("keras.optimizers.Nadam", KERAS_NADAM, "; momentum schedule β₁(1 − ½·0.96^t)",
+     ("No momentum_decay argument: the schedule is 0.96^t, torch's momentum_decay=1 — not torch's default 0.004. "
+      "A case with another momentum_decay does not run it.", KERAS_F64)),
+)
+_KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM, *(call for _, call, _, _ in _ZOO_A_KERAS))
 _KERAS_LAYER_PLACEMENT = Placement("the regularizer on the scoped weights only (each layer's kernel_regularizer)")
 _KERAS_PLACEMENT = Placement(
     "optimizer.exclude_from_weight_decay(var_list=<others>)",
@@ -112,4 +147,11 @@ RECORDS: tuple[Convention, ...] = (
         "penalty", "TF 1.x only; not installable with Python 3.11", executed=False,
         caveats=("Documented convention only: tf.contrib was removed in TF 2.",),
     ),
+    # --- zoo: adagrad, rmsprop, adadelta, adamax, nadam ---
+    *(Convention(
+        api, "tensorflow", "update", ("update",), (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + own, "decoupled",
+        f"{api}(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}", caveats=(NOT_L2, *caveats),
+        optimizers=(call,), role="optimizer", placement=_KERAS_PLACEMENT)
+      for api, call, own, caveats in _ZOO_A_KERAS),
 )

@@ -31,7 +31,40 @@ PADDLE_ADAM = OptimizerCall("paddle.optimizer.Adam", "adam",
                             adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8))
 PADDLE_ADAMW = OptimizerCall("paddle.optimizer.AdamW", "adam",
                              adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8))
-_PADDLE_OPTIMIZERS = (PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAM)
+
+# --- zoo: adagrad, rmsprop, adadelta, adamax, nadam, radam (paddle/optimizer/<name>.py __init__ and docstring) ---
+PADDLE_ADAGRAD = OptimizerCall("paddle.optimizer.Adagrad", "adagrad", (
+    hyper("lr", "learning_rate", 1e-3), hyper("eps", "epsilon", 1e-6),
+    hyper("initial_accumulator_value", "initial_accumulator_value", 0.0)), fixed=(("lr_decay", 0.0),))
+PADDLE_RMSPROP = OptimizerCall("paddle.optimizer.RMSProp", "rmsprop", (
+    hyper("lr", "learning_rate", 1e-3), hyper("alpha", "rho", 0.95), hyper("eps", "epsilon", 1e-6),
+    hyper("momentum", "momentum", 0.0), hyper("centered", "centered", False)), options=(("eps_inside_sqrt", True),),
+    why="paddle: ε inside the root, w ← w − lr·g/√(v + ε), centered √(v − ḡ² + ε) (paddle/optimizer/rmsprop.py "
+        "docstring, the rmsprop kernel); torch: √v + ε. No epsilon value makes the two equal: see translate")
+PADDLE_ADADELTA = OptimizerCall("paddle.optimizer.Adadelta", "adadelta", (
+    hyper("lr", "learning_rate", 1e-3), hyper("rho", "rho", 0.95), hyper("eps", "epsilon", 1e-6)))
+PADDLE_ADAMAX = OptimizerCall("paddle.optimizer.Adamax", "adamax",
+                              adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8),
+                              options=(("eps_at", "norm"),),
+                              why="paddle: u ← max(β₂u + ε, |g|) (paddle/optimizer/adamax.py docstring, the adamax "
+                                  "kernel); torch: u ← max(β₂u, |g| + ε)")
+PADDLE_NADAM = OptimizerCall("paddle.optimizer.NAdam", "nadam", (
+    hyper("lr", "learning_rate", 2e-3), *adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8)[1:],
+    hyper("momentum_decay", "momentum_decay", 4e-3)))
+PADDLE_RADAM = OptimizerCall("paddle.optimizer.RAdam", "radam",
+                             adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8))
+_ZOO_A_PADDLE = (
+    (PADDLE_ADAGRAD, "s += g², w −= lr·g/(√s + ε)",
+     ("learning_rate has no default; epsilon=1e-6 (torch: 1e-10); no lr_decay.",)),
+    (PADDLE_RMSPROP, "v ← ρv + (1−ρ)g², w −= lr·g/√(v + ε) (ε inside the root)",
+     ("learning_rate has no default; rho=0.95, epsilon=1e-6 inside the root (torch: alpha=0.99, eps=1e-8 "
+      "outside).",)),
+    (PADDLE_ADADELTA, "Adadelta's two running averages", ("Defaults learning_rate=0.001, rho=0.95, epsilon=1e-6.",)),
+    (PADDLE_ADAMAX, "u ← max(β₂u + ε, |g|)", ("Default learning_rate=0.001 (torch: 2e-3).",)),
+    (PADDLE_NADAM, "NAdam's moments (momentum_decay ψ)", ("Default learning_rate=0.002, momentum_decay=0.004.",)),
+    (PADDLE_RADAM, "RAdam's rectified step (from step 6)", ("Default learning_rate=0.001.",)),
+)
+_PADDLE_OPTIMIZERS = (PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAM, *(call for call, _, _ in _ZOO_A_PADDLE))
 
 _PADDLE_PARAM_PLACEMENT = Placement("ParamAttr(regularizer=…) on the scoped parameters only")
 _PADDLE_REGULARIZER_PLACEMENT = Placement(GROUPS)
@@ -194,4 +227,11 @@ RECORDS: tuple[Convention, ...] = (
         "coupled", "Paddle 1.x only; not installable with Python 3.11", executed=False,
         caveats=("Documented convention only: paddle.fluid was removed in Paddle 2.5.",),
     ),
+    # --- zoo: adagrad, rmsprop, adadelta, adamax, nadam, radam ---
+    *(Convention(
+        call.api, "paddle", "update", ("update",), (arg("weight_decay", "l2"),),
+        f"gradient += weight_decay·w (a float becomes L2Decay), then {formula}", "coupled",
+        f"{call.api}(weight_decay=<float>): {UPDATE_OF_STEPS}", caveats=caveats, optimizers=(call,),
+        role="optimizer", placement=_PADDLE_PLACEMENT)
+      for call, formula, caveats in _ZOO_A_PADDLE),
 )
