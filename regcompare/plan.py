@@ -123,7 +123,9 @@ def variants_for(case: Case, call: OptimizerCall | None, dtype: str) -> list[Var
     if call is None:
         return [None]
     chosen = getattr(case.spec.optimizer, "variants", None)
-    every: list[Variant | None] = [None, *(v for v in call.variants if v.dtypes is None or dtype in v.dtypes)]
+    settings = settings_of(case)
+    every: list[Variant | None] = [None, *(v for v in call.variants
+                                           if (v.dtypes is None or dtype in v.dtypes) and v.runs_with(settings))]
     if chosen is None:
         return every
     return [v for v in every if (v.name if v else "default") in chosen]

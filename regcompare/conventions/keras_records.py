@@ -18,9 +18,11 @@ KERAS_SGD = OptimizerCall("keras.optimizers.SGD", "sgd", (
     hyper("lr", "learning_rate", 0.01), hyper("momentum", "momentum", 0.0), hyper("nesterov", "nesterov", False)),
     fixed=(("dampening", 0.0),))
 KERAS_ADAM = OptimizerCall("keras.optimizers.Adam", "adam",
-                           adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7), eps_on="v")
+                           (*adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7),
+                            hyper("amsgrad", "amsgrad", False)), eps_on="v")
 KERAS_ADAMW = OptimizerCall("keras.optimizers.AdamW", "adam",
-                            adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7), eps_on="v")
+                            (*adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7),
+                            hyper("amsgrad", "amsgrad", False)), eps_on="v")
 KERAS_F64 = ("In float64, Adam's bias corrections use float32-rounded betas (ops.cast of a Python float): "
              "about 7e-6 relative per step.")
 

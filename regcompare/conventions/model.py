@@ -207,6 +207,15 @@ class Variant:
     settings: tuple[tuple[str, float | bool], ...] = ()
     dtypes: tuple[str, ...] | None = None
     why: str = ""
+    needs: tuple[tuple[str, bool], ...] = ()
+    """Case settings the class needs for this variant, as (key, whether it is set): torch's ``nesterov`` needs a
+    momentum and no dampening, ``(("momentum", True), ("dampening", False))``."""
+
+    def runs_with(self, settings: dict[str, float | bool]) -> bool:
+        """Whether the variant runs on a case with these settings: what it needs holds, and it changes something
+        (``centered`` on a case that is centered already is the plain call again)."""
+        needed = all(bool(settings.get(key)) == want for key, want in self.needs)
+        return needed and (not self.settings or any(settings.get(k) != v for k, v in self.settings))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,16 @@ paddle/base/layer_helper_base.py _create_weight_normalize)."""
 
 from __future__ import annotations
 
-from regcompare.conventions.model import Convention, OptimizerCall, Placement, WeightNorm, adam_hypers, arg, hyper
+from regcompare.conventions.model import (
+    Convention,
+    OptimizerCall,
+    Placement,
+    Variant,
+    WeightNorm,
+    adam_hypers,
+    arg,
+    hyper,
+)
 from regcompare.conventions.texts import (
     DECOUPLED,
     GROUPS,
@@ -22,15 +31,22 @@ from regcompare.conventions.texts import (
     WN_STATIC_HOW,
 )
 
+# multi_precision: a float32 master copy of float16/bfloat16 weights (paddle/optimizer/optimizer.py
+# _create_master_weight); the kernels take it on CPU too.
+_MULTI_PRECISION = (Variant("multi_precision", (("multi_precision", True),), dtypes=("float16", "bfloat16"),
+                            why="float32 master weights for float16/bfloat16 parameters"),)
 PADDLE_SGD = OptimizerCall("paddle.optimizer.SGD", "sgd", (hyper("lr", "learning_rate", 1e-3),),
-                           fixed=(("momentum", 0.0), ("dampening", 0.0), ("nesterov", False)))
+                           fixed=(("momentum", 0.0), ("dampening", 0.0), ("nesterov", False)),
+                           variants=_MULTI_PRECISION)
 PADDLE_MOMENTUM = OptimizerCall("paddle.optimizer.Momentum", "sgd", (
     hyper("lr", "learning_rate", 1e-3), hyper("momentum", "momentum", 0.9), hyper("nesterov", "use_nesterov", False)),
-    fixed=(("dampening", 0.0),))
+    fixed=(("dampening", 0.0),), variants=_MULTI_PRECISION)
 PADDLE_ADAM = OptimizerCall("paddle.optimizer.Adam", "adam",
-                            adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8))
+                            (*adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8),
+                             hyper("amsgrad", "amsgrad", False)), variants=_MULTI_PRECISION)
 PADDLE_ADAMW = OptimizerCall("paddle.optimizer.AdamW", "adam",
-                             adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8))
+                             (*adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8),
+                              hyper("amsgrad", "amsgrad", False)), variants=_MULTI_PRECISION)
 
 # --- zoo: adagrad, rmsprop, adadelta, adamax, nadam, radam (paddle/optimizer/<name>.py __init__ and docstring) ---
 PADDLE_ADAGRAD = OptimizerCall("paddle.optimizer.Adagrad", "adagrad", (

@@ -27,20 +27,33 @@ from regcompare.conventions.texts import (
     WN_NOT_W,
 )
 
+# Variants (torch/optim/optimizer.py _default_to_fused_or_foreach: on CPU the default is the for-loop;
+# _get_fused_kernels_supported_devices: SGD, Adam, AdamW and Adagrad have fused CPU kernels in every float dtype).
+_LOOP = Variant("foreach", (("foreach", True),), why="the multi-tensor (foreach) implementation")
+_FUSED = Variant("fused", (("fused", True),), why="the fused CPU kernel")
+_MAXIMIZE = Variant("maximize", (("maximize", True),), (("maximize", True),), why="ascends: the loss gradient negated")
 TORCH_SGD = OptimizerCall("torch.optim.SGD", "sgd", (
     hyper("lr", "lr", 1e-3), hyper("momentum", "momentum", 0.0), hyper("dampening", "dampening", 0.0),
-    hyper("nesterov", "nesterov", False)))
-TORCH_ADAM = OptimizerCall("torch.optim.Adam", "adam", adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8))
-TORCH_ADAMW = OptimizerCall("torch.optim.AdamW", "adam", adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8))
+    hyper("nesterov", "nesterov", False)),
+    variants=(_LOOP, _FUSED, _MAXIMIZE,
+              Variant("nesterov", (("nesterov", True),), (("nesterov", True),),
+                      why="Nesterov momentum (torch needs a momentum and no dampening)",
+                      needs=(("momentum", True), ("dampening", False)))))
+_ADAM_VARIANTS = (_LOOP, _FUSED, _MAXIMIZE,
+                  Variant("amsgrad", (("amsgrad", True),), (("amsgrad", True),), why="AMSGrad: the running max of v"))
+TORCH_ADAM = OptimizerCall("torch.optim.Adam", "adam", (
+    *adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8), hyper("amsgrad", "amsgrad", False)),
+    variants=_ADAM_VARIANTS)
+TORCH_ADAMW = OptimizerCall("torch.optim.AdamW", "adam", (
+    *adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8), hyper("amsgrad", "amsgrad", False)),
+    variants=_ADAM_VARIANTS)
 _TORCH_PLACEMENT = Placement(GROUPS)
 
 # --- zoo: adagrad, rmsprop, adadelta, adamax, nadam, radam (torch/optim/<name>.py __init__ and _single_tensor_<name>)
-_LOOP = Variant("foreach", (("foreach", True),), why="the multi-tensor (foreach) implementation")
-_MAXIMIZE = Variant("maximize", (("maximize", True),), (("maximize", True),), why="ascends: the loss gradient negated")
 TORCH_ADAGRAD = OptimizerCall("torch.optim.Adagrad", "adagrad", (
     hyper("lr", "lr", 1e-2), hyper("lr_decay", "lr_decay", 0.0),
     hyper("initial_accumulator_value", "initial_accumulator_value", 0.0), hyper("eps", "eps", 1e-10)),
-    variants=(_LOOP, Variant("fused", (("fused", True),), why="the fused CPU kernel (_fused_adagrad_)"), _MAXIMIZE))
+    variants=(_LOOP, _FUSED, _MAXIMIZE))
 TORCH_RMSPROP = OptimizerCall("torch.optim.RMSprop", "rmsprop", (
     hyper("lr", "lr", 1e-2), hyper("alpha", "alpha", 0.99), hyper("eps", "eps", 1e-8),
     hyper("momentum", "momentum", 0.0), hyper("centered", "centered", False)),
