@@ -180,7 +180,7 @@ def test_amsgrad_keeps_the_largest_second_moment() -> None:
 # --- the cases through the real frameworks ------------------------------------------------------------------------
 
 CASES = ("adagrad", "rmsprop", "rmsprop_centered", "rmsprop_paddle_eps", "adadelta", "adamax", "nadam",
-         "nadam_keras", "radam", "adam_amsgrad", "sgd_fused_blocks")
+         "nadam_keras", "radam", "adam_amsgrad", "sgd_fused_blocks", "weight_decay_zero", "../seeds/paddle_l1decay_adagrad")
 
 
 @pytest.fixture(scope="module")
@@ -245,3 +245,24 @@ def test_keras_nadam_is_not_run_at_torchs_momentum_decay(zoo_run) -> None:
     assert "momentum_decay=1 only" in rows[0]["detail"]
     ran = _rows(zoo_run, "optimizers-nadam-keras", api="keras.optimizers.Nadam")
     assert ran and {r["status"] for r in ran} == {"divergent"}  # decoupled weight_decay, Nadam's own schedule
+
+
+def test_weight_decay_zero_runs_the_decay_op_in_keras_and_paddle_only(zoo_run) -> None:
+    rows = {r["api"]: r for r in _rows(zoo_run, "optimizers-weight-decay-zero")}
+    # torch skips weight_decay=0: the infinite weights stay infinite, as the canonical l2 = 0 (no term) says
+    assert rows["torch.optim.Adagrad"]["status"] == "match"
+    assert rows["torch.optim.Adagrad"]["raw"][:2] == ["Infinity", "-Infinity"]
+    for api in ("keras.optimizers.Adagrad", "paddle.optimizer.Adagrad", "paddle.regularizer.L2Decay"):
+        assert rows[api]["status"] == "mismatch" and rows[api]["known"], api
+        assert rows[api]["raw"][:2] == ["NaN", "NaN"], api  # 0·inf
+        assert rows[api]["raw"][2:] == rows["torch.optim.Adagrad"]["raw"][2:], api  # finite weights agree
+
+
+def test_the_l1decay_seed_with_adagrad_and_its_counterparts(zoo_run) -> None:
+    rows = _rows(zoo_run, "seed-paddle-l1decay-adagrad", dtype="float32")
+    status = {(r["api"], r["tensor"]): r["status"] for r in rows}
+    for api in ("paddle.regularizer.L1Decay", "paddle.ParamAttr.L1Decay", "torch.handwritten.update"):
+        assert status[(api, "weight")] == status[(api, "bias")] == "match", api
+    # Keras L1 with Keras Adagrad: ε = 1e-6 inside the root, divergent where that shows beyond the tolerance
+    assert {status[("keras.regularizers.L1", t)] for t in ("weight", "bias")} <= {"match", "divergent"}
+    assert not any(r["api"].startswith("torch.optim.") for r in rows)  # torch has no L1 decay in an optimizer

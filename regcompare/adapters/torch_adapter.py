@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Callable
+from dataclasses import replace
 
 import ml_dtypes
 import numpy as np
@@ -28,6 +30,9 @@ def optimizer_kwargs(args: dict[str, float | bool]) -> dict[str, object]:
     if "betas[0]" in args:
         kwargs["betas"] = (args["betas[0]"], args["betas[1]"])
     return kwargs
+
+#: A loss term over the named parameters (None: nothing to add).
+Penalty = Callable[[dict[str, torch.Tensor]], "torch.Tensor | None"]
 
 _TORCH_DTYPES = {
     "float16": torch.float16,
@@ -73,6 +78,7 @@ class TorchAdapter(Adapter):
         super().__init__()
         self.apis = {
             "torch.handwritten": self.handwritten,
+            "torch.handwritten.update": self.handwritten_update,
             "torch.optim.SGD": self.sgd,
             "torch.optim.Adam": self.update,
             "torch.optim.AdamW": self.update,
@@ -116,12 +122,26 @@ class TorchAdapter(Adapter):
             penalty.backward()
         return {n: to_numpy(w.grad if w.grad is not None else torch.zeros_like(w)) for n, w in params.items()}
 
+    def handwritten_update(self, task: Task) -> Value:
+        """The d2l penalty ``l1·Σ|w| + lambd·Σw²/2`` added to the loss, with the task's optimizer (no weight_decay):
+        backward() adds its gradient to the loss gradient each step."""
+        lambd, l1 = task.native.get("lambd", 0.0), task.native.get("l1", 0.0)
+
+        def penalty(params: dict[str, torch.Tensor]) -> torch.Tensor | None:
+            # A zero coefficient's term is not written, as a user would not write it (0·inf is NaN).
+            terms = [lambd * torch.sum(w.pow(2)) / 2 for w in params.values() if lambd]
+            terms += [l1 * torch.sum(torch.abs(w)) for w in params.values() if l1]
+            return functools.reduce(operator.add, terms) if terms else None
+
+        return self.update(replace(task, native={}), penalty=penalty)
+
     def adam_decoupled(self, task: Task) -> Value:
         """``torch.optim.Adam/NAdam/RAdam(..., decoupled_weight_decay=True)``: AdamW's decay inside the class."""
         return self.update(task, decoupled_weight_decay=True)
 
-    def update(self, task: Task, **extra: object) -> Value:
-        """The weights after ``steps`` real steps of the task's optimizer, each on the case's loss gradient."""
+    def update(self, task: Task, penalty: Penalty | None = None, **extra: object) -> Value:
+        """The weights after ``steps`` real steps of the task's optimizer, each on the case's loss gradient (plus
+        the gradient of ``penalty``, a loss term, where given)."""
         if task.quantity != "update":
             raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
         params = self._params(task)
@@ -132,6 +152,9 @@ class TorchAdapter(Adapter):
         for _ in range(task.options["steps"]):
             for name, w in params.items():
                 w.grad = grads[name].clone()  # the loss gradient, as backward() would leave it
+            term = None if penalty is None else penalty(params)
+            if term is not None:
+                term.backward()  # accumulates into .grad, as a loss with the penalty would
             optimizer.step()
         return {n: to_numpy(w) for n, w in params.items()}
 

@@ -27,15 +27,16 @@ KERAS_F64 = ("In float64, Adam's bias corrections use float32-rounded betas (ops
              "about 7e-6 relative per step.")
 
 # --- zoo: adagrad, rmsprop, adadelta, adamax, nadam (keras/src/optimizers/<name>.py __init__ and update_step) ---
+_EPS_SQUARED = (("eps", "square"),)  # √(v + ε²) is the nearest to √v + ε: equal at v = 0 and for v ≫ ε²
 _EPS_IN_ROOT = "Keras: ε inside the root, {d} (keras/src/optimizers/{f}.py update_step); torch: {t}"
 KERAS_ADAGRAD = OptimizerCall("keras.optimizers.Adagrad", "adagrad", (
     hyper("lr", "learning_rate", 1e-3), hyper("initial_accumulator_value", "initial_accumulator_value", 0.1),
     hyper("eps", "epsilon", 1e-7)), fixed=(("lr_decay", 0.0),), options=(("eps_inside_sqrt", True),),
-    why=_EPS_IN_ROOT.format(d="w ← w − lr·g/√(s + ε)", f="adagrad", t="√s + ε"))
+    why=_EPS_IN_ROOT.format(d="w ← w − lr·g/√(s + ε)", f="adagrad", t="√s + ε"), nearest=_EPS_SQUARED)
 KERAS_RMSPROP = OptimizerCall("keras.optimizers.RMSprop", "rmsprop", (
     hyper("lr", "learning_rate", 1e-3), hyper("alpha", "rho", 0.9), hyper("eps", "epsilon", 1e-7),
     hyper("momentum", "momentum", 0.0), hyper("centered", "centered", False)), options=(("eps_inside_sqrt", True),),
-    why=_EPS_IN_ROOT.format(d="√(v + ε), centered √(v − ḡ² + ε)", f="rmsprop", t="√v + ε"))
+    why=_EPS_IN_ROOT.format(d="√(v + ε), centered √(v − ḡ² + ε)", f="rmsprop", t="√v + ε"), nearest=_EPS_SQUARED)
 KERAS_ADADELTA = OptimizerCall("keras.optimizers.Adadelta", "adadelta", (
     hyper("lr", "learning_rate", 1e-3), hyper("rho", "rho", 0.95), hyper("eps", "epsilon", 1e-7)))
 KERAS_ADAMAX = OptimizerCall("keras.optimizers.Adamax", "adamax",
@@ -109,7 +110,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     Convention(
         "keras.optimizers.SGD", "tensorflow", "update", ("update", "trajectory"),
-        (arg("weight_decay", "l2"),),
+        (arg("weight_decay", "l2", 1.0, None),),
         DECOUPLED.format(wd="weight_decay") + " (BaseOptimizer._apply_weight_decay)",
         "decoupled", f"keras.optimizers.SGD(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
         caveats=(NOT_L2, "Every Keras optimizer's weight_decay is decoupled; for an L2 penalty use a layer's "
@@ -119,7 +120,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     Convention(
         "keras.optimizers.Adam", "tensorflow", "update", ("update",),
-        (arg("weight_decay", "l2"),),
+        (arg("weight_decay", "l2", 1.0, None),),
         DECOUPLED.format(wd="weight_decay") + "; ε added to √v, not √v̂",
         "decoupled", f"keras.optimizers.Adam(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
         caveats=(NOT_L2, "Default epsilon=1e-7 (torch, paddle: 1e-8), and added to √v rather than √v̂.", KERAS_F64),
@@ -151,7 +152,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     # --- zoo: adagrad, rmsprop, adadelta, adamax, nadam ---
     *(Convention(
-        api, "tensorflow", "update", ("update",), (arg("weight_decay", "l2"),),
+        api, "tensorflow", "update", ("update",), (arg("weight_decay", "l2", 1.0, None),),
         DECOUPLED.format(wd="weight_decay") + own, "decoupled",
         f"{api}(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}", caveats=(NOT_L2, *caveats),
         optimizers=(call,), role="optimizer", placement=_KERAS_PLACEMENT)

@@ -79,7 +79,13 @@ class Param:
     name: str
     term: Term
     factor: float
-    default: float
+    default: float | None
+    """The API's own default; None where the framework's default is None, i.e. no decay op at all (Keras and paddle
+    optimizers' ``weight_decay``), which differs from 0.0: Keras and paddle run the decay op with a 0.0
+    coefficient (an infinite weight then becomes NaN), torch skips it (``if weight_decay != 0``)."""
+
+    def default_text(self) -> str:
+        return "None (no decay)" if self.default is None else f"{self.default:g}"
 
 
 @dataclass(frozen=True)
@@ -166,11 +172,11 @@ class Convention:
             raise ValueError(f"{self.api} has no argument {sorted(unknown)[0]!r}; it takes {self.signature()}")
         coeff = {"l1": 0.0, "l2": 0.0}
         for p in self.params:
-            coeff[p.term] += native.get(p.name, p.default) / p.factor
+            coeff[p.term] += (native.get(p.name, p.default) or 0.0) / p.factor
         return Regularizer(**coeff)
 
     def signature(self) -> str:
-        return "(" + ", ".join(f"{p.name}={p.default:g}" for p in self.params) + ")"
+        return "(" + ", ".join(f"{p.name}={p.default_text()}" for p in self.params) + ")"
 
     def mapping(self) -> str:
         """``native → canonical`` in words, e.g. ``l2 = 2·l2_native``."""
@@ -237,6 +243,9 @@ class OptimizerCall:
     """The documented difference of ``options``, with its source (file and function of the pinned framework)."""
     variants: tuple[Variant, ...] = ()
     """Ways to run the class besides the plain call; every ``update`` case runs them all unless it narrows them."""
+    nearest: tuple[tuple[str, str], ...] = ()
+    """For ``translate``, where ``options`` make an exact translation impossible: canonical keys carried over
+    transformed for the nearest setting, ``(("eps", "square"),)`` (regcompare.translate.NEAREST names them)."""
 
     def rule_options(self, own: bool) -> dict[str, float | bool | str]:
         """The rule's options for the oracle: Adam's ε placement always (the case's ε is each API's own ε, a
@@ -318,7 +327,7 @@ def _fmt(value: float | bool) -> str:
     return str(value) if isinstance(value, bool) else f"{value:g}"
 
 
-def arg(name: str, term: Term, factor: float = 1.0, default: float = 0.0) -> Param:
+def arg(name: str, term: Term, factor: float = 1.0, default: float | None = 0.0) -> Param:
     return Param(name, term, factor, default)
 
 

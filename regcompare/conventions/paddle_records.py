@@ -33,20 +33,23 @@ from regcompare.conventions.texts import (
 
 # multi_precision: a float32 master copy of float16/bfloat16 weights (paddle/optimizer/optimizer.py
 # _create_master_weight); the kernels take it on CPU too.
-_MULTI_PRECISION = (Variant("multi_precision", (("multi_precision", True),), dtypes=("float16", "bfloat16"),
-                            why="float32 master weights for float16/bfloat16 parameters"),)
+# On CPU paddle 3.3.1 registers low-precision kernels for SGD in bfloat16 only (sgd: no float16; momentum, adam,
+# adamw: neither), so the variant runs there; a decay (even weight_decay=0.0) also needs a bfloat16 `add` that
+# the CPU lacks, so with any decay it is `unsupported`, as the plain call is.
+_MULTI_PRECISION = (Variant("multi_precision", (("multi_precision", True),), dtypes=("bfloat16",),
+                            why="float32 master weights for bfloat16 parameters"),)
 PADDLE_SGD = OptimizerCall("paddle.optimizer.SGD", "sgd", (hyper("lr", "learning_rate", 1e-3),),
                            fixed=(("momentum", 0.0), ("dampening", 0.0), ("nesterov", False)),
                            variants=_MULTI_PRECISION)
 PADDLE_MOMENTUM = OptimizerCall("paddle.optimizer.Momentum", "sgd", (
     hyper("lr", "learning_rate", 1e-3), hyper("momentum", "momentum", 0.9), hyper("nesterov", "use_nesterov", False)),
-    fixed=(("dampening", 0.0),), variants=_MULTI_PRECISION)
+    fixed=(("dampening", 0.0),))
 PADDLE_ADAM = OptimizerCall("paddle.optimizer.Adam", "adam",
                             (*adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8),
-                             hyper("amsgrad", "amsgrad", False)), variants=_MULTI_PRECISION)
+                             hyper("amsgrad", "amsgrad", False)))
 PADDLE_ADAMW = OptimizerCall("paddle.optimizer.AdamW", "adam",
                              (*adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8),
-                              hyper("amsgrad", "amsgrad", False)), variants=_MULTI_PRECISION)
+                              hyper("amsgrad", "amsgrad", False)))
 
 # --- zoo: adagrad, rmsprop, adadelta, adamax, nadam, radam (paddle/optimizer/<name>.py __init__ and docstring) ---
 PADDLE_ADAGRAD = OptimizerCall("paddle.optimizer.Adagrad", "adagrad", (
@@ -56,7 +59,8 @@ PADDLE_RMSPROP = OptimizerCall("paddle.optimizer.RMSProp", "rmsprop", (
     hyper("lr", "learning_rate", 1e-3), hyper("alpha", "rho", 0.95), hyper("eps", "epsilon", 1e-6),
     hyper("momentum", "momentum", 0.0), hyper("centered", "centered", False)), options=(("eps_inside_sqrt", True),),
     why="paddle: ε inside the root, w ← w − lr·g/√(v + ε), centered √(v − ḡ² + ε) (paddle/optimizer/rmsprop.py "
-        "docstring, the rmsprop kernel); torch: √v + ε. No epsilon value makes the two equal: see translate")
+        "docstring, the rmsprop kernel); torch: √v + ε. No epsilon value makes the two equal: see translate",
+    nearest=(("eps", "square"),))  # √(v + ε²) is the nearest to √v + ε: equal at v = 0 and for v ≫ ε²
 PADDLE_ADADELTA = OptimizerCall("paddle.optimizer.Adadelta", "adadelta", (
     hyper("lr", "learning_rate", 1e-3), hyper("rho", "rho", 0.95), hyper("eps", "epsilon", 1e-6)))
 PADDLE_ADAMAX = OptimizerCall("paddle.optimizer.Adamax", "adamax",
@@ -192,7 +196,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     Convention(
         "paddle.optimizer.SGD", "paddle", "gradient", ("gradient", "update"),
-        (arg("weight_decay", "l2"),),
+        (arg("weight_decay", "l2", 1.0, None),),
         "gradient += weight_decay·w (a float weight_decay becomes L2Decay)",
         "coupled", f"paddle.optimizer.SGD(weight_decay=<float>): {STEP}",
         optimizers=(PADDLE_SGD,), role="optimizer",
@@ -200,7 +204,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     Convention(
         "paddle.optimizer.Momentum", "paddle", "update", ("update",),
-        (arg("weight_decay", "l2"),),
+        (arg("weight_decay", "l2", 1.0, None),),
         "fused: the momentum kernel adds weight_decay·w to the gradient (regularization_method='l2_decay')",
         "coupled", f"paddle.optimizer.Momentum(weight_decay=<float>): {UPDATE_OF_STEPS}",
         caveats=("A float or L2Decay weight_decay is fused into the momentum kernel; L1Decay (and a ParamAttr "
@@ -210,7 +214,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     Convention(
         "paddle.optimizer.Adam", "paddle", "update", ("update",),
-        (arg("weight_decay", "l2"),),
+        (arg("weight_decay", "l2", 1.0, None),),
         "gradient += weight_decay·w (a float becomes L2Decay), then Adam's moments",
         "coupled", f"paddle.optimizer.Adam(weight_decay=<float>): {UPDATE_OF_STEPS}",
         caveats=("Coupled, unlike paddle.optimizer.AdamW: the same float means a different thing in the two.",),
@@ -245,7 +249,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     # --- zoo: adagrad, rmsprop, adadelta, adamax, nadam, radam ---
     *(Convention(
-        call.api, "paddle", "update", ("update",), (arg("weight_decay", "l2"),),
+        call.api, "paddle", "update", ("update",), (arg("weight_decay", "l2", 1.0, None),),
         f"gradient += weight_decay·w (a float becomes L2Decay), then {formula}", "coupled",
         f"{call.api}(weight_decay=<float>): {UPDATE_OF_STEPS}", caveats=caveats, optimizers=(call,),
         role="optimizer", placement=_PADDLE_PLACEMENT)

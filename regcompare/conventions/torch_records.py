@@ -3,6 +3,8 @@ sources: torch/optim/sgd.py, adam.py, adamw.py; scope: torch/optim/optimizer.py 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
@@ -152,4 +154,16 @@ RECORDS: tuple[Convention, ...] = (
         f"{call.api}(weight_decay=…, decoupled_weight_decay=True): {UPDATE_OF_STEPS}", caveats=(NOT_L2,),
         optimizers=(call,), role="optimizer", call_args="decoupled_weight_decay=True", placement=_TORCH_PLACEMENT)
       for call in (TORCH_NADAM, TORCH_RADAM)),
+    Convention(
+        "torch.handwritten.update", "torch", "update", ("update",),
+        (arg("l1", "l1"), arg("lambd", "l2")),
+        "loss += l1·Σ|w| + lambd·Σw²/2, then a torch.optim optimizer without weight_decay: coupled, L1 included",
+        "penalty", f"the d2l penalty added to the loss Σ grads⊙w, backward(), a torch.optim step: {UPDATE_OF_STEPS}",
+        caveats=("torch's only L1 for optimizers: no torch.optim class takes an L1 decay.",
+                 "Same update as weight_decay=lambd in every coupled torch optimizer (the gradient of lambd·Σw²/2 "
+                 "is lambd·w)."),
+        optimizers=tuple(replace(c, variants=()) for c in (
+            TORCH_SGD, TORCH_ADAM, TORCH_ADAGRAD, TORCH_RMSPROP, TORCH_ADADELTA, TORCH_ADAMAX, TORCH_NADAM,
+            TORCH_RADAM)),
+        role="loss"),
 )

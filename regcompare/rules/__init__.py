@@ -153,9 +153,11 @@ def step_once(
         return float(np.sum(dw * x)) + _penalty(x, decay.coupled)
 
     g = grad_at(w)  # the coupled term is part of the gradient, taken before the step changes w at all
-    decayed = w if takes or not decay.decoupled else w - lr * decay.decoupled * w
-    ctx = Step(decayed, g, t, lr, s, state, decay.decoupled, grad_at, loss_at)
-    return decayed - w + mod.step(ctx)
+    if takes or not decay.decoupled:
+        # No shrink term at all (not decayed − w, which is inf − inf = NaN for an infinite weight).
+        return mod.step(Step(w, g, t, lr, s, state, decay.decoupled, grad_at, loss_at))
+    shrink = -lr * decay.decoupled * w
+    return shrink + mod.step(Step(w + shrink, g, t, lr, s, state, decay.decoupled, grad_at, loss_at))
 
 
 def update(
