@@ -243,8 +243,12 @@ def _plan_placed(case: Case, runnable: list[Convention], placed: Placed, dtype: 
         able, call = _optimizer_for(case, conv, "update")
         placeable, param_api = _param_api(conv, placed)
         if able and placeable:
-            out.append(Item(case, conv, "update", dtype, placed.reg, conv.to_native(placed.reg), optimizer=call,
-                            placed=placed, param_api=param_api))
+            # With a scope, every other mechanism the API has for it runs too (Keras var_names, ...).
+            ways = (None, *conv.placement.variants) if placed.scope is not None else (None,)
+            chosen = getattr(case.spec.optimizer, "variants", None)
+            out += [Item(case, conv, "update", dtype, placed.reg, conv.to_native(placed.reg), optimizer=call,
+                         placed=placed, param_api=param_api, variant=way)
+                    for way in ways if chosen is None or (way.name if way else "default") in chosen]
     return out
 
 

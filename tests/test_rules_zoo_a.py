@@ -180,7 +180,8 @@ def test_amsgrad_keeps_the_largest_second_moment() -> None:
 # --- the cases through the real frameworks ------------------------------------------------------------------------
 
 CASES = ("adagrad", "rmsprop", "rmsprop_centered", "rmsprop_paddle_eps", "adadelta", "adamax", "nadam",
-         "nadam_keras", "radam", "adam_amsgrad", "sgd_fused_blocks", "weight_decay_zero", "../seeds/paddle_l1decay_adagrad")
+         "nadam_keras", "radam", "adam_amsgrad", "sgd_fused_blocks", "weight_decay_zero", "scope_by_name",
+         "../seeds/paddle_l1decay_adagrad")
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +267,18 @@ def test_the_l1decay_seed_with_adagrad_and_its_counterparts(zoo_run) -> None:
     # Keras L1 with Keras Adagrad: ε = 1e-6 inside the root, divergent where that shows beyond the tolerance
     assert {status[("keras.regularizers.L1", t)] for t in ("weight", "bias")} <= {"match", "divergent"}
     assert not any(r["api"].startswith("torch.optim.") for r in rows)  # torch has no L1 decay in an optimizer
+
+
+def test_scope_by_name_variants(zoo_run) -> None:
+    rows = _rows(zoo_run, "optimizers-scope-by-name")
+    by = {(r["api"], r["variant"], tuple(r["scope"]), r["tensor"]): r for r in rows}
+    # paddle AdamW's apply_decay_param_fun limits the decay exactly as param groups do
+    for scope in (("w",), ("w_scaled",)):
+        for tensor in ("w", "w_scaled"):
+            fun = by[("paddle.optimizer.AdamW", "apply_decay_param_fun", scope, tensor)]
+            groups = by[("paddle.optimizer.AdamW", None, scope, tensor)]
+            assert fun["status"] == groups["status"] and fun["raw"] == groups["raw"]
+    # Keras var_names=["w"] (to decay w_scaled only) is a pattern that w_scaled matches too: nothing is decayed
+    keras = by[("keras.optimizers.AdamW", "var_names", ("w_scaled",), "w_scaled")]
+    assert keras["status"] == "mismatch" and keras["known"]
+    assert by[("keras.optimizers.AdamW", "var_names", ("w",), "w")]["status"] == "divergent"

@@ -162,7 +162,11 @@ class TensorflowAdapter(Adapter):
         optimizer = self._optimizer(task, weight_decay=weight_decay)
         scope = task.options.get("scope")
         if weight_decay is not None and scope is not None:
-            optimizer.exclude_from_weight_decay(var_list=[v for n, v in variables.items() if n not in scope])
+            if task.options["args"].get("scope_by") == "var_names":
+                # Keras matches these as regular expressions searched in each variable's name (re.search)
+                optimizer.exclude_from_weight_decay(var_names=[n for n in variables if n not in scope])
+            else:
+                optimizer.exclude_from_weight_decay(var_list=[v for n, v in variables.items() if n not in scope])
         grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
         names = list(variables)
         for _ in range(task.options["steps"]):
@@ -184,7 +188,8 @@ class TensorflowAdapter(Adapter):
 
     def _optimizer(self, task: Task, **extra: float | None) -> keras.optimizers.Optimizer:
         cls = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])
-        return cls(**task.options["args"], **extra)
+        args = {k: v for k, v in task.options["args"].items() if k != "scope_by"}  # a placement, not an argument
+        return cls(**args, **extra)
 
     def _measure(self, task: Task, penalty_of: TensorPenalty) -> Value:
         """The penalty summed over the task's tensors (in their dtype), or its gradient per tensor."""

@@ -4,7 +4,7 @@ exclude_from_weight_decay, _apply_weight_decay)."""
 
 from __future__ import annotations
 
-from regcompare.conventions.model import Convention, OptimizerCall, Placement, adam_hypers, arg, hyper
+from regcompare.conventions.model import Convention, OptimizerCall, Placement, Variant, adam_hypers, arg, hyper
 from regcompare.conventions.texts import (
     DECOUPLED,
     NOT_L2,
@@ -68,7 +68,10 @@ _KERAS_PLACEMENT = Placement(
     param_apis=("keras.regularizers.L1", "keras.regularizers.L2", "keras.regularizers.L1L2"),
     why="Keras: a kernel_regularizer adds its penalty to the loss and the optimizer's weight_decay decays the "
         "weights on top of it (BaseOptimizer._apply_weight_decay): both apply",
-    why_groups="Keras: a kernel_regularizer and the optimizer's weight_decay both apply")
+    why_groups="Keras: a kernel_regularizer and the optimizer's weight_decay both apply",
+    variants=(Variant("var_names", (("scope_by", "var_names"),),
+                      why="exclude_from_weight_decay(var_names=<the other tensors' names>): regular expressions "
+                          "searched in each variable's name (BaseOptimizer._use_weight_decay: re.search)"),))
 
 RECORDS: tuple[Convention, ...] = (
     Convention(

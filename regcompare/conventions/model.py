@@ -106,6 +106,10 @@ class Placement:
     """The precedence over a plain list, with its source, for ``divergent`` rows."""
     why_groups: str = ""
     """The same for param groups."""
+    variants: tuple[Variant, ...] = ()
+    """Other ways the API limits its decay to a ``scope`` (Keras ``exclude_from_weight_decay(var_names=…)``, paddle
+    AdamW's ``apply_decay_param_fun``): each runs as a variant of every entry with a scope; its ``native`` is
+    ``(("scope_by", <mechanism>),)``, which the adapter takes out of the optimizer's arguments."""
 
     def precedence(self, grouped: bool) -> tuple[Precedence, str]:
         return (self.over_groups, self.why_groups) if grouped else (self.over_list, self.why)
@@ -276,6 +280,8 @@ class OptimizerCall:
         """``torch.optim.Adam(lr=0.1, betas=(0.9, 0.999), eps=1e-08)``: tuple arguments regrouped."""
         parts: dict[str, list[str]] = {}
         for name, value in native.items():
+            if name == "scope_by":
+                continue  # a placement variant's mechanism (Placement.variants), not an argument of the class
             base = name.split("[")[0]
             parts.setdefault(base, []).append(_fmt(value))
         args = [f"{k}=({', '.join(v)})" if len(v) > 1 else f"{k}={v[0]}" for k, v in parts.items()]
@@ -323,8 +329,8 @@ def weight_norm_g_shape(shape: tuple[int, ...], dim: int | None) -> tuple[int, .
     return tuple(size if dim is not None and axis == dim else 1 for axis, size in enumerate(shape))
 
 
-def _fmt(value: float | bool) -> str:
-    return str(value) if isinstance(value, bool) else f"{value:g}"
+def _fmt(value: float | bool | str) -> str:
+    return str(value) if isinstance(value, bool | str) else f"{value:g}"
 
 
 def arg(name: str, term: Term, factor: float = 1.0, default: float | None = 0.0) -> Param:

@@ -105,7 +105,10 @@ _PADDLE_ADAMW_PLACEMENT = Placement(
     why="paddle AdamW: its own regularization is None, so a ParamAttr regularizer is added to the gradient "
         "(coupled) on top of the decoupled weight_decay (adamw.py)",
     why_groups="paddle AdamW: AdamW._add_param_group keeps param.regularizer, so a ParamAttr regularizer "
-               "(coupled) and the group's decoupled weight_decay both apply")
+               "(coupled) and the group's decoupled weight_decay both apply",
+    variants=(Variant("apply_decay_param_fun", (("scope_by", "apply_decay_param_fun"),),
+                      why="AdamW(apply_decay_param_fun=lambda name: name in <the scoped parameters' names>) on one "
+                          "parameter list (adamw.py: decay skipped where the function returns False)"),))
 
 _WN_STATIC = WeightNorm("<name>_g", "<name>_v", (PADDLE_SGD, PADDLE_MOMENTUM))
 _WEIGHT_NORM_APIS: tuple[Convention, ...] = (
