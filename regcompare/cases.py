@@ -9,7 +9,9 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from collections.abc import Iterable
+import re
+import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,22 @@ from regcompare.schema import CaseSpec, ConstantSpec, GeneratedSpec, Regularizer
 
 Path_ = tuple[str | int, ...]
 
-#: Largest tensor a case may generate; refused before anything is allocated.
+#: Elements a case may hold (weights, gradients, training data); refused before anything is allocated.
 DEFAULT_MAX_ELEMENTS = int(os.environ.get("REGCOMPARE_MAX_ELEMENTS", 50_000_000))
+#: A run holds every case's float64 masters at once: all cases together get this many case budgets.
+RUN_BUDGET_CASES = 4
+#: The oracle's work (elements × steps, training data × epochs) may be this many case budgets.
+WORK_BUDGET_CASES = 20
 #: YAML nodes after alias expansion; a "billion laughs" file is refused before it is built.
 MAX_NODES = 1_000_000
+#: Case files are read whole: a larger one is refused by its size before it is read or parsed
+#: (an inline tensor of 10⁷ numbers would take minutes and gigabytes; generate it instead).
+MAX_FILE_BYTES = 16 * 1024 * 1024
+#: Nesting of YAML collections (a tensor's dimensions count): deeper is refused before any recursion
+#: can overflow, recursive aliases included.
+MAX_DEPTH = 40
+#: Dimensions of a tensor; numpy's limit is 64 and no framework here takes more than this.
+MAX_DIMS = 32
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,8 @@ class Case:
     lines: dict[Path_, int] = field(default_factory=dict, repr=False)
     references: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     """Oracle values and run inputs shared by the items of this case (see ``engine.shared``)."""
+    elements: int = 0
+    """What the case holds, in elements (weights, gradients, training data): its share of the run's budget."""
 
     def line_of(self, *path: str | int) -> int:
         return _line_for(self.lines, path)
@@ -83,18 +99,29 @@ def _line_for(lines: dict[Path_, int], path: Path_) -> int:
 # --- YAML with line marks ---------------------------------------------------------------------------
 
 
-def _mark_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[str], budget: list[int]) -> None:
-    """Record the line of every path; count nodes as if aliases were expanded; find duplicate keys."""
+Found = list[tuple[int, str, str]]
+"""(line, key, message) found while walking the YAML nodes."""
+
+
+def _mark_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: Found, budget: list[int]) -> None:
+    """Record the line of every path; count nodes as if aliases were expanded; find duplicate keys;
+    refuse nesting past ``MAX_DEPTH`` (which also stops a recursive alias)."""
     budget[0] -= 1
     if budget[0] < 0:
+        return
+    if len(path) > MAX_DEPTH:
+        budget[0] = -1  # stop the walk; the caller reports the first problem found
+        deep = f"nested deeper than {MAX_DEPTH} levels (a recursive alias?)"
+        problems.append((node.start_mark.line + 1, format_key(path[:4]) + "…", deep))
         return
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key_node, value_node in node.value:
-            key = key_node.value
+            # A collection as a key (``? [a]: 1``) is refused when constructed; here it only needs a name.
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else f"<{key_node.id}>"
             if key in seen:
-                problems.append(f"{key_node.start_mark.line + 1}\t{format_key((*path, key))}\tduplicate key")
+                problems.append((key_node.start_mark.line + 1, format_key((*path, key)), "duplicate key"))
             seen.add(key)
             lines.setdefault((*path, key), key_node.start_mark.line + 1)
             _mark_lines(value_node, (*path, key), lines, problems, budget)
@@ -103,8 +130,31 @@ def _mark_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems:
             _mark_lines(item, (*path, i), lines, problems, budget)
 
 
-#: libyaml's safe loader when PyYAML has it (9x faster on a 10,000-file suite); both keep line marks.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+#: YAML 1.2's floats: an exponent needs no dot (``5e-4``, ``1E-3``) and ``.5`` is a number. PyYAML resolves
+#: YAML 1.1, where ``5e-4`` is a string; YAML 1.2 is what users (and JSON) expect.
+_YAML12_FLOAT = re.compile(r"""^(?:
+    [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+  | [-+]?(?:[0-9][0-9_]*)[eE][-+]?[0-9]+
+  | [-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+  | [-+]?\.(?:inf|Inf|INF)
+  | \.(?:nan|NaN|NAN))$""", re.VERBOSE)
+
+
+def _yaml12_loader(base: type) -> type:
+    """``base`` (libyaml's safe loader when PyYAML has it: 9x faster on a 10,000-file suite) with YAML 1.2
+    floats; its resolver table is a copy, so PyYAML's own loaders are left as they are."""
+    table = base.yaml_implicit_resolvers
+    resolvers = {first: [r for r in found if r[0] != _FLOAT_TAG] for first, found in table.items()}
+    loader = type("CaseLoader", (base,), {"yaml_implicit_resolvers": resolvers})
+    loader.add_implicit_resolver(_FLOAT_TAG, _YAML12_FLOAT, list("-+0123456789."))
+    for first in "-+0123456789.":  # floats before ints, as PyYAML orders them: "1e3" must not fall to int
+        found = loader.yaml_implicit_resolvers[first]
+        found.insert(0, found.pop())
+    return loader
+
+
+_Loader = _yaml12_loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def read_yaml(file: str, data: bytes) -> tuple[Any, dict[Path_, int]]:
@@ -123,14 +173,15 @@ def read_yaml(file: str, data: bytes) -> tuple[Any, dict[Path_, int]]:
         if node is None:
             raise CaseError([Problem(file, 1, "", "empty file: a case needs at least `weights`")])
         lines: dict[Path_, int] = {}
-        duplicates: list[str] = []
+        duplicates: Found = []
         budget = [MAX_NODES]
         _mark_lines(node, (), lines, duplicates, budget)
-        if budget[0] < 0:
-            too_big = f"document expands to more than {MAX_NODES:,} nodes (YAML aliases?)"
+        if budget[0] < 0 and not duplicates:
+            too_big = (f"the document expands to more than {MAX_NODES:,} YAML nodes (an alias counts as what it "
+                       "stands for); write large tensors as generated ones ({shape, init, seed})")
             raise CaseError([Problem(file, 1, "", too_big)])
         if duplicates:
-            raise CaseError([Problem(file, int(ln), key, msg) for ln, key, msg in (d.split("\t") for d in duplicates)])
+            raise CaseError([Problem(file, ln, key, msg) for ln, key, msg in duplicates])
         return loader.construct_document(node), lines
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -214,15 +265,28 @@ def _inline(value: Any, path: Path_) -> tuple[np.ndarray | None, list[tuple[Path
                     raise _Ragged((*p, i), f"ragged: shape {list(s)} where item 0 has shape {list(shapes[0])}")
             return (len(v), *shapes[0])
         if isinstance(v, bool) or not isinstance(v, int | float):
-            raise _Ragged(p, f"expected a number, got {type(v).__name__} {v!r}")
+            raise _Ragged(p, f"expected a number, got {type(v).__name__} {_short(v)}")
+        if isinstance(v, int) and abs(v) > _LARGEST_INT:
+            raise _Ragged(p, f"integer of {len(str(abs(v))):,} digits is out of float64's range")
         return ()
 
     try:
         shape = shape_of(value, path)
     except _Ragged as bad:
         return None, [(bad.path, bad.reason)]
+    if len(shape) > MAX_DIMS:
+        return None, [(path, f"{len(shape)} dimensions; a tensor may have at most {MAX_DIMS}")]
     with np.errstate(over="ignore"):
         return np.array(value, dtype=np.float64).reshape(shape), []
+
+
+#: Integers past this cannot become a float64 (``float(10**309)`` raises).
+_LARGEST_INT = int(np.finfo(np.float64).max)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 class _Ragged(Exception):
@@ -234,9 +298,9 @@ def materialize(spec: Any, path: Path_, max_elements: int) -> tuple[np.ndarray |
     """A weight (or gradient) spec as a float64 array; sizes are checked before allocating."""
     if isinstance(spec, list):
         return _inline(spec, path)
-    size = math.prod(spec.shape)
-    if size > max_elements:
-        return None, [((*path, "shape"), f"{size:,} elements exceeds the budget of {max_elements:,}")]
+    bad = _shape_problems(spec.shape, (*path, "shape"), max_elements)
+    if bad:
+        return None, bad
     if isinstance(spec, ConstantSpec):
         return np.full(spec.shape, spec.fill, np.float64), []
     assert isinstance(spec, GeneratedSpec)
@@ -246,12 +310,95 @@ def materialize(spec: Any, path: Path_, max_elements: int) -> tuple[np.ndarray |
     return rng.uniform(-spec.scale, spec.scale, spec.shape), []
 
 
+def _shape_problems(shape: list[int], path: Path_, max_elements: int) -> list[tuple[Path_, str]]:
+    """A generated shape's own limits: dimensions, every axis and the product within the budget."""
+    if len(shape) > MAX_DIMS:
+        return [(path, f"{len(shape)} dimensions; a tensor may have at most {MAX_DIMS}")]
+    size = math.prod(shape)
+    if size > max_elements:
+        return [(path, f"{size:,} elements exceeds the budget of {max_elements:,}")]
+    if shape and max(shape) > max_elements:  # an empty tensor with a 10³⁰ axis still cannot be allocated
+        return [(path, f"an axis of {max(shape):,} exceeds the budget of {max_elements:,} elements")]
+    return []
+
+
+# --- budgets --------------------------------------------------------------------------------------------
+
+
+def _size(spec: Any) -> int:
+    """Elements of a weight or gradient spec, without building it (an inline list: its numbers)."""
+    if isinstance(spec, str):
+        return 0
+    if isinstance(spec, list):
+        return sum(_size(v) if isinstance(v, list) else 1 for v in spec)
+    return math.prod(spec.shape)
+
+
+def held(spec: CaseSpec) -> dict[str, int]:
+    """The elements a case holds, by what they are: its weights, the per-step gradients of ``update`` (one per
+    weight) and the training data of ``trajectory`` (both sets with labels, and the minibatch order)."""
+    weights = sum(_size(w) for w in spec.weights.values())
+    out = {"weights": weights}
+    if "update" in spec.quantities:
+        out["gradients"] = weights + sum(_size(g) for g in (spec.grads or {}).values())
+    t = spec.trajectory
+    w = spec.weights.get("w")
+    if "trajectory" in spec.quantities and t is not None and w is not None:
+        features = _size(w)
+        out["training data"] = (t.train + t.test) * (features + 1) + t.epochs * t.train
+    return out
+
+
+def _held(spec: CaseSpec) -> int:
+    return sum(held(spec).values())
+
+
+def work(spec: CaseSpec) -> int:
+    """The oracle's own work in element operations: each ``update`` step touches every element; each epoch of
+    a training run every number of both sets."""
+    weights = sum(_size(w) for w in spec.weights.values())
+    amount = weights * spec.steps * len(spec.dtypes) if "update" in spec.quantities else 0
+    t = spec.trajectory
+    if "trajectory" in spec.quantities and t is not None and "w" in spec.weights:
+        amount += t.epochs * (t.train + t.test) * _size(spec.weights["w"]) * len(spec.dtypes) * len(spec.regularizers)
+    return amount
+
+
+def budget_problems(spec: CaseSpec, max_elements: int, run_left: int | None = None) -> list[tuple[Path_, str]]:
+    """The element budget, checked before anything is allocated: each tensor, the whole case (weights, gradients,
+    training data), the oracle's work, and what is left of the run's budget."""
+    found: list[tuple[Path_, str]] = []
+    for group in ("weights", "grads"):
+        for name, wspec in ((getattr(spec, group) or {}).items()):
+            if isinstance(wspec, ConstantSpec | GeneratedSpec):
+                found += _shape_problems(wspec.shape, (group, name, "shape"), max_elements)
+    if found:
+        return found
+    parts = held(spec)
+    total = sum(parts.values())
+    figures = ", ".join(f"{what} {n:,}" for what, n in parts.items())
+    if total > max_elements:
+        found.append((("weights",), f"the case holds {total:,} elements ({figures}), over the budget of "
+                      f"{max_elements:,} (--max-elements)"))
+    elif run_left is not None and total > run_left:
+        found.append((("weights",), f"the case holds {total:,} elements ({figures}); the run's cases together may "
+                      f"hold {max_elements * RUN_BUDGET_CASES:,} ({RUN_BUDGET_CASES} × --max-elements), and "
+                      f"{max(run_left, 0):,} are left"))
+    amount, allowed = work(spec), max_elements * WORK_BUDGET_CASES
+    if amount > allowed:
+        key = ("trajectory",) if spec.trajectory is not None and "trajectory" in spec.quantities else ("steps",)
+        found.append((key, f"the reference needs {amount:,} element operations (elements × steps or epochs, per "
+                      f"dtype), over the budget of {allowed:,} ({WORK_BUDGET_CASES} × --max-elements)"))
+    return found
+
+
 def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
     problems: list[tuple[Path_, str]] = []
     known_frameworks = adapters.frameworks()
     registry = adapters.conventions()
     if not spec.weights:
         problems.append((("weights",), "needs at least one tensor"))
+    problems += _empty_lists(spec)
     for i, fw in enumerate(spec.frameworks or []):
         if fw not in known_frameworks:
             choices = ", ".join(known_frameworks)
@@ -266,6 +413,9 @@ def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
     if not spec.regularizers and not spec.expect:
         problems.append((("regularizers",), "nothing to compare: give `regularizers` or `expect`"))
     for i, exp in enumerate(spec.expect):
+        if exp.dtype is not None and exp.dtype not in spec.dtypes:
+            problems.append((("expect", i, "dtype"), f"{exp.dtype} is not in the case's `dtypes` "
+                             f"({', '.join(spec.dtypes)}): this golden value would never be checked"))
         conv = registry.get(exp.api)
         if conv is None:
             close = difflib.get_close_matches(exp.api, registry, n=1)
@@ -295,6 +445,18 @@ def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
     problems += _weight_norm_problems(spec)
     if "update" in spec.quantities and spec.optimizer is None:
         problems.append((("quantities", spec.quantities.index("update")), "`update` needs an `optimizer`"))
+    return problems
+
+
+def _empty_lists(spec: CaseSpec) -> list[tuple[Path_, str]]:
+    """An empty list never means "all": nothing would run, and the suite would shrink silently."""
+    problems: list[tuple[Path_, str]] = []
+    if not spec.quantities:
+        problems.append((("quantities",), "nothing to compare: give at least one quantity (or omit the key)"))
+    if not spec.dtypes:
+        problems.append((("dtypes",), "nothing to compare: give at least one dtype (or omit the key)"))
+    if spec.frameworks is not None and not spec.frameworks:
+        problems.append((("frameworks",), "nothing to compare: omit the key for every framework"))
     return problems
 
 
@@ -349,8 +511,25 @@ def _placement_problems(spec: CaseSpec, i: int, reg: RegularizerSpec) -> list[tu
 # --- files and folders --------------------------------------------------------------------------------
 
 
-def load_case(file: str, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Case:
-    data_bytes = Path(file).read_bytes()
+def read_case_file(file: str) -> bytes:
+    """A case file's bytes; refused by its size before it is read, and any OS error is a problem of the file."""
+    try:
+        info = os.stat(file)
+        if not stat.S_ISREG(info.st_mode):
+            raise CaseError([Problem(file, 0, "", "not a regular file")])  # a FIFO would block the read
+        if info.st_size > MAX_FILE_BYTES:
+            size = f"{info.st_size / 2**20:,.1f} MiB"
+            raise CaseError([Problem(file, 0, "", f"file is {size}; a case file may have at most "
+                                     f"{MAX_FILE_BYTES // 2**20} MiB (write large tensors as generated ones)")])
+        with open(file, "rb") as handle:
+            return handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise CaseError([Problem(file, 0, "", f"cannot read: {exc.strerror or exc}")]) from None
+
+
+def load_case(file: str, max_elements: int = DEFAULT_MAX_ELEMENTS, run_left: int | None = None) -> Case:
+    """One case file, checked and materialized. ``run_left``: what is left of the run's element budget."""
+    data_bytes = read_case_file(file)
     data, lines = read_yaml(file, data_bytes)
     if not isinstance(data, dict):
         raise CaseError([Problem(file, 1, "", f"a case is a mapping of keys, got {type(data).__name__}")])
@@ -359,7 +538,10 @@ def load_case(file: str, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Case:
     except ValidationError as exc:
         raise CaseError(_schema_problems(file, data, lines, exc)) from None
     found = _semantic_problems(spec)
+    found += budget_problems(spec, max_elements, run_left)
     weights: dict[str, np.ndarray] = {}
+    if found:  # nothing is allocated for a case that is refused anyway
+        raise CaseError([Problem(file, _line_for(lines, p), format_key(p), m) for p, m in found])
     for name, wspec in spec.weights.items():
         array, bad = materialize(wspec, ("weights", name), max_elements)
         found += bad
@@ -379,22 +561,61 @@ def load_case(file: str, max_elements: int = DEFAULT_MAX_ELEMENTS) -> Case:
     if found:
         raise CaseError([Problem(file, _line_for(lines, p), format_key(p), m) for p, m in found])
     name = spec.name or Path(file).stem
-    return Case(name, file, lines.get(("name",), 1), spec, weights, data_bytes.decode("utf-8"), lines)
+    case = Case(name, file, lines.get(("name",), 1), spec, weights, data_bytes.decode("utf-8"), lines)
+    case.elements = _held(spec)
+    return case
+
+
+def _walk_error(problems: list[Problem]) -> Callable[[OSError], None]:
+    def record(exc: OSError) -> None:
+        problems.append(Problem(shown_name(exc.filename or "?"), 0, "", f"cannot read: {exc.strerror or exc}"))
+
+    return record
+
+
+def shown_name(path: str | os.PathLike[str]) -> str:
+    """A file name as text: bytes that are not UTF-8 (kept by Python as surrogates) shown as ``\\xe9``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _folder_cases(folder: str, problems: list[Problem]) -> list[str]:
+    """Every *.yaml / *.yml below ``folder``; a sub-folder or entry that cannot be read is a problem, never
+    silently dropped."""
+    found: list[str] = []
+    for root, dirs, names in os.walk(folder, onerror=_walk_error(problems)):
+        dirs.sort()
+        for name in sorted(names):
+            if Path(name).suffix not in (".yaml", ".yml"):
+                continue
+            path = os.path.join(root, name)
+            if not os.path.isfile(path):  # a dangling link, a FIFO: named, not dropped
+                problems.append(Problem(shown_name(path), 0, "", "cannot read: not a regular file"))
+            else:
+                found.append(path)
+    return sorted(found)
 
 
 def case_files(paths: Iterable[str]) -> list[str]:
+    """The case files under ``paths`` (files or folders); all problems are raised together."""
     files: list[str] = []
+    problems: list[Problem] = []
     for path in paths:
-        p = Path(path)
-        if p.is_dir():
-            found = sorted(str(f) for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
-            if not found:
-                raise CaseError([Problem(path, 0, "", "no case files (*.yaml) in this folder")])
+        if not path:
+            problems.append(Problem("''", 0, "", "an empty path"))
+        elif os.path.isdir(path):
+            found = _folder_cases(path, problems)
+            if not found and not problems:
+                problems.append(Problem(path, 0, "", "no case files (*.yaml) in this folder"))
             files += found
-        elif p.is_file():
-            files.append(str(p))
+        elif os.path.lexists(path):
+            files.append(path)  # not a regular file: read_case_file says so
         else:
-            raise CaseError([Problem(path, 0, "", "no such file or folder")])
+            problems.append(Problem(shown_name(path), 0, "", "no such file or folder"))
+    for file in files:
+        if shown_name(file) != file:
+            problems.append(Problem(shown_name(file), 0, "", "the file name is not UTF-8 text; rename the file"))
+    if problems:
+        raise CaseError(problems)
     return list(dict.fromkeys(files))
 
 
@@ -403,12 +624,14 @@ def load_cases(paths: Iterable[str], max_elements: int = DEFAULT_MAX_ELEMENTS) -
     cases: list[Case] = []
     problems: list[Problem] = []
     first_file: dict[str, str] = {}
+    run_left = max_elements * RUN_BUDGET_CASES
     for file in case_files(paths):
         try:
-            case = load_case(file, max_elements)
+            case = load_case(file, max_elements, run_left)
         except CaseError as exc:
             problems += exc.problems
             continue
+        run_left -= case.elements
         if case.name in first_file:
             again = f"duplicate case name '{case.name}' (also in {first_file[case.name]})"
             problems.append(Problem(file, case.line, "name", again))

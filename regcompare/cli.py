@@ -7,16 +7,20 @@ usage (the message on stderr, no traceback), 130 when interrupted (workers stopp
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 from regcompare import adapters
 from regcompare.cases import DEFAULT_MAX_ELEMENTS, CaseError, load_cases
 from regcompare.engine import STATUSES, Run, run
-from regcompare.workers import DEFAULT_TASK_TIMEOUT, WorkerPool
+from regcompare.workers import DEFAULT_START_TIMEOUT, DEFAULT_TASK_TIMEOUT, WorkerPool
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -43,6 +47,55 @@ def _frameworks(text: str | None) -> tuple[str, ...]:
     return chosen
 
 
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse turns the ValueError into a usage error)."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(text)
+    return value
+
+
+_seconds.__name__ = "positive number of seconds"  # argparse names the type in its message
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
+_count.__name__ = "positive integer"
+
+
+def _out_dir(text: str) -> str:
+    """``--out``: a writable folder, made if needed; anything else is refused before any work."""
+    if not text:
+        raise _UsageError("--out: an empty path; give a folder")
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise _UsageError(f"--out: {text} exists and is not a folder")
+    parent = path
+    while not parent.exists():  # the nearest existing ancestor is where the folder would be made
+        parent = parent.parent
+    if not parent.is_dir():
+        raise _UsageError(f"--out: {text} is under {parent}, which is a file")
+    try:
+        # Made and written to now, not after the run: os.access cannot tell (root, read-only mounts, /proc).
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise _UsageError(f"--out: {text} is not writable: {exc.strerror or exc}") from None
+    return text
+
+
+def _name_broken_adapters() -> None:
+    """Third-party entry points that cannot be used, named on every command (their rows in ``run`` are errors)."""
+    for reason in adapters.broken().values():
+        print(f"regcompare: {reason}", file=sys.stderr)
+
+
 def _parser() -> _Parser:
     parser = _Parser(prog="regcompare", description="Cross-framework equivalence of L1/L2 regularization.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -50,13 +103,15 @@ def _parser() -> _Parser:
     p_run.add_argument("paths", nargs="*", default=["cases"], help="case files or folders (default: cases/)")
     p_run.add_argument("--frameworks", help="comma-separated (default: every one known; missing ones are skipped)")
     p_run.add_argument("--out", default="reports", help="output folder (default: reports/)")
-    p_run.add_argument("--timeout", type=float, default=DEFAULT_TASK_TIMEOUT,
+    p_run.add_argument("--timeout", type=_seconds, default=DEFAULT_TASK_TIMEOUT,
                        help="seconds a task may take before its worker is killed (default: %(default)s)")
-    p_run.add_argument("--max-elements", type=int, default=DEFAULT_MAX_ELEMENTS,
-                       help="largest tensor a case may generate (default: %(default)s)")
+    p_run.add_argument("--import-timeout", type=_seconds, default=DEFAULT_START_TIMEOUT,
+                       help="seconds a framework's import may take (default: %(default)s)")
+    p_run.add_argument("--max-elements", type=_count, default=DEFAULT_MAX_ELEMENTS,
+                       help="elements a case may hold: weights, gradients, training data (default: %(default)s)")
     p_val = sub.add_parser("validate", help="check case files against the schema")
     p_val.add_argument("paths", nargs="+")
-    p_val.add_argument("--max-elements", type=int, default=DEFAULT_MAX_ELEMENTS)
+    p_val.add_argument("--max-elements", type=_count, default=DEFAULT_MAX_ELEMENTS)
     sub.add_parser("conventions", help="print the conventions table")
     p_tr = sub.add_parser("translate", help="the setting of every other framework that reproduces an optimizer's decay")
     p_tr.add_argument("api", help="e.g. torch.optim.SGD")
@@ -112,8 +167,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     frameworks = _frameworks(args.frameworks)
     cases = load_cases(args.paths, args.max_elements)
+    _out_dir(args.out)
+    _name_broken_adapters()
     started = time.monotonic()
-    pool = WorkerPool(task_timeout=args.timeout)
+    pool = WorkerPool(task_timeout=args.timeout, start_timeout=args.import_timeout)
     update, stop = _progress_printer()
 
     def interrupt(signum: int, _frame: object) -> None:
@@ -130,13 +187,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     seconds = time.monotonic() - started
     doc = results_document(result, environment(result, seconds))
-    write_atomically(args.out, {
-        "results.json": lambda out: write_json(doc, out),
-        "results.csv": lambda out: write_csv(result.rows, out),
-        "report.md": to_markdown(doc),
-        "report.html": to_html(doc, {c.name: c.source for c in cases}),
-        "junit.xml": lambda out: write_junit(result, out),
-    })
+    try:
+        write_atomically(args.out, {
+            "results.json": lambda out: write_json(doc, out),
+            "results.csv": lambda out: write_csv(result.rows, out),
+            "report.md": to_markdown(doc),
+            "report.html": to_html(doc, {c.name: c.source for c in cases}),
+            "junit.xml": lambda out: write_junit(result, out),
+        })
+    except OSError as exc:  # disk full, too many open files, the folder gone: the last reports stay
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"regcompare: could not write the reports to {args.out}: {exc.strerror or exc}{where}; "
+              "the previous reports are left as they were", file=sys.stderr)
+        return EXIT_FAILED
     _print_summary(result, args.out, seconds)
     for entry in result.stale:
         print(f"stale known finding: {entry}", file=sys.stderr)
@@ -145,6 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     cases = load_cases(args.paths, args.max_elements)
+    _name_broken_adapters()
     print(f"{len(cases)} case(s) valid")
     return EXIT_OK
 
@@ -158,6 +222,7 @@ def cmd_conventions(_: argparse.Namespace) -> int:
     ]
     print(tabulate(table, headers=["API", "measures", "formula", "native → canonical", "coupling", "defaults"]))
     print("\n* documented convention only (not installable here, not executed)")
+    _name_broken_adapters()
     return EXIT_OK
 
 
@@ -192,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: workers stopped, previous reports left as they were", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug of ours: one line for the user, the traceback on request
+        if os.environ.get("REGCOMPARE_DEBUG"):
+            raise
+        print(f"regcompare: internal error: {type(exc).__name__}: {exc} (REGCOMPARE_DEBUG=1 shows the traceback); "
+              "the previous reports are left as they were", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from regcompare import adapters
 from regcompare.adapters.base import Task
 from regcompare.cases import Case
+from regcompare.deadline import Expired, Watchdog
 from regcompare.dtypes import cast
 from regcompare.judge import STATUSES, judge, judge_trajectory, references
 from regcompare.plan import (
@@ -116,7 +118,8 @@ class Inputs:
 def job_of(key: int, item: Item, inputs: Inputs) -> Job:
     options = trajectory_options(item) if item.quantity == "trajectory" else update_options(item)
     task = Task(item.api, item.quantity, item.dtype, item.native, inputs.rounded(item.case, item.dtype), options)
-    return Job(key=key, wid=inputs.weight_set(item.case, item.dtype), task=task)
+    # One restart budget per case: a case that keeps crashing its worker costs that case, not the run.
+    return Job(key=key, wid=inputs.weight_set(item.case, item.dtype), task=task, group=id(item.case))
 
 
 ProgressFn = Callable[[str, int, int], None]
@@ -172,22 +175,63 @@ def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progre
     inputs = Inputs()
     rows_of_item: list[list[dict[str, Any]]] = [[] for _ in items]
     one_at_a_time = threading.Lock()  # judging is GIL-bound: in turn, only one float64 reference is alive
+    # The parent's own work obeys --timeout too, and stops at once when the run is interrupted.
+    watchdog = Watchdog(pool.task_timeout, stopped=lambda: pool.closed)
 
     def judged(i: int, outcome: Outcome) -> None:
         # Judged on arrival: the parent works while the workers do, and a large result is freed at once.
+        if pool.closed:
+            return  # interrupted: the run ends without rows, so judging the rest would only delay the exit
         item = items[i]
         # The penalty and gradient oracles widen the dtype's values a chunk at a time; no float64 copy.
         widen = inputs.rounded if item.quantity in ("penalty", "gradient") else inputs.exact
         with one_at_a_time:
-            rows_of_item[i] = judge(item, outcome, widen(item.case, item.dtype))
+            try:
+                rows_of_item[i] = watchdog.run(lambda: judge(item, outcome, widen(item.case, item.dtype)))
+            except Expired:
+                if pool.closed:
+                    return  # stopped by the interrupt, not by the clock
+                why = f"the reference took longer than the timeout ({pool.task_timeout:g} s); not judged"
+                rows_of_item[i] = [unjudged_row(item.case, item.framework, item.api, item.quantity, item.dtype,
+                                                item.regularizer.as_dict(), item.native, why)]
 
-    run_items(items, pool, inputs, progress, consume=judged)
+    try:
+        run_items(items, pool, inputs, progress, consume=judged)
+    finally:
+        watchdog.close()
     rows_of: dict[str, list[dict[str, Any]]] = {case.name: [] for case in cases}
     for item, rows in zip(items, rows_of_item, strict=True):
         rows_of[item.case.name] += rows
+    for case in cases:
+        rows_of[case.name] += broken_adapter_rows(case, frameworks)
     stale = [entry for case in cases for entry in apply_known(case, rows_of[case.name])]
+    broken = adapters.broken()
     for fw in frameworks:
-        if fw not in pool.info:
+        if fw in broken:
+            pool.info[fw] = FrameworkInfo("error", reason=broken[fw])
+        elif fw not in pool.info:
             pool.info[fw] = FrameworkInfo("not run", reason="no case uses it")
     rows = [row for case in cases for row in rows_of[case.name]]
     return Run(rows, {fw: pool.info[fw] for fw in frameworks}, stale)
+
+
+def unjudged_row(
+    case: Case, framework: str, api: str, quantity: str, dtype: str, regularizer: dict[str, float],
+    native: dict[str, float], detail: str,
+) -> dict[str, Any]:
+    """An ``error`` row with every key of a judged row and no values: for what could not be judged at all."""
+    return {
+        "case": case.name, "file": case.file, "line": case.line, "framework": framework, "api": api,
+        "quantity": quantity, "dtype": dtype, "regularizer": regularizer, "native": dict(native), "tensor": None,
+        "raw": None, "reconciled": None, "reference": None, "expected": None, "abs_err": None, "rel_err": None,
+        "ulp": None, "tolerance": None, "summary": None, "status": "error", "detail": detail, "known": None,
+    }
+
+
+def broken_adapter_rows(case: Case, frameworks: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A framework whose third-party entry point cannot be used has no records to plan with: one ``error`` row
+    per case and dtype says so, so that it can never pass by having no rows."""
+    broken = adapters.broken()
+    excluded = set(frameworks) - set(case.spec.frameworks or frameworks)
+    return [unjudged_row(case, fw, f"{fw} (adapter)", case.spec.quantities[0], dtype, {}, {}, broken[fw])
+            for fw in frameworks if fw in broken and fw not in excluded for dtype in case.spec.dtypes]

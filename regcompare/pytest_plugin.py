@@ -99,12 +99,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def looks_like_case(path: Path) -> bool:
-    """Its top-level keys include a case key, so a workflow or a config file under a case root is left alone."""
+    """Its top-level keys include a case key, so a workflow or a config file under a case root is left alone.
+
+    A quick look at the text first; when it finds no case key, the YAML itself decides (quoted ``"weights":``
+    or explicit ``? weights`` keys are keys too), so pytest collects what ``regcompare validate`` reads. A file
+    that cannot be read or parsed, or is too large to read, is collected: loading it reports why, as validate does.
+    """
+    from regcompare.cases import MAX_FILE_BYTES  # loads no framework and no engine
+
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return True
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
+        return True
+    if text.lstrip().startswith("{") or any(key in CASE_KEYS for key in _TOP_LEVEL_KEY.findall(text)):
+        return True
+    return _case_keys_in_yaml(text)
+
+
+def _case_keys_in_yaml(text: str) -> bool:
+    import yaml
+
+    try:  # compose, not load: aliases stay unexpanded, so this costs what the text costs
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return bool(text.strip())
+    if not isinstance(node, yaml.MappingNode):
         return False
-    return text.lstrip().startswith("{") or any(key in CASE_KEYS for key in _TOP_LEVEL_KEY.findall(text))
+    return any(isinstance(key, yaml.ScalarNode) and key.value in CASE_KEYS for key, _ in node.value)
 
 
 # --- session state ------------------------------------------------------------------------------------
@@ -406,8 +429,10 @@ def _record(item: CaseItem, rows: list[Row]) -> None:
         ("case", e.case.name), ("file", e.case.file), ("line", str(item.line)), ("framework", e.framework),
         ("api", e.api), ("quantity", e.quantity), ("dtype", e.dtype), ("native", json.dumps(e.native)),
     ]
+    from regcompare.escape import xml_text  # pytest escapes property values, not names: a tensor name may be anything
+
     for row in rows:
-        prefix = f"{row['tensor']}." if row.get("tensor") else ""
+        prefix = f"{xml_text(row['tensor'])}." if row.get("tensor") else ""
         for key in ("status", "detail", "raw", "reconciled", "reference", "abs_err", "rel_err", "ulp", "known"):
             if row.get(key) is not None:
                 props.append((prefix + key, _shown(row[key]) if key in ("raw", "reconciled", "reference") else

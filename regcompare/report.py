@@ -603,7 +603,7 @@ def to_html(doc: Mapping[str, Any], sources: Mapping[str, str]) -> str:
         listed=listed, match_by_api=by_api, match_by_case=by_case[:MATCH_GROUP_CAP],
         match_groups_total=len(by_case), figures=figures(rows), conventions=list(registry.values()),
         notes=[(n, [a for a in n.apis if a in registry]) for n in NOTES],
-        sources={c: sources[c] for c in cases_listed if c in sources},
+        sources={c: capped_source(sources[c]) for c in cases_listed if c in sources},
         filters=_filter_choices(listed),
     )
 
@@ -628,9 +628,41 @@ def _filter_choices(listed: list[RowView]) -> dict[str, list[str]]:
 # --- report.md ----------------------------------------------------------------------------------------
 
 
-def _md_cell(value: Any, limit: int = 200) -> str:
-    text = str(value).replace("|", "\\|").replace("\n", " ")
+# Escaping, in one place: whatever a name or a reason holds (newlines, `|`, `#`, raw HTML, control
+# characters), report.md shows it as text and report.html embeds at most SOURCE_CAP characters of a case file.
+
+#: Characters CommonMark/GFM give a meaning inside a table cell or list item; each is backslash-escaped.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&!])")
+_MD_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+#: Characters of a case file embedded in report.html; the rest is replaced by a note (a case file may be 16 MiB).
+SOURCE_CAP = 64 * 1024
+
+
+def _md_plain(value: Any, limit: int) -> str:
+    text = _MD_LINE_BREAKS.sub(" ", str(value)).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _md_cell(value: Any, limit: int = 200) -> str:
+    """Text for a table cell or list item: one line, markdown and HTML shown as written, never interpreted."""
+    text = _MD_SPECIAL.sub(r"\\\1", _md_plain(value, limit))
+    # A list item's text that starts like a list marker ("- x", "1. x") would open a nested list.
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", re.sub(r"^([-+])(?=\s)", r"\\\1", text))
+
+
+def _md_code(value: Any, limit: int = 200) -> str:
+    """A code span around any text: a fence longer than any run of backticks in it; ``|`` escaped for GFM tables."""
+    text = _md_plain(value, limit).replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def capped_source(text: str) -> str:
+    """A case file's text for report.html, cut at ``SOURCE_CAP`` characters with a note saying so."""
+    if len(text) <= SOURCE_CAP:
+        return text
+    return text[:SOURCE_CAP] + f"\n# … {len(text) - SOURCE_CAP:,} more characters not shown here; see the file itself\n"
 
 
 def verdict(rows: list[Row], stale: list[str]) -> tuple[bool, str]:
@@ -650,7 +682,7 @@ def _md_matrix(rows: list[Row]) -> list[str]:
     for fw, api in table.apis:
         cell = table.cells[(fw, api, None)]
         known = " (known)" if cell.all_known else ""
-        lines.append(f"| {fw} | `{_md_cell(api)}` | {cell.status}{known} | {cell.notable} / {cell.total} |")
+        lines.append(f"| {_md_cell(fw)} | {_md_code(api)} | {cell.status}{known} | {cell.notable} / {cell.total} |")
     return lines
 
 
@@ -662,7 +694,7 @@ def _md_rows(listed: list[Row]) -> list[str]:
             lines.append(f"\n…and {len(listed) - shown} more in results.json and report.html.")
             break
         status = f"{r['status']} (known: {_md_cell(r['known'], 120)})" if r.get("known") else r["status"]
-        line = f"| {status} | {_md_cell(r['case'])} | `{_md_cell(row_label(r))}` | {_md_cell(r['detail'])} |"
+        line = f"| {status} | {_md_cell(r['case'])} | {_md_code(row_label(r))} | {_md_cell(r['detail'])} |"
         size += len(line)
         lines.append(line)
     return lines
@@ -686,7 +718,7 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
     if listed:
         lines += _md_rows(listed)
     env = doc["environment"]
-    fws = ", ".join(f"{fw} {i.get('version') or i['status']}" for fw, i in env["frameworks"].items())
+    fws = _md_cell(", ".join(f"{fw} {i.get('version') or i['status']}" for fw, i in env["frameworks"].items()), 2000)
     commit = f" · commit {env['commit']}" if env.get("commit") else ""
     lines += ["", f"Python {env['python']} · {fws} · regcompare {env['regcompare']}{commit}", ""]
     return "\n".join(lines)

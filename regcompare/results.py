@@ -20,6 +20,7 @@ import pandas as pd
 
 from regcompare import __version__
 from regcompare.engine import Run, row_label
+from regcompare.escape import xml_text
 
 SCHEMA = 1
 #: Worst first: the status a group of rows is shown with.
@@ -74,12 +75,32 @@ def to_json(doc: Mapping[str, Any]) -> str:
 CSV_CHUNK = 5000
 
 
-def write_csv(rows: list[dict[str, Any]], out: TextIO) -> None:
-    """results.csv with one column per key of any row; nested values as JSON."""
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+#: A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-    def cell(value: Any) -> Any:
-        return json.dumps(value) if isinstance(value, dict | list) else value
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: nested values as JSON; text that a spreadsheet would run as a formula gets a
+    leading ``'`` (numbers, and their spellings such as "-Infinity", stay as they are)."""
+    if isinstance(value, dict | list):
+        value = json.dumps(value)
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def write_csv(rows: list[dict[str, Any]], out: TextIO) -> None:
+    """results.csv with one column per key of any row; nested values as JSON; formulas neutralised."""
+    columns = list(dict.fromkeys(csv_cell(key) for row in rows for key in row))
+    cell = csv_cell
 
     for start in range(0, max(len(rows), 1), CSV_CHUNK):
         chunk = [{k: cell(v) for k, v in row.items()} for row in rows[start:start + CSV_CHUNK]]
@@ -92,24 +113,28 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def _attr(value: Any) -> str:
+    return quoteattr(xml_text(value))
+
+
 def _junit_case(row: Mapping[str, Any]) -> str:
     """One <testcase>: mismatch → failure, error → error, unsupported/skipped/known → skipped."""
     props = "".join(
-        f"<property name={quoteattr(key)} value={quoteattr(str(row[key]))}/>"
+        f"<property name={_attr(key)} value={_attr(str(row[key]))}/>"
         for key in ("status", "abs_err", "rel_err", "ulp", "detail")
     )
     status, detail = row["status"], row["detail"]
     if row["known"]:
-        verdict = f"<skipped message={quoteattr(f'known {status}: ' + row['known'])}/>"
+        verdict = f"<skipped message={_attr(f'known {status}: ' + row['known'])}/>"
     elif status == "mismatch":
-        verdict = f"<failure type=\"mismatch\" message={quoteattr(detail)}>{escape(detail)}</failure>"
+        verdict = f"<failure type=\"mismatch\" message={_attr(detail)}>{escape(xml_text(detail))}</failure>"
     elif status == "error":
-        verdict = f"<error type=\"error\" message={quoteattr(detail)}>{escape(detail)}</error>"
+        verdict = f"<error type=\"error\" message={_attr(detail)}>{escape(xml_text(detail))}</error>"
     elif status in ("unsupported", "skipped"):
-        verdict = f"<skipped message={quoteattr(f'{status}: {detail}')}/>"
+        verdict = f"<skipped message={_attr(f'{status}: {detail}')}/>"
     else:
         verdict = ""
-    attrs = f"name={quoteattr(row_label(row))} classname={quoteattr(row['case'])} file={quoteattr(row['file'])}"
+    attrs = f"name={_attr(row_label(row))} classname={_attr(row['case'])} file={_attr(row['file'])}"
     return f"    <testcase {attrs}><properties>{props}</properties>{verdict}</testcase>\n"
 
 
@@ -126,7 +151,7 @@ def write_junit(run: Run, out: TextIO) -> None:
             "skipped": sum(bool(r["known"]) or r["status"] in ("unsupported", "skipped") for r in rows),
         }
         attrs = " ".join(f'{k}="{v}"' for k, v in counts.items())
-        out.write(f"  <testsuite name={quoteattr(case)} file={quoteattr(rows[0]['file'])} "
+        out.write(f"  <testsuite name={_attr(case)} file={_attr(rows[0]['file'])} "
                   f'tests="{len(rows)}" {attrs}>\n')
         for row in rows:
             out.write(_junit_case(row))
@@ -155,7 +180,7 @@ def write_atomically(out_dir: str | os.PathLike[str], files: Mapping[str, str | 
     staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
     try:
         for name, content in files.items():
-            with open(staging / name, "w", encoding="utf-8", newline="") as handle:
+            with open(staging / name, "w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
                 if isinstance(content, str):
                     handle.write(content)
                 else:

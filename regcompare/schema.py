@@ -14,6 +14,8 @@ Coefficient = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
 Size = Annotated[int, Field(ge=0)]
+#: numpy's ``default_rng`` takes any non-negative integer; 64 bits is plenty and keeps results.json portable.
+Seed = Annotated[int, Field(ge=0, le=2**64 - 1)]
 
 
 class Strict(BaseModel):
@@ -51,7 +53,7 @@ class GeneratedSpec(Strict):
 
     shape: list[Size]
     init: Literal["normal", "uniform"]
-    seed: int = 0
+    seed: Seed = 0
     scale: Positive = 1.0
 
 
@@ -136,7 +138,7 @@ class TrajectorySpec(Strict):
     true_b: Annotated[float, Field(allow_inf_nan=False)] = 0.05
     noise: Coefficient = 0.01
     """Standard deviation of the label noise."""
-    seed: int = 0
+    seed: Seed = 0
     batch: Annotated[int, Field(ge=1)] = 5
     epochs: Annotated[int, Field(ge=1, le=10_000)] = 100
     lr: Positive = 0.003

@@ -1,6 +1,7 @@
-"""The framework worker: ``python -m regcompare.worker MODULE[:ATTR] FD_IN FD_OUT``.
+"""The framework worker: ``python -m regcompare.worker MODULE[:ATTR] FD_IN FD_OUT [PACKAGE]``.
 
-It imports one adapter module (and so one framework) once, then answers tasks until told to stop.
+It imports one adapter module (and so one framework) once, then answers tasks until told to stop, and ends
+itself when the parent process is gone.
 The protocol runs over two private pipes inherited from the parent, never over stdout: before the
 framework is imported, fd 1 is pointed at fd 2, so whatever a framework prints can only reach the
 worker's log, never the protocol.
@@ -14,9 +15,16 @@ options)``, ``("forget", wid)``, ``("stop",)``; worker → parent ``("hello", st
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import itertools
 import os
+import re
+import signal
 import sys
+import threading
+import time
 import traceback
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -46,30 +54,79 @@ def _where(exc: BaseException) -> str:
     return f" (at {os.path.basename(last.filename)}:{last.lineno})"
 
 
-def _load(target: str) -> tuple[Adapter | None, tuple[str, str]]:
+def _load(target: str, package: str = "") -> tuple[Adapter | None, tuple[str, str]]:
+    """The adapter, and the hello: ``missing`` only when the framework's top-level package is absent; any
+    other import failure (its compiled core missing, a broken dependency) is ``error`` with the reason."""
     module_name, _, attr = target.partition(":")
+    top = package or module_name.split(".")[0]
+    try:
+        absent = importlib.util.find_spec(top) is None  # looks for it without importing it
+    except (ImportError, ValueError):
+        absent = False  # something is there, but broken: the import below says what
+    if absent:
+        return None, ("missing", f"No module named '{top}'")
     try:
         module = importlib.import_module(module_name)
         adapter = getattr(module, attr or "ADAPTER")()
         # str(): torch.__version__ is a TorchVersion, and unpickling it would import torch in the parent.
         return adapter, ("ok", str(adapter.version()))
-    except ModuleNotFoundError as exc:
-        return None, ("missing", _one_line(exc))
     except Exception as exc:  # noqa: BLE001 — any import failure becomes the framework's status
         return None, ("error", _one_line(exc) + _where(exc))
 
 
+#: A tensor name every framework takes as a variable name; others (``a/b:0``, spaces, control characters)
+#: are the harness's problem, not the case's: the adapter sees ``t0``, ``t1``, … in their place.
+_SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class SafeNames:
+    """The case's tensor names ↔ the names an adapter sees, for one task's weights."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        names = list(names)
+        taken = {n for n in names if _SAFE_NAME.match(n)}
+        fresh = (f"t{i}" for i in itertools.count() if f"t{i}" not in taken)
+        self.safe = {n: n if _SAFE_NAME.match(n) else next(fresh) for n in names}
+        self.case = {v: k for k, v in self.safe.items()}
+        self.identity = all(k == v for k, v in self.safe.items())
+
+    def task(self, task: Task) -> Task:
+        """The task with every tensor name (weights, grads, scopes) replaced by its safe name."""
+        if self.identity:
+            return task
+        options = dict(task.options)
+        if isinstance(options.get("grads"), dict):
+            options["grads"] = {self.safe.get(n, n): g for n, g in options["grads"].items()}
+        if options.get("scope") is not None:
+            options["scope"] = [self.safe.get(n, n) for n in options["scope"]]
+        if isinstance(options.get("param"), dict) and options["param"].get("scope") is not None:
+            options["param"] = {**options["param"], "scope": [self.safe.get(n, n) for n in options["param"]["scope"]]}
+        weights = {self.safe[n]: w for n, w in task.weights.items()}
+        return Task(task.api, task.quantity, task.dtype, task.native, weights, options)
+
+    def result(self, value: Any) -> Any:
+        """A result's keys back in the case's names (``t0.g`` → ``a/b:0.g`` for weight normalization)."""
+        if self.identity or not isinstance(value, dict):
+            return value
+        return {self._back(key): v for key, v in value.items()}
+
+    def _back(self, key: str) -> str:
+        head, dot, rest = key.partition(".")
+        return self.case[head] + dot + rest if head in self.case else key
+
+
 def _answer(adapter: Adapter, task: Task) -> tuple[str, Any, str]:
+    names = SafeNames(task.weights)
     try:
-        return "ok", _as_numpy(adapter.run(task)), ""
+        return "ok", _as_numpy(names.result(adapter.run(names.task(task)))), ""
     except adapter.refusals as exc:
         return "unsupported", None, _one_line(exc)
     except Exception as exc:  # noqa: BLE001 — one API's failure is one row, not a dead worker
         return "error", None, _one_line(exc) + _where(exc)
 
 
-def serve(module_name: str, fd_in: int, fd_out: int) -> None:
-    adapter, hello = _load(module_name)
+def serve(module_name: str, fd_in: int, fd_out: int, package: str = "") -> None:
+    adapter, hello = _load(module_name, package)
     write_message(fd_out, ("hello", *hello))
     if adapter is None:
         return
@@ -89,11 +146,28 @@ def serve(module_name: str, fd_in: int, fd_out: int) -> None:
             write_message(fd_out, ("result", key, *_answer(adapter, task)))
 
 
+#: Seconds between checks that the parent is still there.
+WATCH_INTERVAL = 0.5
+
+
+def _watch_parent(parent: int) -> None:
+    """End this worker (and whatever its framework started) when the parent is gone, even by SIGKILL: a worker
+    hung inside a framework call never reads its pipe, so only a separate thread can notice."""
+    while os.getppid() == parent:
+        time.sleep(WATCH_INTERVAL)
+    try:
+        os.killpg(0, signal.SIGKILL)  # the worker leads its own session: this is it and its children
+    finally:
+        os._exit(1)
+
+
 def main(argv: list[str]) -> None:
     module_name, fd_in, fd_out = argv[0], int(argv[1]), int(argv[2])
+    package = argv[3] if len(argv) > 3 else ""
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
     os.dup2(2, 1)  # framework chatter on stdout goes to the log, never into the protocol
     sys.stdout = sys.stderr
-    serve(module_name, fd_in, fd_out)
+    serve(module_name, fd_in, fd_out, package)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ the tasks that remain, so one bad task costs one row, not a framework.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -63,6 +64,9 @@ class Job:
     key: Any
     wid: Any
     task: Task
+    group: Any = None
+    """Jobs that share one restart budget (a case): after ``MAX_RESTARTS`` lost workers the rest of the group is
+    given up, and the next group starts afresh. ``None``: one budget for every such job of the run."""
 
 
 def _signal_name(code: int) -> str:
@@ -82,7 +86,8 @@ class Worker:
         self.log_path = os.path.join(log_dir, f"{spec.framework}-{os.getpid()}-{id(self)}.log")
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "regcompare.worker", spec.module, str(to_child), str(from_child_w)],
+                [sys.executable, "-m", "regcompare.worker", spec.module, str(to_child), str(from_child_w),
+                 spec.package],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 pass_fds=(to_child, from_child_w), start_new_session=True,
             )
@@ -195,7 +200,12 @@ class WorkerPool:
             return worker
         if self.closed or (framework in self.info and self.info[framework].status != "ok"):
             return None  # interrupted, or it could not start before: do not import again for every task
-        worker = Worker(adapters.specs()[framework], self._log_dir)
+        spec = adapters.specs()[framework]
+        if spec.broken:
+            self.info[framework] = FrameworkInfo("error", reason=spec.broken)
+            return None
+        os.makedirs(self._log_dir, exist_ok=True)  # again, if the pool is used after ``close``
+        worker = Worker(spec, self._log_dir)
         with self._lock:
             self._spawned.append(worker)  # before the import finishes, so abort() can reach it
         info = worker.hello(self.start_timeout)
@@ -216,10 +226,13 @@ class WorkerPool:
     def run(self, framework: str, jobs: list[Job], on_outcome: Callable[[Job, Outcome], None]) -> None:
         """Evaluate jobs in order; every job gets exactly one outcome, whatever happens."""
         last_use = {job.wid: i for i, job in enumerate(jobs)}
-        restarts = 0
+        lost: dict[Any, int] = {}
         for i, job in enumerate(jobs):
             if self.closed:
                 on_outcome(job, Outcome("error", detail="the run was interrupted"))
+                continue
+            if lost.get(job.group, 0) > MAX_RESTARTS:
+                on_outcome(job, Outcome("error", detail=self._given_up(lost[job.group], job.group)))
                 continue
             worker = self._worker(framework)
             if worker is None:
@@ -229,12 +242,13 @@ class WorkerPool:
             outcome = worker.evaluate(job, self.task_timeout, forget)
             if not isinstance(outcome, Outcome):
                 outcome = self._lost(framework, worker, hung=outcome == "hung")
-                restarts += 1
-                if restarts > MAX_RESTARTS:
-                    self.info[framework] = FrameworkInfo(
-                        "error", self.info[framework].version, f"worker died {restarts} times; giving up"
-                    )
+                lost[job.group] = lost.get(job.group, 0) + 1
             on_outcome(job, outcome)
+
+    @staticmethod
+    def _given_up(times: int, group: Any) -> str:
+        where = "in this case" if group is not None else "in this run"
+        return f"not run: the worker was lost {times} times {where}; giving up on the rest of it"
 
     def _lost(self, framework: str, worker: Worker, hung: bool) -> Outcome:
         """The outcome of the task a worker was lost on; the next task starts a fresh worker."""
@@ -268,11 +282,13 @@ class WorkerPool:
             worker.kill()
 
     def close(self) -> None:
+        """Stop every worker and remove the folder of their logs (one per pool, never left behind)."""
         with self._lock:
             spawned, self._spawned = self._spawned, []
         for worker in spawned:
             worker.close()
         self.workers.clear()
+        shutil.rmtree(self._log_dir, ignore_errors=True)
 
 
 def evaluate(framework: str, tasks: list[Task], timeout: float = DEFAULT_TASK_TIMEOUT) -> list[Outcome]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import CASE, FAKE_ENV, OUTPUTS, run_cli
 
@@ -81,3 +85,77 @@ def test_tensorflow_and_paddle_in_one_run_do_not_crash_each_other(write_case, tm
     }
     assert {r["framework"] for r in doc["rows"]} == {"tensorflow", "paddle"}
     assert {r["status"] for r in doc["rows"]} == {"match"}
+
+
+# --- issue 14: problems found before any work are exit 2; nothing ends in a traceback ---------------------------
+
+
+def test_bad_options_exit_2_before_any_work(write_case, tmp_path: Path) -> None:
+    case = write_case(CASE)
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    refused = {
+        ("--out", str(a_file)): f"--out: {a_file} exists and is not a folder",
+        ("--out", str(a_file / "sub")): f"--out: {a_file / 'sub'} is under {a_file}, which is a file",
+        ("--out", "/dev/null"): "--out: /dev/null exists and is not a folder",
+        ("--out", ""): "--out: an empty path",
+        ("--out", "/proc/regcompare-out"): "--out: /proc/regcompare-out is not writable",
+        ("--timeout", "0"): "argument --timeout: invalid positive number of seconds value: '0'",
+        ("--timeout", "-1"): "argument --timeout: invalid positive number of seconds value: '-1'",
+        ("--timeout", "nan"): "argument --timeout: invalid positive number of seconds value: 'nan'",
+        ("--timeout", "inf"): "argument --timeout: invalid positive number of seconds value: 'inf'",
+        ("--import-timeout", "0"): "argument --import-timeout: invalid positive number of seconds value: '0'",
+        ("--max-elements", "0"): "argument --max-elements: invalid positive integer value: '0'",
+        ("--max-elements", "-5"): "argument --max-elements: invalid positive integer value: '-5'",
+    }
+    for option, message in refused.items():
+        done = run_cli("run", case, "--frameworks", "numpy", *option)
+        assert done.returncode == 2 and message in done.stderr, (option, done.stderr)
+        assert "Traceback" not in done.stderr and "rows in" not in done.stdout
+    assert a_file.read_text() == "not a folder"
+
+
+def test_import_timeout_is_an_option(write_case, tmp_path: Path) -> None:
+    done = run_cli("run", write_case(CASE), "--frameworks", "torch", "--import-timeout", "0.01",
+                   "--out", str(tmp_path / "o"))
+    assert done.returncode == 1, done.stderr
+    doc = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert {r["status"] for r in doc["rows"]} == {"error"}
+    assert doc["environment"]["frameworks"]["torch"]["reason"] == "import did not finish within 0.01 s"
+
+
+@pytest.mark.parametrize(("code", "reason"), [(errno.ENOSPC, "No space left on device"),
+                                               (errno.EMFILE, "Too many open files")])
+def test_disk_full_or_too_many_open_files_keep_the_last_reports(write_case, tmp_path: Path, capsys, monkeypatch,
+                                                               code: int, reason: str) -> None:
+    from regcompare import cli, results
+
+    out, case = tmp_path / "out", write_case(CASE)
+    assert cli.main(["run", case, "--frameworks", "numpy", "--out", str(out)]) == 0
+    before = {name: (out / name).read_bytes() for name in OUTPUTS}
+
+    def fails(rows, handle) -> None:
+        handle.write("half a csv")
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(results, "write_csv", fails)
+    capsys.readouterr()
+    assert cli.main(["run", case, "--frameworks", "numpy", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (f"regcompare: could not write the reports to {out}: {reason}; the previous "
+                                             "reports are left as they were")
+    assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+
+
+def test_an_unexpected_failure_is_one_line_not_a_traceback(write_case, capsys, monkeypatch, tmp_path: Path) -> None:
+    from regcompare import cli
+
+    def boom(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "run", boom)
+    monkeypatch.delenv("REGCOMPARE_DEBUG", raising=False)
+    assert cli.main(["run", write_case(CASE), "--frameworks", "numpy", "--out", str(tmp_path / "o")]) == 1
+    assert "regcompare: internal error: RuntimeError: a bug (REGCOMPARE_DEBUG=1 shows the traceback)" in \
+        capsys.readouterr().err

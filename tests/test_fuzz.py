@@ -81,3 +81,32 @@ def test_compare_is_symmetric_without_relative_tolerance(data, dtype) -> None:
     tol = Tolerance(0.0, 1e-3)
     ab, ba = compare(a, b, dtype, tol, "fuzz"), compare(b, a, dtype, tol, "fuzz")
     assert ab.abs_err == ba.abs_err and ab.ok == ba.ok
+
+
+# --- issue 14: hostile shapes and numbers never get past the loader as anything but CaseError ---------------
+
+numbers = st.one_of(
+    st.integers(-(10**400), 10**400), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["5e-4", "1E-3", ".5", "-.5e3", "1e400", "0x1f", "1_000", ".inf", "-.nan"]),
+)
+
+
+def nested(depth: int) -> st.SearchStrategy[str]:
+    """A tensor as YAML text nested ``depth`` deep (a dimension too many, an alias into itself, ...)."""
+    return st.lists(numbers.map(str), min_size=1, max_size=3).map(
+        lambda xs: "[" * depth + ", ".join(xs) + "]" * depth)
+
+
+@FUZZ
+@given(st.integers(0, 120).flatmap(nested), st.sampled_from(["", "[", "{a: ", "&x [*x, "]))
+def test_deep_and_huge_tensors_give_a_case_or_a_case_error(tensor: str, prefix: str) -> None:
+    closing = {"": "", "[": "]", "{a: ": "}", "&x [*x, ": "]"}[prefix]
+    load_text(f"weights: {{w: {prefix}{tensor}{closing}}}\nregularizers: [{{l2: 1}}]\n".encode())
+
+
+@FUZZ
+@given(st.lists(st.integers(-(10**40), 10**40), max_size=70), st.integers(-(10**30), 10**30),
+       st.sampled_from(["normal", "uniform"]))
+def test_any_generated_shape_and_seed_give_a_case_or_a_case_error(shape, seed, init) -> None:
+    load_text(yaml.safe_dump({"weights": {"w": {"shape": shape, "init": init, "seed": seed}},
+                              "regularizers": [{"l2": 1.0}]}).encode())

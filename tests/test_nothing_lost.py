@@ -81,3 +81,52 @@ def test_a_failure_while_writing_keeps_the_previous_outputs(tmp_path: Path) -> N
         write_atomically(tmp_path, {"a.txt": "new a", "b.txt": dies_halfway})
     assert (tmp_path / "a.txt").read_text() == "old a" and (tmp_path / "b.txt").read_text() == "old b"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+#: Four training runs whose float64 references take seconds each (3,000 single-example steps × 40 epochs).
+SLOW_REFERENCES = """\
+name: slow-references
+weights: {w: {shape: [10, 1], fill: 0.0}, b: [0.0]}
+regularizers: [{l2: 0.0}, {l2: 1.0}, {l2: 2.0}, {l2: 3.0}]
+quantities: [trajectory]
+trajectory: {train: 3000, test: 100, batch: 1, epochs: 40}
+"""
+
+
+def test_interrupt_ends_the_run_within_seconds_even_with_references_to_compute(write_case, tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "regcompare", "run", write_case(SLOW_REFERENCES), "--frameworks", "numpy",
+         "--out", str(tmp_path / "out")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _children(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(3.0)  # the worker is training; the parent has every reference still to compute
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - sent < 3.0, "the run went on computing references after the interrupt"
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_a_reference_that_outlives_the_timeout_is_an_error_row(write_case, monkeypatch) -> None:
+    from regcompare import engine
+    from regcompare.cases import load_cases
+    from regcompare.workers import WorkerPool
+
+    def endless(*_args):
+        while True:
+            pass
+
+    monkeypatch.setattr(engine, "judge", endless)
+    pool = WorkerPool(task_timeout=1.0)
+    started = time.monotonic()
+    try:
+        result = engine.run(load_cases([write_case(CASE)]), ("numpy",), pool)
+    finally:
+        pool.close()
+    assert {r["status"] for r in result.rows} == {"error"} and len(result.rows) == 8  # 2 regularizers × 2 dtypes × 2
+    assert {r["detail"] for r in result.rows} == {"the reference took longer than the timeout (1 s); not judged"}
+    assert time.monotonic() - started < 8 * 1.0 + 15

@@ -88,12 +88,12 @@ class Wrong(_Fake):
         return np.asarray(2 * value if value else math.nan)
 
 
-def _spec(framework: str, attr: str, module: str = "fake_adapters") -> AdapterSpec:
+def _spec(framework: str, attr: str, module: str = "fake_adapters", package: str = "") -> AdapterSpec:
     conv = Convention(
         f"{framework}.penalty", framework, "penalty", ("penalty",), (Param("l2", "l2", 1.0, 0.0),),
         "l2/2·Σw²", "penalty", "a fake for harness tests",
     )
-    return AdapterSpec(framework, f"{module}:{attr}", "pip install nothing (a test fake)", (conv,))
+    return AdapterSpec(framework, f"{module}:{attr}", "pip install nothing (a test fake)", (conv,), package)
 
 
 SEGV = _spec("fake-segv", "Segv")
@@ -103,3 +103,25 @@ NOISY = _spec("fake-noisy", "Noisy")
 WRONG = _spec("fake-wrong", "Wrong")
 ABSENT = _spec("fake-absent", "Missing", module="no_such_framework_module")
 BROKEN = _spec("fake-broken", "Broken", module="fake_broken")
+
+
+class CrashesOnCase(_Fake):
+    """Segfaults on every task whose weights hold 666: one bad case among good ones."""
+
+    framework = "fake-crash-case"
+
+    def penalty(self, task: Task) -> Value:
+        if any((w == 666).any() for w in task.weights.values()):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return super().penalty(task)
+
+
+CRASH_CASE = _spec("fake-crash-case", "CrashesOnCase")
+CORRUPT = _spec("fake-corrupt", "Nothing", module="fake_inner_import", package="fake_corepkg")
+"""Installed (``fake_corepkg`` exists) but its import fails inside the package: ``error``, never ``skipped``."""
+NEEDS_DEP = _spec("fake-needs-dep", "Nothing", module="fake_needs_dep", package="fake_adapters")
+"""Installed, but a dependency of it is not: ``error`` with the reason, never ``skipped``."""
+NOT_A_SPEC = 42
+"""An entry point that loads but is not an AdapterSpec (see tests/fakes_broken)."""
+CLASH = AdapterSpec("fake-clash", "fake_adapters:Segv", "pip install nothing", ABSENT.conventions)
+"""Records for an API another adapter already has (``fake-absent.penalty``, loaded before it)."""
