@@ -215,3 +215,21 @@ def test_no_equivalent_is_explicit() -> None:
     assert "initial_accumulator_value=0" in adagrad.split("tensorflow:")[1]  # passed: Keras' default is 0.1
     l1 = translate.command("paddle.regularizer.L1Decay", ["coeff=0.1", "learning_rate=0.01"], "adagrad")
     assert "= loss += l1·Σ|w| + lambd·Σw²/2 by hand (l1=0.1, lambd=0), with torch.optim.Adagrad(" in l1
+
+
+def test_every_update_api_of_the_registry_translates() -> None:
+    """Every optimizer API and rule it runs with translates, and every framework with optimizers gets a line: an
+    equivalent, a nearest setting, or an explicit "no equivalent"."""
+    from regcompare.adapters import conventions
+
+    count = 0
+    for api, conv in conventions().items():
+        if not conv.optimizers or not conv.executed or conv.weight_norm:
+            continue
+        for family in sorted({c.family for c in conv.optimizers}):
+            text = translate.command(api, [f"{conv.params[0].name}=0.1"], family)
+            for fw in ("torch", "tensorflow", "paddle"):
+                if fw != conv.framework:
+                    assert f"\n{fw}:\n" in text, (api, family, fw)
+            count += 1
+    assert count >= 60
