@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from regcompare import adapters
+from regcompare import adapters, rules
 from regcompare.cases import DEFAULT_MAX_ELEMENTS, CaseError, load_cases
+from regcompare.conventions.model import rule_of
 from regcompare.engine import STATUSES, Run, run
 from regcompare.workers import DEFAULT_START_TIMEOUT, DEFAULT_TASK_TIMEOUT, WorkerPool
 
@@ -116,7 +117,8 @@ def _parser() -> _Parser:
     p_tr = sub.add_parser("translate", help="the setting of every other framework that reproduces an optimizer's decay")
     p_tr.add_argument("api", help="e.g. torch.optim.SGD")
     p_tr.add_argument("args", nargs="*", help="the API's own arguments, e.g. weight_decay=0.5 momentum=0.9")
-    p_tr.add_argument("--optimizer", choices=["sgd", "adam"], help="for a layer regularizer: the optimizer it meets")
+    p_tr.add_argument("--optimizer", choices=[n for n in rules.NAMES if n == rule_of(n)],
+                      help="for a layer regularizer: the update rule of the optimizer it meets")
     return parser
 
 

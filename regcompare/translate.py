@@ -165,8 +165,11 @@ def translations(src: Source) -> list[Translation]:
             continue
         assert call is not None
         if equivalent and dict(call.options) != dict(src.call.options):
-            out.append(_nearest(src, conv, call, f"no equivalent: {_option_why(src.call, call)}",
-                                _carried(src.call, call, src.settings)))
+            why = f"no equivalent: {_option_why(src.call, call)}"
+            # the record's transform or the plain rename, whichever the probe finds closer
+            candidates = [_nearest(src, conv, call, why, changed)
+                          for changed in (_carried(src.call, call, src.settings), {})]
+            out.append(min(candidates, key=lambda t: t.deviation or 0.0))
             continue
         caveats = tuple(c for c in conv.caveats if equivalent)
         if equivalent and call.eps_on != src.call.eps_on and src.call.family == "adam":
@@ -199,7 +202,7 @@ def _nearest(src: Source, conv: Convention, call: OptimizerCall, why: str, chang
     settings = src.settings | changed
     deviation = probe_deviation(src, conv, call, settings)
     what = ", ".join(f"{k}={_text(v)} (source: {_text(src.settings[k])})" for k, v in changed.items()
-                     if k in src.settings) or "the same values"
+                     if k in src.settings) or "the plain rename of every value"
     renamed = ""
     if any(src.settings.get(k) != v for k, v in changed.items()) and not call.fixed:
         renamed = f"; the plain rename: {probe_deviation(src, conv, call, src.settings):.3g}"
