@@ -11,18 +11,20 @@ import math
 import os
 import re
 import stat
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.lib.format as npformat
 import yaml
 from pydantic import ValidationError
 
 from regcompare import adapters, trajectory
 from regcompare.conventions import weight_norm_tensors
-from regcompare.schema import CaseSpec, ConstantSpec, GeneratedSpec, RegularizerSpec, keys_allowed_at
+from regcompare.schema import CaseSpec, ConstantSpec, FileSpec, GeneratedSpec, RegularizerSpec, keys_allowed_at
 
 Path_ = tuple[str | int, ...]
 
@@ -294,10 +296,51 @@ class _Ragged(Exception):
         self.path, self.reason = path, reason
 
 
-def materialize(spec: Any, path: Path_, max_elements: int) -> tuple[np.ndarray | None, list[tuple[Path_, str]]]:
+def from_file(
+    spec: FileSpec, path: Path_, max_elements: int, folder: Path,
+) -> tuple[np.ndarray | None, list[tuple[Path_, str]]]:
+    """A ``{file: x.npy}`` or ``{file: x.npz, key: k}`` weight, read without pickles. Shape and dtype come
+    from the array's header (numpy's format module), so a huge array is refused before it is read."""
+    where = (*path, "file")
+    target = folder / spec.file
+    if not target.is_file():
+        return None, [(where, f"no such file '{spec.file}' (paths are relative to the case file's folder)")]
+    try:
+        with zipfile.ZipFile(target) if zipfile.is_zipfile(target) else open(target, "rb") as source:
+            if isinstance(source, zipfile.ZipFile):  # .npz: one .npy member per array
+                names = [n.removesuffix(".npy") for n in source.namelist()]
+                name = str(path[-1])
+                key = spec.key or (name if name in names else names[0] if len(names) == 1 else None)
+                if key not in names:
+                    missing = f"no array {key!r}" if spec.key else f"several arrays and none named {name!r}"
+                    return None, [(where, f"{missing} in {spec.file}; it has {', '.join(names)}: give `key`")]
+                member = source.open(f"{key}.npy")
+            elif spec.key is not None:
+                return None, [((*path, "key"), f"`key` is for .npz archives; {spec.file} holds one array")]
+            else:
+                member = source
+            with member:
+                header = npformat.read_array_header_1_0 if npformat.read_magic(member) == (1, 0) else \
+                    npformat.read_array_header_2_0
+                shape, fortran, dtype = header(member)
+                size = math.prod(shape)
+                if size > max_elements:
+                    return None, [(where, f"{size:,} elements exceeds the budget of {max_elements:,}")]
+                if dtype.kind not in "biuf" or dtype.hasobject:
+                    return None, [(where, f"{spec.file}: dtype {dtype} is not a real number type")]
+                values = np.frombuffer(member.read(size * dtype.itemsize), dtype=dtype, count=size)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        return None, [(where, f"{spec.file}: not a numpy .npy/.npz array ({exc})")]
+    return values.reshape(shape, order="F" if fortran else "C").astype(np.float64), []
+
+
+def materialize(spec: Any, path: Path_, max_elements: int,
+                folder: Path | None = None) -> tuple[np.ndarray | None, list[tuple[Path_, str]]]:
     """A weight (or gradient) spec as a float64 array; sizes are checked before allocating."""
     if isinstance(spec, list):
         return _inline(spec, path)
+    if isinstance(spec, FileSpec):
+        return from_file(spec, path, max_elements, folder or Path("."))
     bad = _shape_problems(spec.shape, (*path, "shape"), max_elements)
     if bad:
         return None, bad
@@ -327,7 +370,7 @@ def _shape_problems(shape: list[int], path: Path_, max_elements: int) -> list[tu
 
 def _size(spec: Any) -> int:
     """Elements of a weight or gradient spec, without building it (an inline list: its numbers)."""
-    if isinstance(spec, str):
+    if isinstance(spec, str | FileSpec):  # a numpy file's size is checked against the budget as it is read
         return 0
     if isinstance(spec, list):
         return sum(_size(v) if isinstance(v, list) else 1 for v in spec)
@@ -410,6 +453,9 @@ def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
             problems.append((("known", i, "api"), f"unknown API '{known.api}'"))
         if known.tensor is not None and known.tensor not in _row_tensors(spec):
             problems.append((("known", i, "tensor"), f"no weight named '{known.tensor}'"))
+    for i, name in enumerate(spec.sparse or []):
+        if name not in spec.weights:
+            problems.append((("sparse", i), f"no weight named '{name}'"))
     if not spec.regularizers and not spec.expect:
         problems.append((("regularizers",), "nothing to compare: give `regularizers` or `expect`"))
     for i, exp in enumerate(spec.expect):
@@ -465,6 +511,8 @@ def _row_tensors(spec: CaseSpec) -> set[str]:
     names = set(spec.weights)
     if spec.weight_norm is not None:
         names |= {n for w in spec.weights for n in weight_norm_tensors(w)}
+    if spec.mixed_precision is not None:
+        names |= {f"{w}.master" for w in spec.weights}  # regcompare.mixed_precision.master_name
     return names
 
 
@@ -543,7 +591,7 @@ def load_case(file: str, max_elements: int = DEFAULT_MAX_ELEMENTS, run_left: int
     if found:  # nothing is allocated for a case that is refused anyway
         raise CaseError([Problem(file, _line_for(lines, p), format_key(p), m) for p, m in found])
     for name, wspec in spec.weights.items():
-        array, bad = materialize(wspec, ("weights", name), max_elements)
+        array, bad = materialize(wspec, ("weights", name), max_elements, Path(file).parent)
         found += bad
         if array is not None:
             weights[name] = array
@@ -551,7 +599,7 @@ def load_case(file: str, max_elements: int = DEFAULT_MAX_ELEMENTS, run_left: int
         if name not in spec.weights:
             found.append((("grads", name), f"no weight named '{name}'"))
         elif not isinstance(gspec, str):
-            grad, bad = materialize(gspec, ("grads", name), max_elements)
+            grad, bad = materialize(gspec, ("grads", name), max_elements, Path(file).parent)
             found += bad
             if grad is not None and name in weights and grad.shape != weights[name].shape:
                 shapes = f"shape {list(grad.shape)} where weights.{name} has shape {list(weights[name].shape)}"

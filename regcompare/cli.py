@@ -1,4 +1,4 @@
-"""``regcompare run|validate|conventions`` (DESIGN.md §4).
+"""``regcompare run|validate|conventions|translate|new`` (docs/cli.md).
 
 Exit status: 0 when no row is ``mismatch`` or ``error``, 1 when some is, 2 for invalid input or
 usage (the message on stderr, no traceback), 130 when interrupted (workers stopped, report kept).
@@ -13,7 +13,6 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -114,6 +113,11 @@ def _parser() -> _Parser:
     p_val.add_argument("paths", nargs="+")
     p_val.add_argument("--max-elements", type=_count, default=DEFAULT_MAX_ELEMENTS)
     sub.add_parser("conventions", help="print the conventions table")
+    p_new = sub.add_parser("new", help="write a commented case file to start from (cases/NAME.yaml)")
+    p_new.add_argument("name", help="the case's name, also its file name")
+    p_new.add_argument("--dir", default="cases", help="folder to write it in (default: cases/)")
+    p_new.add_argument("--weights", help="a .npy or .npz file: its arrays become the case's weights ({file: ...})")
+    p_new.add_argument("--force", action="store_true", help="overwrite an existing file")
     p_tr = sub.add_parser("translate", help="the setting of every other framework that reproduces an optimizer's decay")
     p_tr.add_argument("api", help="e.g. torch.optim.SGD")
     p_tr.add_argument("args", nargs="*", help="the API's own arguments, e.g. weight_decay=0.5 momentum=0.9")
@@ -122,45 +126,87 @@ def _parser() -> _Parser:
     return parser
 
 
-def _progress_printer() -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
-    """Rich progress bars on a terminal; plain lines (every 10%) in CI."""
-    if sys.stderr.isatty():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+class _Progress:
+    """Tasks done per framework: rich bars on a terminal, plain lines (every 10%) in CI.
 
-        bars = Progress(TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        transient=True)
-        ids: dict[str, Any] = {}
-        bars.start()
+    It counts *tasks* (one framework call each) and says so; the summary counts *rows* (a gradient
+    task gives one row per tensor), and says how many tasks they came from.
+    """
 
-        def update(fw: str, done: int, total: int) -> None:
-            if fw not in ids:
-                ids[fw] = bars.add_task(fw, total=total)
-            bars.update(ids[fw], completed=done)
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {}
+        self._shown: dict[str, int] = {}
+        self._bars: Any = None
+        self._ids: dict[str, Any] = {}
+        if sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        return update, bars.stop
+            self._bars = Progress(TextColumn("{task.description:>16}"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("tasks"), TimeElapsedColumn(), transient=True)
+            self._bars.start()
 
-    shown: dict[str, int] = {}
+    @property
+    def tasks(self) -> int:
+        return sum(self.totals.values())
 
-    def plain(fw: str, done: int, total: int) -> None:
+    def __call__(self, fw: str, done: int, total: int) -> None:
+        self.totals[fw] = total
+        if self._bars is not None:
+            if fw not in self._ids:
+                self._ids[fw] = self._bars.add_task(fw, total=total)
+            self._bars.update(self._ids[fw], completed=done)
+            return
         step = max(50, total // 10)
-        if done == total or done // step > shown.get(fw, 0):
-            shown[fw] = done // step
-            print(f"{fw}: {done}/{total}", file=sys.stderr, flush=True)
+        if done == total or done // step > self._shown.get(fw, 0):
+            self._shown[fw] = done // step
+            print(f"{fw}: {done}/{total} tasks", file=sys.stderr, flush=True)
 
-    return plain, lambda: None
+    def stop(self) -> None:
+        if self._bars is not None:
+            self._bars.stop()
 
 
-def _print_summary(result: Run, out: str, seconds: float) -> None:
-    width = max(len(fw) for fw in result.frameworks) if result.frameworks else 8
-    print(f"{'framework':<{width}}  status   rows  " + "  ".join(f"{s:>11}" for s in STATUSES))
-    for fw, info in result.frameworks.items():
+#: The CLI lists at most this many new findings; report.md lists every one.
+CLI_NEW_MAX = 30
+
+
+def new_findings_lines(rows: list[dict[str, Any]], out: str) -> list[str]:
+    """New mismatches and errors first: the case, the API and one line of why each."""
+    from regcompare.report import new_findings, why_line
+
+    found = new_findings(rows)
+    if not found:
+        return []
+    lines = [f"NEW FINDINGS ({len(found)}): mismatches and errors no `known` entry expects"]
+    for r in found[:CLI_NEW_MAX]:
+        where = f"{r['quantity']} {r['dtype']}" + (f" {r['tensor']}" if r.get("tensor") else "")
+        lines.append(f"  {r['status']:<8} {r['case']} · {r['api']} · {where}")
+        lines.append(f"           {why_line(r, 150)}")
+    if len(found) > CLI_NEW_MAX:
+        lines.append(f"  …and {len(found) - CLI_NEW_MAX} more: {out}/report.md lists every one")
+    return [*lines, ""]
+
+
+def summary_lines(result: Run, out: str, seconds: float, tasks: int | None = None) -> list[str]:
+    """New findings first, then rows per framework and status (with each framework's full version)."""
+    lines = new_findings_lines(result.rows, out)
+    notes = {fw: info.version if info.status == "ok" and info.version else info.status
+             for fw, info in result.frameworks.items()}
+    width = max([len("framework"), *map(len, result.frameworks)])
+    vwidth = max([len("version"), *map(len, notes.values())])
+    columns = "  ".join(f"{s:>11}" for s in STATUSES)
+    lines.append(f"{'framework':<{width}}  {'version':<{vwidth}}  {'rows':>5}  {columns}")
+    for fw in result.frameworks:
         counts = [sum(1 for r in result.rows if r["framework"] == fw and r["status"] == s) for s in STATUSES]
-        note = info.version if info.status == "ok" else info.status
-        print(f"{fw:<{width}}  {note[:7]:<7} {sum(counts):>5}  " + "  ".join(f"{c:>11}" for c in counts))
+        cells = "  ".join(f"{c:>11}" for c in counts)
+        lines.append(f"{fw:<{width}}  {notes[fw]:<{vwidth}}  {sum(counts):>5}  {cells}")
     total = "  ".join(f"{s} {n}" for s, n in result.summary.items() if n)
     known = sum(1 for r in result.rows if r["known"])
     known_note = f" ({known} known findings)" if known else ""
-    print(f"{len(result.rows)} rows in {seconds:.1f} s: {total or 'none'}{known_note}; reports in {out}/")
+    source = f" from {tasks} tasks" if tasks else ""
+    lines.append(f"{len(result.rows)} rows{source} in {seconds:.1f} s: {total or 'none'}{known_note}; "
+                 f"reports in {out}/")
+    return lines
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -173,7 +219,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _name_broken_adapters()
     started = time.monotonic()
     pool = WorkerPool(task_timeout=args.timeout, start_timeout=args.import_timeout)
-    update, stop = _progress_printer()
+    progress = _Progress()
 
     def interrupt(signum: int, _frame: object) -> None:
         pool.abort()  # before the exception unwinds, so no thread waits on a hung worker
@@ -181,9 +227,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = run(cases, frameworks, pool, update)
+        result = run(cases, frameworks, pool, progress)
     finally:
-        stop()
+        progress.stop()
         pool.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -202,7 +248,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"regcompare: could not write the reports to {args.out}: {exc.strerror or exc}{where}; "
               "the previous reports are left as they were", file=sys.stderr)
         return EXIT_FAILED
-    _print_summary(result, args.out, seconds)
+    print("\n".join(summary_lines(result, args.out, seconds, progress.tasks)))
     for entry in result.stale:
         print(f"stale known finding: {entry}", file=sys.stderr)
     return EXIT_FAILED if result.failures else EXIT_OK
@@ -215,16 +261,46 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_conventions(_: argparse.Namespace) -> int:
-    from tabulate import tabulate
+def conventions_text(width: int) -> str:
+    """The conventions registry, one block per API, every line wrapped to ``width`` columns.
 
-    table = [
-        [c.api + ("" if c.executed else " *"), c.measures, c.formula, c.mapping(), c.coupling, c.signature()]
-        for c in adapters.conventions().values()
-    ]
-    print(tabulate(table, headers=["API", "measures", "formula", "native → canonical", "coupling", "defaults"]))
-    print("\n* documented convention only (not installable here, not executed)")
+    A six-column table of formulas and defaults is ~300 columns wide; blocks read at any width."""
+    import textwrap
+
+    width = max(width, 40)
+    lines: list[str] = []
+    for c in adapters.conventions().values():
+        head = f"{c.api}{'' if c.executed else ' *'}  ({c.framework}; {c.measures}; {c.coupling})"
+        lines += textwrap.wrap(head, width, break_on_hyphens=False, break_long_words=False)
+        fields = [("formula", c.formula), ("native → canonical", c.mapping()), ("defaults", c.signature())]
+        fields += [("caveat", caveat) for caveat in c.caveats]
+        for name, text in fields:
+            lines += textwrap.wrap(str(text), width, initial_indent=f"  {name + ':':<20}", subsequent_indent=" " * 22,
+                                   break_on_hyphens=False, break_long_words=False)
+        lines.append("")
+    lines.append("* documented convention only (not installable here, not executed)")
+    return "\n".join(lines)
+
+
+def cmd_conventions(_: argparse.Namespace) -> int:
+    """The conventions, wrapped to the terminal (``COLUMNS`` when output is not a terminal; 100 by default)."""
+    import shutil
+
+    print(conventions_text(shutil.get_terminal_size((100, 24)).columns))
     _name_broken_adapters()
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from regcompare.scaffold import ScaffoldError, write
+
+    try:
+        path = write(args.name, Path(args.dir), Path(args.weights) if args.weights else None, args.force)
+    except ScaffoldError as exc:
+        raise _UsageError(f"regcompare new: {exc}") from None
+    print(f"wrote {path}: edit it, then .venv/bin/regcompare run {path}")
     return EXIT_OK
 
 
@@ -247,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         command = {"run": cmd_run, "validate": cmd_validate, "conventions": cmd_conventions,
-                   "translate": cmd_translate}[args.command]
+                   "translate": cmd_translate, "new": cmd_new}[args.command]
         return command(args)
     except _UsageError as exc:
         print(exc, file=sys.stderr)

@@ -2,7 +2,7 @@
 
 ``match`` within tolerance of the canonical reference; ``divergent`` outside it but matching the API's own
 documented semantics (decoupled decay, a precedence rule, an own rule option such as paddle RMSProp's ε inside the
-root); ``mismatch`` otherwise. DESIGN.md §5 lists the row keys.
+root); ``mismatch`` otherwise. docs/results.md lists the row keys.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from regcompare import conventions, oracle, trajectory
+from regcompare import conventions, mixed_precision, oracle, schedules, sparse, trajectory
 from regcompare.cases import Case
 from regcompare.compare import Verdict, at_index, compare
 from regcompare.conventions import Decay, OptimizerCall, documented, weight_norm_tensors
@@ -97,19 +97,34 @@ def references(item: Item, inputs: dict[str, np.ndarray]) -> tuple[References, D
     grads = grads_of(item.case, item.dtype)[1]
     if item.case.spec.weight_norm is not None:
         return weight_norm_references(item, inputs, grads, call), None
+    if item.case.spec.mixed_precision is not None:
+        refs, own, why = mixed_precision.references(item, inputs, grads, call)
+        return dict(refs), None if own is None else Documented(own, why)
     if item.placed is not None:
         return _placed_references(item, inputs, grads, call)
     args = (inputs, grads, item.regularizer, call.family, item.settings(), item.case.spec.steps)
     canonical = dict(oracle.update(*args, "coupled", call.rule_options(own=False)))
     l1 = bool(item.regularizer.l1)  # an L1 term has no decoupled form: only the coupled reference exists then
-    if call.options:
-        # The class implements the rule its own documented way (paddle RMSProp: ε inside the root).
+    scheduled, schedule_why = _schedule_semantics(item)
+    unscaled = item.conv.coupling == "decoupled" and not item.conv.decay_follows_lr and not l1
+    if call.options or scheduled or unscaled:
+        # The class implements the rule (paddle RMSProp: ε inside the root), its schedule (Keras' piecewise
+        # boundaries) or its decoupled decay (not following the lr schedule) its own documented way.
         decoupled = item.conv.coupling == "decoupled" and not l1
-        own = oracle.update(*args, "decoupled" if decoupled else "coupled", call.rule_options(own=True))
-        why = (f"decoupled decay: {item.conv.formula}; " if decoupled else "") + call.why
-        return canonical, Documented(own, why)
+        semantics = ("decoupled_unscaled" if unscaled else "decoupled") if decoupled else "coupled"
+        own = oracle.update(*args, semantics, call.rule_options(own=True) | scheduled)
+        whys = [f"decoupled decay: {item.conv.formula}" if decoupled else "", call.why if call.options else "",
+                schedule_why]
+        return canonical, Documented(own, "; ".join(w for w in whys if w))
     decoupled_ref = None if l1 else Documented(oracle.update(*args, "decoupled", call.rule_options(own=False)), "")
     return canonical, decoupled_ref
+
+
+def _schedule_semantics(item: Item) -> tuple[dict[str, bool], str]:
+    """The options of the lr schedule as the item's framework's scheduler class implements it, where they differ
+    from the canonical schedule (regcompare.schedules), and why."""
+    assert item.optimizer is not None
+    return schedules.semantics(item.framework, item.optimizer.family, item.settings())
 
 
 def _placed_references(
@@ -186,6 +201,8 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
         if item.quantity == "update":
             row.update(_update_keys(item, alt))
         rows.append(row)
+    if item.case.spec.sparse and item.quantity == "update" and not item.skip:
+        sparse.annotate(item, rows, inputs)
     return rows
 
 
@@ -205,6 +222,9 @@ def _update_keys(item: Item, decoupled: np.ndarray | None) -> dict[str, Any]:
         keys |= {"scope": item.scope(), "param": item.param(), "documented_reference": _listed(decoupled)}
     if item.case.spec.weight_norm is not None:
         keys["weight_norm"] = item.case.spec.weight_norm.model_dump()
+    schedule = item.settings().get("schedule")
+    if schedule is not None:
+        keys["schedule"] = schedules.text(item.framework, schedule, float(item.settings()["lr"])) or None
     return keys
 
 

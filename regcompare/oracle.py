@@ -70,7 +70,7 @@ def gradient(weights: dict[str, np.ndarray], reg: Regularizer) -> dict[str, np.n
 # --- update: the weights after `steps` optimizer steps (the rules and the decay placement: regcompare.rules) ------
 
 Settings = dict[str, Any]
-Semantics = Literal["coupled", "decoupled"]
+Semantics = Literal["coupled", "decoupled", "decoupled_unscaled"]
 
 
 def update(
@@ -80,12 +80,14 @@ def update(
     """The weights after ``steps`` steps of ``rule`` on constant loss gradients, in float64.
 
     ``coupled``: the canonical decay ``l1·sign(w) + l2·w`` is added to the gradient, so it goes through
-    momentum and Adam's moments. ``decoupled``: ``w ← w − lr·l2·w`` before each step (l1 must be 0).
+    momentum and Adam's moments. ``decoupled``: ``w ← w − lr·l2·w`` before each step (l1 must be 0), lr the step's
+    scheduled lr; ``decoupled_unscaled``: the same with the optimizer's own lr number (``Decay.unscaled``).
     ``options``: the rule's options as an API implements them (regcompare.rules.canonical).
     """
-    if semantics == "decoupled" and reg.l1:
+    if semantics != "coupled" and reg.l1:
         raise ValueError("decoupled decay has no L1 term")
-    decay = Decay(decoupled=reg.l2) if semantics == "decoupled" else Decay(reg)
+    unscaled = semantics == "decoupled_unscaled"
+    decay = Decay(reg) if semantics == "coupled" else Decay(decoupled=reg.l2, unscaled=unscaled)
     return update_decays(weights, grads, dict.fromkeys(weights, decay), rule, settings, steps, options)
 
 

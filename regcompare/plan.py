@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from regcompare import adapters, trajectory
+from regcompare import adapters, schedules, trajectory
 from regcompare.cases import DEFAULT_MAX_ELEMENTS, Case, materialize
 from regcompare.conventions import Convention, OptimizerCall, Placed, Regularizer, Variant
 from regcompare.dtypes import cast
@@ -136,7 +136,7 @@ def _optimizer_for(case: Case, conv: Convention, quantity: str) -> tuple[bool, O
     if quantity != "update":
         return True, None
     opt = case.spec.optimizer
-    chooser = conv if conv.weight_norm is None else conv.weight_norm
+    chooser = conv.weight_norm or conv.special or conv
     call = None if opt is None else chooser.optimizer_for(opt.name, settings_of(case))
     return call is not None, call
 
@@ -144,7 +144,13 @@ def _optimizer_for(case: Case, conv: Convention, quantity: str) -> tuple[bool, O
 def _runs_here(conv: Convention, case: Case) -> bool:
     """A weight-normalization API runs for ``weight_norm`` cases only, and such cases run nothing else: its
     decay is on g and v, a different model from the same decay on w."""
-    return (conv.weight_norm is None) == (case.spec.weight_norm is None)
+    special = "" if conv.special is None else conv.special.key
+    return (conv.weight_norm is None) == (case.spec.weight_norm is None) and special == special_key(case)
+
+
+def special_key(case: Case) -> str:
+    """The case key whose APIs alone run for it (``Convention.special``): ``mixed_precision``, ``sparse`` or ''."""
+    return next((key for key in ("mixed_precision", "sparse") if getattr(case.spec, key, None)), "")
 
 
 def plan_case(case: Case, frameworks: tuple[str, ...]) -> list[Item]:
@@ -193,7 +199,23 @@ def plan_case(case: Case, frameworks: tuple[str, ...]) -> list[Item]:
     for item in items.values():
         if item.framework in excluded:
             item.skip = "excluded by the case's `frameworks`"
+        elif not item.skip:
+            item.skip = _schedule_skip(item)
     return list(items.values())
+
+
+def _schedule_skip(item: Item) -> str:
+    """Why an ``update`` item cannot run the case's schedule ('' if it can): no scheduler class in its framework,
+    or a weight-decay schedule (``schedule.weight_decay``) that the API has no place for."""
+    schedule = settings_of(item.case).get("schedule")
+    if item.quantity != "update" or schedule is None:
+        return ""
+    if schedules.scheduler(item.framework, schedule) is None:
+        return f"not run: {item.framework} has no scheduler class for a {schedule['name']} schedule"
+    if schedule.get("weight_decay"):
+        why = schedules.weight_decay_schedule_refusal(item.framework, item.conv.role, item.conv.coupling)
+        return f"not run: {why}" if why else ""
+    return ""
 
 
 def _refused(
@@ -304,6 +326,14 @@ def update_options(item: Item) -> dict[str, Any]:
         options["scope"] = item.scope()
     if item.param() is not None:
         options["param"] = item.param()
+    if item.case.spec.mixed_precision is not None:
+        options["mixed_precision"] = item.case.spec.mixed_precision.model_dump()
+    if item.case.spec.sparse:
+        options["sparse"] = list(item.case.spec.sparse)
+    schedule = settings_of(item.case).get("schedule")
+    if schedule is not None:
+        # Adapters build their framework's scheduler class from it (regcompare.schedules) and step it.
+        options["schedule"] = schedule
     if item.case.spec.weight_norm is not None:
         # Adapters reparameterize every weight as w = g·v/‖v‖ along ``dim`` and return g, v and w.
         options["weight_norm"] = item.case.spec.weight_norm.model_dump()

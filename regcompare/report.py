@@ -1,6 +1,6 @@
 """The human-facing outputs: report.md (CI job summary) and report.html (one self-contained page).
 
-Both are views of the results document (DESIGN.md §5); nothing here computes a framework value.
+Both are views of the results document (docs/results.md); nothing here computes a framework value.
 The page must stay small for large suites, so rows that are not ``match`` are listed in full and
 ``match`` rows are aggregated (per framework and API, plus a capped list per case); every row is
 in results.json.
@@ -20,7 +20,7 @@ import jinja2
 import numpy as np
 from markupsafe import Markup, escape
 
-from regcompare import adapters
+from regcompare import adapters, pairwise
 from regcompare.dtypes import DTYPES
 from regcompare.engine import row_label
 from regcompare.results import SEVERITY, worst_status
@@ -51,15 +51,32 @@ def matrix(rows: list[Row]) -> dict[str, dict[str, str]]:
     return {fw: {api: worst_status(s) for api, s in apis.items()} for fw, apis in statuses.items()}
 
 
+def is_new(row: Row) -> bool:
+    """A mismatch or error that no ``known`` entry expects: a row that makes ``run`` exit 1."""
+    return row["status"] in FAILING and not row.get("known")
+
+
 def notable(rows: list[Row]) -> list[Row]:
-    """Rows that are not a plain match: worst status first, new findings before known ones, else stable."""
+    """Rows that are not a plain match: new findings first (one new mismatch must not sit behind a hundred
+    known errors), then worst status first, known findings after new ones of the same status, else stable."""
     listed = (r for r in rows if r["status"] != "match")
-    return sorted(listed, key=lambda r: (SEVERITY.index(r["status"]), bool(r.get("known"))))
+    return sorted(listed, key=lambda r: (not is_new(r), SEVERITY.index(r["status"]), bool(r.get("known"))))
+
+
+def new_findings(rows: list[Row]) -> list[Row]:
+    """Every new mismatch or error, worst status first, in the suite's order otherwise."""
+    return sorted((r for r in rows if is_new(r)), key=lambda r: SEVERITY.index(r["status"]))
 
 
 def new_failures(rows: list[Row]) -> int:
     """Mismatches and errors that no ``known`` entry expects: what makes ``run`` exit 1."""
-    return sum(1 for r in rows if r["status"] in FAILING and not r.get("known"))
+    return sum(1 for r in rows if is_new(r))
+
+
+def why_line(row: Row, limit: int = 160) -> str:
+    """The first clause of a row's ``detail``, on one line: what a summary shows of why."""
+    text = " ".join(str(row.get("detail") or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def stale_entries(doc: Mapping[str, Any]) -> list[str]:
@@ -89,6 +106,12 @@ class Cell:
     @property
     def notable(self) -> int:
         return self.total - self.counts["match"]
+
+    @property
+    def new(self) -> bool:
+        """Some mismatch or error here is not expected by a ``known`` entry: the cell is news."""
+        status = self.status
+        return status in FAILING and self.known[status] < self.counts[status]
 
     @property
     def all_known(self) -> bool:
@@ -250,13 +273,31 @@ def native_text(native: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={number(v)}" for k, v in native.items())
 
 
+def native_cell(row: Row) -> str:
+    """The API's arguments and, for a placed regularizer, where it sits: two rows that differ only in
+    ``scope`` or ``param`` must not look identical."""
+    parts = [native_text(row["native"])]
+    if row.get("scope") is not None:
+        parts.append(f"scope [{', '.join(row['scope'])}]")
+    param = row.get("param")
+    if param:
+        where = "" if param.get("scope") is None else f" on [{', '.join(param['scope'])}]"
+        parts.append(f"param {param['api']}({native_text(param['native'])}){where}")
+    return " · ".join(p for p in parts if p)
+
+
 def tolerance_text(tol: Mapping[str, Any] | None) -> str:
     return f"rtol {number(tol['rtol'])} · atol {number(tol['atol'])}" if tol else ""
 
 
+#: How the reproduce command starts: the checkout's virtual environment (``make install`` creates it), which
+#: works from the checkout whether or not it is activated; a bare ``python -m regcompare`` does not.
+RERUN = ".venv/bin/regcompare"
+
+
 def command(row: Row) -> str:
     """The one command that reruns this row (its case, its framework), without touching reports/."""
-    return (f"python -m regcompare run {shlex.quote(row['file'])} --frameworks {shlex.quote(row['framework'])}"
+    return (f"{RERUN} run {shlex.quote(row['file'])} --frameworks {shlex.quote(row['framework'])}"
             " --out reports/repro")
 
 
@@ -274,12 +315,29 @@ class RowView:
     tolerance: str
     command: str
     case_anchor: str
+    why: str
+    """The first 150 characters of ``detail``: always visible; the rest is in the row's expandable details."""
+
+    @property
+    def new(self) -> bool:
+        return is_new(self.row)
+
+    @property
+    def expected(self) -> str:
+        """The case's golden raw value (``expect``), shown like raw: inline when small."""
+        return _shown(self.row.get("expected"), None).text or "tensor"
+
+    @property
+    def where(self) -> str:
+        """framework · quantity · dtype · tensor: under the API, so the table needs no column for each."""
+        r = self.row
+        return " · ".join(x for x in (r["framework"], r["quantity"], r["dtype"], r.get("tensor")) if x)
 
 
-def row_views(rows: list[Row]) -> list[RowView]:
+def row_views(rows: list[Row], prefix: str = "r") -> list[RowView]:
     return [
-        RowView(f"r{i}", r, shown_values(r), native_text(r["native"]), tolerance_text(r.get("tolerance")),
-                command(r), "case-" + slug(r["case"]))
+        RowView(f"{prefix}{i}", r, shown_values(r), native_cell(r), tolerance_text(r.get("tolerance")),
+                command(r), "case-" + slug(r["case"]), why_line(r, 150))
         for i, r in enumerate(rows)
     ]
 
@@ -369,10 +427,24 @@ def ulp_bin(ulp: float) -> str:
     return next(label for bound, label in ULP_BINS if ulp <= bound)
 
 
+def own_semantics(row: Row) -> bool:
+    """Whether the row's ULP figure measures precision: it was judged against what the API means to compute.
+
+    A ``divergent`` row's figure is its distance to the canonical update that it does not follow (decoupled
+    decay, another precedence), and so is a mismatch's of such an API: thousands of ULP that say nothing of
+    rounding. Those rows are left out of the heatmap (they are in the differences table)."""
+    if row["status"] == "divergent":
+        return False
+    documented_other = row.get("coupling") == "decoupled" or row.get("documented_reference") is not None
+    return not (row["status"] == "mismatch" and documented_other)
+
+
 def ulp_table(rows: Iterable[Row]) -> tuple[list[tuple[str, str]], list[str], dict[tuple[str, str, str], int]]:
-    """(framework, dtype) columns, bin labels, and counts of rows with an ULP figure."""
+    """(framework, dtype) columns, bin labels, and counts of rows with an ULP figure judged by their own semantics."""
     counts: Counter[tuple[str, str, str]] = Counter()
     for row in rows:
+        if not own_semantics(row):
+            continue
         ulp = _ulp_value(row.get("ulp"))
         if ulp is not None:
             counts[(row["framework"], row["dtype"], ulp_bin(ulp))] += 1
@@ -408,8 +480,12 @@ def ulp_heatmap(rows: list[Row]) -> Figure:
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    caption = ("Rows per ULP bin (all statuses with an error figure). The bottom rows are where a framework "
-               "leaves the last bits: look there first.")
+    left_out = sum(1 for r in rows if not own_semantics(r) and r.get("ulp") is not None)
+    caption = ("Rows per ULP bin: every row with an error figure that was judged against the API's own semantics. "
+               "The bottom rows are where a framework leaves the last bits: look there first."
+               + (f" {left_out} row{'s' if left_out != 1 else ''} that follow other documented semantics "
+                  "(decoupled decay, precedence) are left out: their figure is the distance between two "
+                  "conventions, not rounding." if left_out else ""))
     return Figure("ulp", title, caption, svg_markup(fig))
 
 
@@ -587,7 +663,31 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_ENV.filters.update(number=number, fom=figure_of_merit, slug=slug, sortkey=sort_key, breakable=breakable)
+_ENV.filters.update(number=number, fom=figure_of_merit, slug=slug, sortkey=sort_key, breakable=breakable,
+                    short=lambda text, n=90: text if len(text) <= n else text[: n - 1] + "…")
+
+
+#: The framework-vs-framework view lists at most this many settings where frameworks differ, and this many
+#: where they all agree (a 10,000-case suite must still give a small page); the counts are always given.
+PAIRWISE_CAP = 120
+PAIRWISE_AGREE_CAP = 40
+
+
+@dataclass(frozen=True)
+class PairwiseView:
+    """The settings shown in the framework-vs-framework section, and how many there are in all."""
+
+    differ: list[pairwise.Setting]
+    agree: list[pairwise.Setting]
+    total_differ: int
+    total_agree: int
+
+
+def pairwise_view(rows: list[Row]) -> PairwiseView:
+    found = pairwise.settings(rows)
+    differ = [s for s in found if not s.agrees]
+    agree = [s for s in found if s.agrees]
+    return PairwiseView(differ[:PAIRWISE_CAP], agree[:PAIRWISE_AGREE_CAP], len(differ), len(agree))
 
 
 def to_html(doc: Mapping[str, Any], sources: Mapping[str, str]) -> str:
@@ -600,11 +700,11 @@ def to_html(doc: Mapping[str, Any], sources: Mapping[str, str]) -> str:
     return _ENV.get_template("report.html.j2").render(
         doc=doc, severity=SEVERITY, summary=_summary_counts(doc), known_counts=_known_counts(rows),
         verdict=verdict(rows, stale), stale=stale, grid=grid(rows), anchors=first_anchors(listed),
-        listed=listed, match_by_api=by_api, match_by_case=by_case[:MATCH_GROUP_CAP],
-        match_groups_total=len(by_case), figures=figures(rows), conventions=list(registry.values()),
-        notes=[(n, [a for a in n.apis if a in registry]) for n in NOTES],
+        listed=listed, new=[v for v in listed if v.new], match_by_api=by_api,
+        match_by_case=by_case[:MATCH_GROUP_CAP], match_groups_total=len(by_case), figures=figures(rows),
+        conventions=list(registry.values()), notes=[(n, [a for a in n.apis if a in registry]) for n in NOTES],
         sources={c: capped_source(sources[c]) for c in cases_listed if c in sources},
-        filters=_filter_choices(listed),
+        filters=_filter_choices(listed), pairwise=pairwise_view(rows), relations=pairwise.RELATIONS,
     )
 
 
@@ -681,12 +781,13 @@ def _md_matrix(rows: list[Row]) -> list[str]:
     lines = ["| framework | API | worst | not match / rows |", "|---|---|---|---|"]
     for fw, api in table.apis:
         cell = table.cells[(fw, api, None)]
-        known = " (known)" if cell.all_known else ""
-        lines.append(f"| {_md_cell(fw)} | {_md_code(api)} | {cell.status}{known} | {cell.notable} / {cell.total} |")
+        mark = " (known)" if cell.all_known else " (**NEW**)" if cell.new else ""
+        lines.append(f"| {_md_cell(fw)} | {_md_code(api)} | {cell.status}{mark} | {cell.notable} / {cell.total} |")
     return lines
 
 
 def _md_rows(listed: list[Row]) -> list[str]:
+    """Known and other findings (not new ones): bounded, the rest is in results.json and report.html."""
     lines = ["| status | case | row | detail |", "|---|---|---|---|"]
     size = 0
     for shown, r in enumerate(listed):
@@ -700,6 +801,21 @@ def _md_rows(listed: list[Row]) -> list[str]:
     return lines
 
 
+#: New findings are never cut from report.md; past this many, each one's why is shortened to keep the
+#: CI summary under its size limit (1 MiB: 5,000 new findings at ~200 characters each).
+MD_NEW_FULL = 200
+
+
+def _md_new(found: list[Row]) -> list[str]:
+    """Every new finding: the case, the API, the row and one line of why."""
+    lines = ["| status | case | API | row | why |", "|---|---|---|---|---|"]
+    for i, r in enumerate(found):
+        why = why_line(r, 200 if i < MD_NEW_FULL else 80)
+        lines.append(f"| **{r['status']}** | {_md_cell(r['case'])} | {_md_code(r['api'])} | "
+                     f"{_md_code(row_label(r))} | {_md_cell(why, 200)} |")
+    return lines
+
+
 def to_markdown(doc: Mapping[str, Any]) -> str:
     rows, stale = doc["rows"], stale_entries(doc)
     counts, known = _summary_counts(doc), _known_counts(rows)
@@ -709,14 +825,19 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
     lines += ["| " + " | ".join(SEVERITY) + " |", "|" + "---|" * len(SEVERITY)]
     lines.append("| " + " | ".join(f"{counts[s]}" + (f" ({known[s]} known)" if known[s] else "") for s in SEVERITY)
                  + " |")
+    found = new_findings(rows)
+    if found:
+        lines += ["", f"## New findings ({len(found)})", "", "Mismatches and errors no `known` entry expects: "
+                  "these fail the run. Rerun one with the command in report.html.", "", *_md_new(found)]
     if stale:
         lines += ["", f"## Stale known entries ({len(stale)})", ""]
-        lines += [f"- {_md_cell(entry, 400)}" for entry in stale[:MD_MAX_ROWS]]
+        lines += [f"- {_md_cell(entry, 400)}" for entry in stale]
     lines += ["", "## Worst status by framework and API", "", *_md_matrix(rows)]
-    listed = notable(rows)
-    lines += ["", f"## Rows that are not `match` ({len(listed)})", ""]
-    if listed:
-        lines += _md_rows(listed)
+    others = [r for r in notable(rows) if not is_new(r)]
+    title = "Other rows that are not `match`" if found else "Rows that are not `match`"
+    lines += ["", f"## {title} ({len(others)})", ""]
+    if others:
+        lines += _md_rows(others)
     env = doc["environment"]
     fws = _md_cell(", ".join(f"{fw} {i.get('version') or i['status']}" for fw, i in env["frameworks"].items()), 2000)
     commit = f" · commit {env['commit']}" if env.get("commit") else ""

@@ -1,4 +1,4 @@
-"""results.json (DESIGN.md §5), results.csv and junit.xml, and the atomic writer for all outputs."""
+"""results.json (docs/results.md), results.csv and junit.xml, and the atomic writer for all outputs."""
 
 from __future__ import annotations
 

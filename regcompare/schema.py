@@ -1,10 +1,11 @@
-"""The case file schema (DESIGN.md §3) as strict pydantic models: unknown keys are errors."""
+"""The case file schema (docs/case-format.md) as strict pydantic models: unknown keys are errors."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model, model_validator
 
 from regcompare import rules
 from regcompare.conventions import Quantity
@@ -57,16 +58,25 @@ class GeneratedSpec(Strict):
     scale: Positive = 1.0
 
 
+class FileSpec(Strict):
+    """A tensor saved with numpy: ``{file: w.npy}`` or ``{file: model.npz, key: w}``, relative to the case's folder.
+
+    An ``.npz`` archive without ``key`` gives the array named like the weight, or its only array."""
+
+    file: str
+    key: str | None = None
+
+
 def _weight_kind(value: Any) -> str:
     if isinstance(value, dict):
-        return "generated" if "init" in value else "constant"
+        return "numpy file" if "file" in value else "generated" if "init" in value else "constant"
     return "inline"
 
 
 #: Inline values are checked (rectangular, numeric) by ``tensors.inline``, which knows their lines.
 WeightSpec = Annotated[
     Annotated[list[Any], Tag("inline")] | Annotated[ConstantSpec, Tag("constant")]
-    | Annotated[GeneratedSpec, Tag("generated")],
+    | Annotated[GeneratedSpec, Tag("generated")] | Annotated[FileSpec, Tag("numpy file")],
     Discriminator(_weight_kind),
 ]
 GradSpec = Literal["ones", "zeros"] | WeightSpec
@@ -87,12 +97,81 @@ def _setting_type(setting: rules.Setting) -> Any:
     return Literal[setting.choices] if setting.kind == "choice" else _KINDS[setting.kind]
 
 
+Steps = Annotated[int, Field(ge=1)]
+
+
+class _Schedule(Strict):
+    weight_decay: bool = False
+    """The decay coefficient follows the schedule too (wd·lr(k)/lr₀, as TF add-ons advise for decoupled decay):
+    run where an API takes a weight-decay schedule (Keras: a callable ``weight_decay``)."""
+
+
+class StepSchedule(_Schedule):
+    """lr·γ^⌊k/step_size⌋ (torch StepLR, paddle StepDecay, Keras ExponentialDecay(staircase=True))."""
+
+    name: Literal["step"]
+    step_size: Steps
+    gamma: Positive
+
+
+class ExponentialSchedule(_Schedule):
+    """lr·γ^k (torch ExponentialLR, paddle ExponentialDecay, Keras ExponentialDecay(decay_steps=1))."""
+
+    name: Literal["exponential"]
+    gamma: Positive
+
+
+class CosineSchedule(_Schedule):
+    """η_min + (lr − η_min)(1 + cos(πk/t_max))/2 (torch CosineAnnealingLR, paddle CosineAnnealingDecay, Keras
+    CosineDecay); steps past t_max differ between frameworks, so a case keeps ``steps`` ≤ t_max + 1."""
+
+    name: Literal["cosine"]
+    t_max: Steps
+    eta_min: Coefficient = 0.0
+
+
+class PiecewiseSchedule(_Schedule):
+    """values[i] after the i-th boundary (the optimizer's ``lr`` is not used): paddle PiecewiseDecay, Keras
+    PiecewiseConstantDecay, torch LambdaLR."""
+
+    name: Literal["piecewise"]
+    boundaries: Annotated[list[Steps], Field(min_length=1)]
+    values: Annotated[list[Positive], Field(min_length=2)]
+
+    @model_validator(mode="after")
+    def _one_more_value(self) -> PiecewiseSchedule:
+        if len(self.values) != len(self.boundaries) + 1:
+            raise ValueError(f"values needs one more entry than boundaries ({len(self.boundaries) + 1}), "
+                             f"has {len(self.values)}")
+        if any(a >= b for a, b in itertools.pairwise(self.boundaries)):
+            raise ValueError("boundaries must increase")
+        return self
+
+
+class WarmupSchedule(_Schedule):
+    """Linear warm-up from start_factor·lr to lr over warmup_steps, then lr (torch LinearLR, paddle LinearWarmup,
+    Keras PolynomialDecay(power=1) rising)."""
+
+    name: Literal["warmup"]
+    warmup_steps: Steps
+    start_factor: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = 0.1
+
+
+ScheduleSpec = Annotated[
+    StepSchedule | ExponentialSchedule | CosineSchedule | PiecewiseSchedule | WarmupSchedule,
+    Field(discriminator="name"),
+]
+"""``optimizer.schedule``: the learning rate of each step (regcompare.rules.schedule_lr)."""
+SCHEDULE_MODELS = (StepSchedule, ExponentialSchedule, CosineSchedule, PiecewiseSchedule, WarmupSchedule)
+
+
 def _optimizer_model(name: str) -> type[Strict]:
     """The ``optimizer`` mapping of one rule: ``name``, the rule's canonical hyper-parameters (regcompare.rules),
     and ``variants`` (default: every variant of every API; ``default`` names the plain call)."""
     fields: dict[str, Any] = {"name": (Literal[name], ...)}
     fields |= {s.key: (_setting_type(s), s.default) for s in rules.settings_of(name)}
     fields["variants"] = (list[str] | None, None)
+    fields["schedule"] = (ScheduleSpec | None, None)
     return create_model(f"Optimizer_{name}", __base__=Strict, **fields)
 
 
@@ -112,6 +191,14 @@ class WeightNormSpec(Strict):
     ``paddle.static.WeightNormParamAttr``: None)."""
 
     dim: Annotated[int, Field(ge=0)] | None
+
+
+class MixedPrecisionSpec(Strict):
+    """Mixed precision: the case's ``dtypes`` are the model's low precision; parameters keep float32 master weights,
+    the loss is multiplied by ``loss_scale`` before backward and the gradients divided by it before the step
+    (torch.amp.GradScaler, Keras LossScaleOptimizer, paddle.amp.GradScaler)."""
+
+    loss_scale: Positive
 
 
 class ExpectSpec(Strict):
@@ -191,19 +278,26 @@ class CaseSpec(Strict):
     known: list[KnownSpec] = []
     trajectory: TrajectorySpec | None = None
     """For ``trajectory``: the data, minibatches and SGD settings of the run (``weights`` are w and b at the start)."""
+    sparse: list[str] | None = None
+    """For ``update``: these weights (2-D) are embedding tables looked up at the rows their ``grads`` touch; rows whose
+    gradient is all zero are absent from the (sparse) gradient. Runs the sparse-gradient APIs, and only them."""
+    mixed_precision: MixedPrecisionSpec | None = None
+    """For ``update``: run the mixed-precision APIs (and only them): low-precision model, float32 master weights,
+    loss scaling, the regularizer inside and outside the scaled loss."""
 
 
 #: Which models a mapping under each top-level key holds.
 _NESTED: dict[str, tuple[type[BaseModel], ...]] = {
     "regularizers": (RegularizerSpec, ParamRegularizerSpec),
-    "weights": (ConstantSpec, GeneratedSpec),
-    "grads": (ConstantSpec, GeneratedSpec),
+    "weights": (ConstantSpec, GeneratedSpec, FileSpec),
+    "grads": (ConstantSpec, GeneratedSpec, FileSpec),
     "tolerance": (ToleranceSpec,),
     "trajectory": (TrajectorySpec,),
-    "optimizer": tuple(OPTIMIZER_MODELS.values()),
+    "optimizer": (*OPTIMIZER_MODELS.values(), *SCHEDULE_MODELS),
     "expect": (ExpectSpec,),
     "known": (KnownSpec,),
     "weight_norm": (WeightNormSpec,),
+    "mixed_precision": (MixedPrecisionSpec,),
 }
 
 

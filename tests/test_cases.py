@@ -1,4 +1,4 @@
-"""The case loader: valid cases materialize as DESIGN.md §3 says; every bad input names file:line: key."""
+"""The case loader: valid cases materialize as docs/case-format.md says; every bad input names file:line: key."""
 
 from __future__ import annotations
 

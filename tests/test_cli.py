@@ -6,6 +6,7 @@ import csv
 import errno
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def test_run_writes_every_output_and_exits_0(write_case, tmp_path: Path) -> None
         assert len(list(csv.DictReader(f))) == len(doc["rows"])
     assert len(ET.parse(out / "junit.xml").getroot().findall(".//testcase")) == len(doc["rows"])
     assert "| match |" in (out / "report.md").read_text()
-    assert "rows in" in done.stdout and "Traceback" not in done.stderr
+    assert re.search(r"^\d+ rows from \d+ tasks in ", done.stdout, re.M) and "Traceback" not in done.stderr
 
 
 def test_invalid_case_exits_2_with_file_line_key_and_no_traceback(write_case, tmp_path: Path) -> None:
@@ -159,3 +160,37 @@ def test_an_unexpected_failure_is_one_line_not_a_traceback(write_case, capsys, m
     assert cli.main(["run", write_case(CASE), "--frameworks", "numpy", "--out", str(tmp_path / "o")]) == 1
     assert "regcompare: internal error: RuntimeError: a bug (REGCOMPARE_DEBUG=1 shows the traceback)" in \
         capsys.readouterr().err
+
+
+def test_summary_counts_rows_from_tasks_with_full_versions(write_case, tmp_path: Path) -> None:
+    """Progress says tasks, the summary says rows and from how many tasks; versions are not cut."""
+    done = run_cli("run", write_case(CASE), "--frameworks", "numpy,torch", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((tmp_path / "out" / "results.json").read_text())
+    finals = {fw: int(total) for fw, done_, total in re.findall(r"^(\w+): (\d+)/(\d+) tasks$", done.stderr, re.M)
+              if done_ == total}
+    assert set(finals) == {"numpy", "torch"}
+    # 2 dtypes × 2 regularizers × (penalty + gradient) per API; a gradient task gives one row per tensor (w, b)
+    assert re.search(rf"^{len(doc['rows'])} rows from {sum(finals.values())} tasks in ", done.stdout, re.M)
+    torch_line = next(line for line in done.stdout.splitlines() if line.startswith("torch "))
+    assert doc["environment"]["frameworks"]["torch"]["version"] in torch_line.split()
+    assert "NEW FINDINGS" not in done.stdout
+
+
+def test_conventions_wrap_to_the_terminal() -> None:
+    for columns in (80, 120):
+        out = run_cli("conventions", env={"COLUMNS": str(columns)}).stdout
+        widest = max(len(line) for line in out.splitlines())
+        assert widest <= columns, f"{widest} > {columns}"
+        assert "keras.regularizers.L2" in out and "l2 = 2·l2" in out
+
+
+def test_new_finding_is_named_first_in_the_summary(write_case, tmp_path: Path) -> None:
+    path = write_case("name: golden-wrong\nweights: {w: [[1, -2], [-3, 4]]}\nregularizers: [{l1: 0.5}]\n"
+                      "frameworks: [numpy]\nexpect:\n  - {api: numpy.handwritten, native: {l1: 0.5}, raw: 6.0}\n")
+    done = run_cli("run", path, "--frameworks", "numpy", "--out", str(tmp_path / "out"))
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("NEW FINDINGS (1)")
+    assert lines[1].split()[:5] == ["mismatch", "golden-wrong", "·", "numpy.handwritten", "·"]
+    assert "against the case's expected raw value" in lines[2]  # Σ|w| = 10 → 5, not the golden 6

@@ -21,7 +21,7 @@ def seed_penalty(api: str, **native: float) -> float:
 @pytest.mark.parametrize(
     ("api", "native", "value"),
     [
-        # The seed documents' numbers (DESIGN.md §1).
+        # The seed documents' numbers (docs/convention.md).
         ("keras.regularizers.L1", {"l1": 0.5}, 5.0),
         ("keras.regularizers.L1", {}, 0.1),  # default 0.01
         ("keras.regularizers.L2", {"l2": 1.0}, 30.0),
@@ -42,6 +42,7 @@ def test_legacy_conventions_are_documented_but_not_executed() -> None:
     assert {c.api for c in legacy} == {
         "tf.contrib.layers.l1_regularizer", "tf.contrib.layers.l2_regularizer",
         "paddle.fluid.regularizer.L1Decay", "paddle.fluid.regularizer.L2Decay",
+        "tfa.optimizers.AdamW",
     }
     assert registry()["paddle.fluid.regularizer.L2Decay"].to_canonical({"regularization_coeff": 0.1}) == Regularizer(l2=0.1)
 

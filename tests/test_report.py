@@ -163,47 +163,46 @@ def test_page_is_self_contained(html: str) -> None:
     assert "data:image" not in html  # the plot is vector, not an embedded bitmap
 
 
-def test_every_non_match_row_is_listed_worst_first(doc: dict[str, Any], page: Page) -> None:
+def test_every_non_match_row_is_listed_new_first_then_worst_first(doc: dict[str, Any], page: Page) -> None:
     listed = page.tables["diff-table"]
     notable = [r for r in doc["rows"] if r["status"] != "match"]
     assert len(listed) == len(notable) == 8
-    statuses = [r["attrs"]["data-status"] for r in listed]
-    assert statuses == sorted(statuses, key=report.SEVERITY.index)
-    assert statuses[0] == "error"
-    # within mismatches, new findings come before known ones
-    known_flags = [r["attrs"]["data-known"] for r in listed if r["attrs"]["data-status"] == "mismatch"]
-    assert known_flags == sorted(known_flags)
+    new = [r["attrs"]["data-new"] for r in listed]
+    assert new == sorted(new, reverse=True) and new.count("1") == 4  # case-0, case-1's error, big, huge
+    old = [r["attrs"]["data-status"] for r in listed if r["attrs"]["data-new"] == "0"]
+    assert old == sorted(old, key=report.SEVERITY.index)
+    assert listed[0]["attrs"]["data-status"] == "error"
     assert all(r["attrs"]["data-status"] != "match" for r in listed)
 
 
 def test_differences_row_has_every_column_and_its_command(page: Page) -> None:
     row = next(r for r in page.tables["diff-table"] if r["attrs"]["data-case"] == "case-0")
-    status, case, fw, api, quantity, dtype, native, raw, reconciled, ref, abs_err, rel_err, ulp, tol, why = row["cells"]
-    assert (status, case, fw, api, quantity, dtype) == ("mismatch", "case-0", "tensorflow", "keras.regularizers.L2",
-                                                        "penalty", "float32")
-    assert (native, raw, reconciled, ref) == ("l2=0.5", "30", "15", "15")
-    assert (abs_err, rel_err, ulp) == ("15", "1", "7.9e+06")
-    assert tol == "rtol 1.3e-06 · atol 1e-05"
-    assert "abs err 15 > 1.5e-05 allowed" in why
-    assert "python -m regcompare run cases/case-0.yaml --frameworks tensorflow --out reports/repro" in why
+    status, case, api, native, raw, ref, rel_err, ulp, why = row["cells"]
+    assert (status, case, api) == ("mismatch new", "case-0", "keras.regularizers.L2 tensorflow · penalty · float32")
+    assert (native, raw, ref) == ("l2=0.5", "30", "15")
+    assert (rel_err, ulp) == ("1", "7.9e+06")
+    assert why.startswith("30 vs 15: abs err 15 > 1.5e-05 allowed detail 30 vs 15")
+    assert "reconciled 15 abs err 15 tolerance rtol 1.3e-06 · atol 1e-05" in why
+    assert "reproduce .venv/bin/regcompare run cases/case-0.yaml --frameworks tensorflow --out reports/repro" in why
 
 
 def test_non_finite_values_and_known_reason(page: Page) -> None:
     row = next(r for r in page.tables["diff-table"] if r["attrs"]["data-case"] == "case-1"
                and r["attrs"]["data-status"] == "mismatch")
-    assert row["attrs"]["data-known"] == "1"
+    assert row["attrs"]["data-known"] == "1" and row["attrs"]["data-new"] == "0"
     assert row["cells"][0] == "mismatch known"
-    assert row["cells"][7] == "∞" and row["cells"][8] == "= raw" and row["cells"][12] == "∞"
+    assert row["cells"][4] == "∞" and row["cells"][7] == "∞"
+    assert "reconciled = raw" in row["cells"][-1]
     assert row["cells"][-1].startswith("Known: w.pow(2) is computed in float16")
 
 
 def test_large_tensors_are_summarized(page: Page, html: str) -> None:
     big = next(r for r in page.tables["diff-table"] if r["attrs"]["data-case"] == "big")
-    assert big["cells"][7] == "8×8, worst at [5, 3] 99"
-    assert big["cells"][9] == "8×8, worst at [5, 3] 10.75"
+    assert big["cells"][4] == "8×8, worst at [5, 3] 99"
+    assert big["cells"][5] == "8×8, worst at [5, 3] 10.75"
     huge = next(r for r in page.tables["diff-table"] if r["attrs"]["data-case"] == "huge")
-    assert huge["cells"][7] == "200×100, worst at [17, 42] 1.75"
-    assert huge["cells"][9] == "200×100, worst at [17, 42] 1.25"
+    assert huge["cells"][4] == "200×100, worst at [17, 42] 1.75"
+    assert huge["cells"][5] == "200×100, worst at [17, 42] 1.25"
     assert "15.75" not in html  # an element of the 8×8 tensor that is not the worst one
 
 
@@ -221,9 +220,19 @@ def test_match_rows_are_aggregated(doc: dict[str, Any], page: Page) -> None:
 def test_matrix_cells_show_worst_status_and_link_to_rows(page: Page) -> None:
     rows = {(r["attrs"].get("class", ""), r["cells"][1]): r for r in page.tables["matrix-table"]}
     cells = {api: r["cells"][2] for (_, api), r in rows.items()}
-    assert cells["torch.handwritten"] == "error 4 / 12"
-    assert cells["keras.regularizers.L2"] == "mismatch 2 / 10"
-    assert cells["paddle.handwritten"] == "unsupported 2 / 10"
+    assert cells["torch.handwritten"] == "NEW error 4 / 12"
+    assert cells["keras.regularizers.L2"] == "NEW mismatch 2 / 10"
+    assert cells["paddle.handwritten"] == "known unsupported 2 / 10"  # its only unsupported row is known
+
+
+def test_matrix_tells_known_from_new(html: str) -> None:
+    """The float16 cell of torch.handwritten holds only a known mismatch; its float32 cell a new error."""
+    cell = re.search(r'<td class="cell ([^"]*)"><a [^>]*data-fw="torch" data-api="torch.handwritten" '
+                     r'data-dtype="float16"', html)
+    assert cell and cell.group(1) == "s-mismatch known"
+    cell = re.search(r'<td class="cell ([^"]*)"><a [^>]*data-fw="torch" data-api="torch.handwritten" '
+                     r'data-dtype="float32"', html)
+    assert cell and cell.group(1) == "s-error new"
 
 
 def test_matrix_links_resolve(html: str, page: Page) -> None:
@@ -301,19 +310,91 @@ def test_markdown_summary(doc: dict[str, Any]) -> None:
     md = report.to_markdown(doc)
     assert md.startswith("# regcompare\n\n❌ **FAILED**: 4 new mismatch/error rows, 1 stale known entry")
     assert "## Stale known entries (1)" in md
-    assert "| torch | `torch.handwritten` | error | 4 / 12 |" in md
+    assert "| torch | `torch.handwritten` | error (**NEW**) | 4 / 12 |" in md
+    assert "| paddle | `paddle.handwritten` | unsupported (known) | 2 / 10 |" in md
     assert "| mismatch (known: w.pow(2) is computed in float16) | case-1 |" in md
     assert "commit abc1234" in md
 
 
-def test_markdown_is_bounded() -> None:
+def test_markdown_is_bounded_but_never_cuts_a_new_finding() -> None:
     doc = make_doc()
-    failing = report.notable(doc["rows"])[0]
-    doc["rows"] += [dict(failing, case=f"c{i}", detail="x" * 500) for i in range(5_000)]
+    known = next(r for r in report.notable(doc["rows"]) if r.get("known"))
+    doc["rows"] += [dict(known, case=f"k{i}", detail="x" * 500) for i in range(5_000)]
+    new = next(r for r in report.notable(doc["rows"]) if report.is_new(r))
+    doc["rows"] += [dict(new, case=f"n{i}", detail="y" * 500) for i in range(5_000)]
     md = report.to_markdown(doc)
-    assert len(md) < report.MD_MAX_CHARS + 20_000
-    assert md.count("\n| error | c") <= report.MD_MAX_ROWS
-    assert re.search(r"…and \d+ more in results.json", md)
+    assert len(md.encode()) < 1024 * 1024  # a GitHub job summary's limit
+    new_part, _, rest = md.partition("## Worst status by framework and API")
+    for i in range(5_000):
+        assert f"| n{i} |" in new_part  # every new finding, in the first section
+    assert "## New findings (5004)" in new_part
+    assert rest.count("| k") <= report.MD_MAX_ROWS
+    assert re.search(r"…and \d+ more in results.json", rest)
+
+
+def hundred_known_and_one_new() -> dict[str, Any]:
+    """100 known errors listed before the new one in the suite's order: the new one must still come first."""
+    rows = [make_row(f"known-{i}", "paddle", "paddle.handwritten", "error", raw=None, reconciled=None,
+                     abs_err=None, rel_err=None, ulp=None, detail="kernel crashed", known="paddle bug")
+            for i in range(100)]
+    rows.append(make_row("fresh", "torch", "torch.optim.SGD", "mismatch", quantity="gradient", tensor="w",
+                         raw=2.0, reference=1.0, abs_err=1.0, rel_err=1.0, ulp=8e6,
+                         detail="2 vs 1: abs err 1 > 1e-05 allowed; rtol=1.3e-06"))
+    doc = make_doc(n_match=4)
+    doc["rows"] = rows + doc["rows"][:4]
+    doc["summary"] = {s: sum(r["status"] == s for r in doc["rows"]) for s in report.SEVERITY}
+    doc["known"] = {"rows": 100, "stale": []}
+    return doc
+
+
+def test_one_new_finding_comes_first_everywhere() -> None:
+    doc = hundred_known_and_one_new()
+    md = report.to_markdown(doc)
+    assert md.index("fresh") < md.index("known-0")
+    assert "## New findings (1)" in md
+    assert "expected" not in Page(report.to_html(doc, {})).tables["new-table"][0]["cells"][-1]
+    assert "| **mismatch** | fresh | `torch.optim.SGD` | `torch-torch.optim.SGD(l2=0.5)-gradient-float32-w` | 2 vs 1" in md
+    html = report.to_html(doc, {})
+    page = Page(html)
+    assert [r["attrs"]["data-case"] for r in page.tables["new-table"]] == ["fresh"]
+    assert page.tables["diff-table"][0]["attrs"]["data-case"] == "fresh"
+    assert html.index('id="new"') < html.index('id="matrix"')
+    assert re.search(r'<a class="verdict fail" id="verdict" href="#new"', html)
+    from regcompare.cli import new_findings_lines
+
+    lines = new_findings_lines(doc["rows"], "reports")
+    assert lines[0].startswith("NEW FINDINGS (1)")
+    assert lines[1].split() == ["mismatch", "fresh", "·", "torch.optim.SGD", "·", "gradient", "float32", "w"]
+    assert lines[2].strip() == "2 vs 1: abs err 1 > 1e-05 allowed; rtol=1.3e-06"
+
+
+def test_no_new_finding_section_says_none(doc: dict[str, Any]) -> None:
+    rows = [r for r in doc["rows"] if not report.is_new(r)]
+    html = report.to_html(dict(doc, rows=rows), {})
+    assert '<section id="new" class="none">' in html and "New findings (0)" in html
+    assert not Page(html).tables.get("new-table")
+
+
+def test_native_column_shows_scope_and_param() -> None:
+    base = {"quantity": "update", "native": {"weight_decay": 0.1}, "tensor": "w", "status": "divergent"}
+    one = make_row("p", "tensorflow", "keras.optimizers.SGD", scope=["b"],
+                   param={"api": "keras.regularizers.L2", "native": {"l2": 0.25}, "scope": ["w"]}, **base)
+    two = make_row("p", "tensorflow", "keras.optimizers.SGD", scope=None, param=None, **base)
+    assert report.native_cell(one) == "weight_decay=0.1 · scope [b] · param keras.regularizers.L2(l2=0.25) on [w]"
+    assert report.native_cell(two) == "weight_decay=0.1"
+
+
+def test_ulp_heatmap_only_counts_rows_judged_by_their_own_semantics() -> None:
+    rows = [
+        make_row("c", "torch", "torch.optim.SGD", ulp=2.0, coupling="coupled"),
+        make_row("c", "torch", "torch.optim.AdamW", "divergent", ulp=2.5e6, coupling="decoupled"),
+        make_row("c", "torch", "torch.optim.AdamW", "mismatch", ulp=3e6, coupling="decoupled"),
+        make_row("c", "torch", "torch.optim.SGD", "mismatch", ulp=5e6, coupling="coupled"),
+        make_row("c", "torch", "torch.optim.SGD", "divergent", ulp=1e5, documented_reference=[1.0]),
+    ]
+    _, _, counts = report.ulp_table(rows)
+    assert counts == {("torch", "float32", "≤ 4"): 1, ("torch", "float32", "> 65536"): 1}
+    assert "3 rows that follow other documented semantics" in report.ulp_heatmap(rows).caption
 
 
 # --- the real command, end to end --------------------------------------------------------------------
@@ -339,8 +420,11 @@ def test_cli_report_escapes_case_description(tmp_path: Path) -> None:
     assert Page(html).scripts == 1
     assert "&lt;script&gt;window.__xss = 1&lt;/script&gt; &lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img" not in html
+    new_row = Page(html).tables["new-table"][0]["cells"][-1]
+    assert "reconciled = raw expected 6" in new_row and "5 vs 6" in new_row  # l1·Σ|w| = 0.5·10; golden 6
     md = (out / "report.md").read_text(encoding="utf-8")
-    assert re.search(r"\| mismatch \| hostile \| `numpy-numpy.handwritten\(l1=0.5.*against the case's expected raw value", md)
+    assert re.search(r"\| \*\*mismatch\*\* \| hostile \| `numpy.handwritten` \| `numpy-numpy.handwritten\(l1=0.5.*"
+                     r"against the case's expected raw value", md)
     assert json.loads((out / "results.json").read_text())["summary"]["mismatch"] >= 1
 
 
@@ -371,16 +455,44 @@ def test_actionlint_rejects_a_broken_workflow(tmp_path: Path) -> None:
     assert "run-on" in result.stdout and "allways" in result.stdout
 
 
-def test_workflow_reports_even_when_compare_fails() -> None:
+def _workflow() -> tuple[dict[str, Any], dict[str, Any]]:
     flow = yaml.safe_load(WORKFLOW.read_text())
     triggers = flow[True] if True in flow else flow["on"]  # YAML 1.1 reads the key `on` as True
+    return flow, triggers
+
+
+def test_workflow_runs_the_test_suite_with_its_browser() -> None:
+    flow, triggers = _workflow()
     assert {"push", "pull_request"} <= set(triggers)
-    (job,) = flow["jobs"].values()
-    steps = job["steps"]
+    steps = flow["jobs"]["test"]["steps"]
+    assert any("make test" in s.get("run", "") for s in steps)  # ruff, then pytest with the browser tests
+    assert flow["env"]["TORCH_INDEX_URL"].endswith("/whl/cpu")  # the Makefile's variable: CPU torch
+
+
+def test_workflow_reports_even_when_compare_fails() -> None:
+    flow, _ = _workflow()
+    steps = flow["jobs"]["compare"]["steps"]
     compare = next(i for i, s in enumerate(steps) if "make compare" in s.get("run", ""))
     assert "continue-on-error" not in steps[compare]  # its exit status fails the job
     after = steps[compare + 1:]
-    summary = next(s for s in after if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
-    upload = next(s for s in after if s.get("uses", "").startswith("actions/upload-artifact@"))
-    assert "report.md" in summary["run"] and summary["if"] == "always()"
-    assert upload["if"] == "always()" and upload["with"]["path"].rstrip("/") == "reports"
+    upload = next(i for i, s in enumerate(after) if s.get("uses", "").startswith("actions/upload-artifact@"))
+    summary = next(i for i, s in enumerate(after) if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
+    assert upload < summary  # upload first: the summary links the artifact's address
+    assert after[upload]["if"] == "always()" and after[upload]["with"]["path"].rstrip("/") == "reports"
+    assert after[summary]["if"] == "always()" and "report.md" in after[summary]["run"]
+    assert after[summary]["env"]["ARTIFACT_URL"] == f"${{{{ steps.{after[upload]['id']}.outputs.artifact-url }}}}"
+
+
+def test_workflow_publishes_the_report_on_the_default_branch() -> None:
+    flow, _ = _workflow()
+    steps = flow["jobs"]["compare"]["steps"]
+    page = next(s for s in steps if s.get("uses", "").startswith("actions/upload-pages-artifact@"))
+    assert "github.event.repository.default_branch" in page["if"]
+    prepare = next(s for s in steps if "_site/index.html" in s.get("run", ""))
+    assert "reports/report.html" in prepare["run"]
+    pages = flow["jobs"]["pages"]
+    assert pages["needs"] == "compare" and "github.event.repository.default_branch" in pages["if"]
+    assert pages["permissions"] == {"pages": "write", "id-token": "write"}
+    deploy = next(s for s in pages["steps"] if s.get("uses", "").startswith("actions/deploy-pages@"))
+    summary = next(s for s in pages["steps"] if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
+    assert summary["env"]["PAGE_URL"] == f"${{{{ steps.{deploy['id']}.outputs.page_url }}}}"

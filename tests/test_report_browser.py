@@ -1,12 +1,15 @@
-"""report.html in a real browser: Debian's headless Chromium through selenium (no browser download).
+"""report.html in a real browser: headless Chromium through selenium (no browser download).
 
-Locally the test skips, with the reason, when Chromium or its driver is missing (`make browser`
-installs them); in CI (CI=true) a missing browser is a failure.
+Chromium and its driver are Debian's (`make browser`), or any found on PATH, or the ones CHROMIUM and
+CHROMEDRIVER point at. Locally the tests skip, with the reason, when they are missing; in CI (CI=true)
+a missing browser is a failure. Screenshots go to pytest's temporary folder, or to the folder
+REGCOMPARE_SCREENSHOTS names (CI uploads it) — never into the user's reports/.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +20,17 @@ import pytest
 from regcompare import report
 from tests.test_report import make_doc, sources_of
 
-ROOT = Path(__file__).parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-SCREENSHOT = ROOT / "reports" / "report-screenshot.png"
+
+def _binary(variable: str, *names: str) -> str:
+    """The environment's choice, else the first of ``names`` on PATH, else Debian's path (reported as missing)."""
+    found = os.environ.get(variable) or next(filter(None, map(shutil.which, names)), None)
+    return found or f"/usr/bin/{names[0]}"
+
+
+CHROMIUM = _binary("CHROMIUM", "chromium", "chromium-browser", "google-chrome")
+CHROMEDRIVER = _binary("CHROMEDRIVER", "chromedriver")
+#: Widths the page must read at: a laptop and a desktop screen.
+WIDTHS = (1280, 1920)
 #: No network, no first-run or background work: the page must render from the file alone.
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -36,7 +46,8 @@ def _missing() -> str | None:
         return "selenium is not installed: pip install -e '.[dev]'"
     for path in (CHROMIUM, CHROMEDRIVER):
         if not os.access(path, os.X_OK):
-            return f"{path} is missing: run `make browser` (tools/install-chromium.sh)"
+            return (f"{path} is missing: run `make browser` (apt), or install chromium and chromedriver and set "
+                    "CHROMIUM and CHROMEDRIVER")
     return None
 
 
@@ -173,13 +184,93 @@ def test_sort_by_ulp(driver: Any) -> None:
     assert descending == sorted(descending, reverse=True) and descending[0] == float("inf")
 
 
-def test_screenshot(driver: Any) -> None:
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get("REGCOMPARE_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_screenshot(driver: Any, shots: Path) -> None:
     reset(driver)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1600, min(height, 6000))
-    assert driver.save_screenshot(str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 20_000
+    assert driver.save_screenshot(str(shots / "report-1600.png"))
+    assert (shots / "report-1600.png").stat().st_size > 20_000
+    driver.set_window_size(1600, 1200)
+
+
+def _box(driver: Any, element: Any) -> dict[str, float]:
+    return driver.execute_script("const r = arguments[0].getBoundingClientRect();"
+                                 "return {left: r.left, right: r.right, width: r.width, height: r.height};", element)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_differences_read_at_laptop_and_desktop_width(driver: Any, doc: dict[str, Any], width: int,
+                                                      shots: Path) -> None:
+    """The why of every row is visible, on screen, in lines of words (not a letter per line), the table
+    fits the window (no horizontal scrolling), and rows stay compact; the details open on a click."""
+    driver.set_window_size(width, 1000)
+    reset(driver)
+    try:
+        inner = driver.execute_script("return window.innerWidth")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= inner
+        table = driver.find_element("id", "diff-table")
+        assert _box(driver, table)["right"] <= inner
+        rows = visible_rows(driver)
+        assert len(rows) == notable(doc)
+        for tr in rows:
+            why = tr.find_element("css selector", "summary.why-text")
+            assert why.is_displayed() and why.text.strip()
+            box = _box(driver, why)
+            assert box["width"] >= 280 and box["right"] <= inner
+            assert _box(driver, tr)["height"] <= 140  # compact: a few lines, not 200 px of whitespace
+        first = rows[0]
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", first)
+        first.find_element("css selector", "summary.why-text").click()
+        command = first.find_element("css selector", "code.cmd")
+        assert command.is_displayed() and command.text.startswith(".venv/bin/regcompare run ")
+        assert driver.save_screenshot(str(shots / f"differences-{width}.png"))
+        first.find_element("css selector", "summary.why-text").click()
+        # the conventions' caveats likewise: the table fits, each first caveat visible
+        conventions = driver.find_element("id", "conventions-table")
+        assert _box(driver, conventions)["right"] <= inner
+        caveat = conventions.find_element("css selector", "td.caveats summary")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", caveat)
+        assert caveat.is_displayed() and _box(driver, caveat)["width"] >= 150
+    finally:
+        driver.set_window_size(1600, 1200)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_new_findings_first_and_the_badge_links_there(driver: Any, doc: dict[str, Any], width: int,
+                                                      shots: Path) -> None:
+    driver.set_window_size(width, 1000)
+    reset(driver)
+    try:
+        new = driver.find_element("id", "new")
+        assert _box(driver, new)["height"] > 0
+        top = driver.execute_script("return arguments[0].getBoundingClientRect().top", new)
+        assert top < 1000  # on the first screen
+        shown = [tr.get_attribute("data-case") for tr in new.find_elements("css selector", "tbody tr")]
+        assert shown and len(shown) == sum(1 for r in doc["rows"] if r["status"] in ("mismatch", "error")
+                                           and not r["known"])
+        for why in new.find_elements("css selector", "summary.why-text"):
+            assert why.is_displayed() and _box(driver, why)["width"] >= 280
+        assert driver.save_screenshot(str(shots / f"top-{width}.png"))
+        driver.find_element("id", "verdict").click()
+        assert driver.execute_script("return location.hash") == "#new"
+    finally:
+        driver.set_window_size(1600, 1200)
+
+
+def test_pairwise_view_renders(driver: Any, shots: Path) -> None:
+    reset(driver)
+    section = driver.find_element("id", "pairwise")
+    driver.execute_script("arguments[0].scrollIntoView()", section)
+    assert section.is_displayed()
+    assert driver.save_screenshot(str(shots / "pairwise-1600.png"))
 
 
 def test_readable_without_javascript(browser_ready: None, page_file: Path, doc: dict[str, Any]) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from regcompare import measure
+from regcompare import measure, schedules
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
@@ -149,6 +149,19 @@ def _attr_of(task: Task, name: str, own: paddle.ParamAttr | None) -> paddle.Para
     return own if scope is None or name in scope else None
 
 
+def lr_scheduler(task: Task, args: dict[str, Any]) -> Any | None:
+    """The ``paddle.optimizer.lr`` class of the task's ``schedule`` on the optimizer's ``learning_rate``, passed as
+    the optimizer's ``learning_rate`` (None: constant lr)."""
+    spec = task.options.get("schedule")
+    if spec is None:
+        return None
+    found = schedules.scheduler("paddle", spec)
+    if found is None:
+        raise LookupError(f"no paddle scheduler for {spec['name']!r}")
+    cls = getattr(paddle.optimizer.lr, found.api.rsplit(".", 1)[1])
+    return cls(**found.kwargs(spec, args["learning_rate"]))
+
+
 def _groups(
     task: Task, params: dict[str, paddle.Tensor], decay: dict[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
@@ -186,6 +199,8 @@ class PaddleAdapter(Adapter):
             "paddle.optimizer.Adam": self.optimizer_update,
             "paddle.optimizer.AdamW": self.optimizer_update,
             "paddle.nn.utils.weight_norm": weight_norm,
+            "paddle.amp.GradScaler": amp_update,
+            "paddle.nn.Embedding.sparse": sparse_update,
             "paddle.static.WeightNormParamAttr": functools.partial(static_weight_norm, old_ir=False),
             "paddle.static.WeightNormParamAttr.old_ir": functools.partial(static_weight_norm, old_ir=True),
         }
@@ -267,7 +282,9 @@ class PaddleAdapter(Adapter):
             parameters, args["apply_decay_param_fun"] = list(params.values()), lambda name: name in names
         else:
             parameters, decay = _groups(task, params, decay)
-        optimizer = cls(parameters=parameters, **args, **decay)
+        scheduler = lr_scheduler(task, args)
+        optimizer = cls(parameters=parameters, **(args | ({} if scheduler is None else {"learning_rate": scheduler})),
+                        **decay)
         grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
         with warnings.catch_warnings():
             # The advice to keep FP16/BF16 moments in float32 is about accuracy, which is what is measured here.
@@ -276,6 +293,8 @@ class PaddleAdapter(Adapter):
                 functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()]).backward()
                 optimizer.step()
                 optimizer.clear_grad()
+                if scheduler is not None:
+                    scheduler.step()  # after optimizer.step(), as paddle's docs order them
         return {n: to_numpy(p) for n, p in params.items()}
 
     def sgd(self, task: Task) -> Value:
@@ -308,6 +327,76 @@ class PaddleAdapter(Adapter):
             warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
             optimizer.step()
         return {n: measure.term_from_step(task.weights[n], to_numpy(p), lr) for n, p in params.items()}
+
+
+# --- mixed precision: paddle.amp --------------------------------------------------------------------------------
+
+_AMP_PLACES = re.compile(r"can only be enabled on CUDAPlace.*")
+
+
+def amp_update(task: Task) -> Value:
+    """``paddle.amp.decorate(level='O2', master_weight=True)`` and ``paddle.amp.GradScaler(init_loss_scaling=S)``.
+
+    On a CPU-only build paddle's AMP is a no-op that says so by a warning (the scaler "can only be enabled on
+    CUDAPlace, XPUPlace and CustomPlace ... so it makes no effect"; decorate keeps float32 parameters): that is
+    paddle refusing the input, an ``unsupported`` row with its message, not a run of plain float32 training."""
+    _require(task, "update")
+    args = dict(task.options["args"])
+    args.pop("penalty_outside", None)
+    layer = _Holder(to_parameter(next(iter(task.weights.values())).astype(np.float32), "float32"))
+    optimizer = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])(
+        parameters=layer.parameters(), **args)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        layer, optimizer = paddle.amp.decorate(models=layer, optimizers=optimizer, level="O2", dtype=task.dtype,
+                                               master_weight=True)
+        paddle.amp.GradScaler(init_loss_scaling=task.options["mixed_precision"]["loss_scale"])
+    refusal = next((str(w.message) for w in seen if _AMP_PLACES.search(str(w.message))), None)
+    if refusal is not None:
+        raise Unsupported(f"paddle.amp.GradScaler: {refusal}")
+    # The worker pins paddle to the CPU (module top), where AMP always declines; an AMP that engages is news.
+    raise RuntimeError(f"paddle.amp engaged on {paddle.device.get_device()}: this adapter expects its CPU refusal")
+
+
+# --- sparse gradients: paddle.nn.Embedding(sparse=True) ----------------------------------------------------------
+
+#: paddle's refusal of a decay with a SelectedRows gradient (python/paddle/optimizer/adam.py), raised as RuntimeError.
+_SPARSE_DECAY = re.compile(r"Adam don't support weight_decay with sparse parameters[^\n]*")
+
+
+def sparse_update(task: Task) -> Value:
+    """Each ``sparse`` table as ``paddle.nn.Embedding(sparse=True)`` looked up at the rows its gradient touches (a
+    SelectedRows gradient), the other weights as plain parameters; the case's optimizer with ``weight_decay``."""
+    _require(task, "update")
+    tables = set(task.options["sparse"])
+    layers: dict[str, paddle.nn.Embedding] = {}
+    params: dict[str, paddle.Tensor] = {}
+    for name, w in task.weights.items():
+        if name in tables:
+            attr = paddle.ParamAttr(initializer=paddle.nn.initializer.Assign(np.asarray(w)))
+            with default_dtype(task.dtype):
+                layers[name] = paddle.nn.Embedding(*w.shape, sparse=True, weight_attr=attr)
+            params[name] = layers[name].weight
+        else:
+            params[name] = to_parameter(w, task.dtype)
+    grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
+    ids = {n: paddle.to_tensor(np.flatnonzero(np.any(np.asarray(task.options["grads"][n]) != 0, axis=1)))
+           for n in layers}
+    optimizer = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])(
+        parameters=list(params.values()), **task.options["args"], **task.native)
+    try:
+        for _ in range(task.options["steps"]):
+            terms = [paddle.sum(layers[n](ids[n]) * paddle.gather(grads[n], ids[n])) if n in layers
+                     else paddle.sum(grads[n] * p) for n, p in params.items()]
+            functools.reduce(operator.add, terms).backward()
+            optimizer.step()
+            optimizer.clear_grad()
+    except RuntimeError as exc:
+        found = _SPARSE_DECAY.search(str(exc))
+        if found is None:
+            raise
+        raise Unsupported(found.group(0)) from exc
+    return {n: to_numpy(p) for n, p in params.items()}
 
 
 # --- weight normalization: w = g·v/‖v‖, the regularizer on g and v -----------------------------------------

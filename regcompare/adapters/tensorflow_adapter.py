@@ -20,12 +20,15 @@ import os
 # Quiet TF's C++ start-up chatter; set before the import, because TF reads it once when it loads.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from regcompare import schedules
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value
 from regcompare.trajectory import minibatches
 
@@ -64,6 +67,37 @@ def _keras_regularizer(cls: type[keras.regularizers.Regularizer], native: dict[s
         raise Unsupported(f"{cls.__name__}({native}): {exc}") from exc
 
 
+def scheduled_kwargs(task: Task, kwargs: dict[str, Any], holder: list[Any]) -> dict[str, Any]:
+    """The optimizer arguments a ``schedule`` replaces: ``learning_rate`` by the Keras schedule object (called with
+    ``optimizer.iterations``), and with ``schedule.weight_decay`` the ``weight_decay`` by a callable following it,
+    as a user writes it (``holder`` receives the optimizer the callable reads its iterations from)."""
+    spec = task.options.get("schedule")
+    if spec is None:
+        return {}
+    found = schedules.scheduler("tensorflow", spec)
+    if found is None:
+        raise LookupError(f"no Keras schedule for {spec['name']!r}")
+    lr = kwargs["learning_rate"]
+    schedule = getattr(keras.optimizers.schedules, found.api.rsplit(".", 1)[1])(**found.kwargs(spec, lr))
+    out: dict[str, Any] = {"learning_rate": schedule}
+    wd = kwargs.get("weight_decay")
+    if spec.get("weight_decay") and wd is not None:
+        out["weight_decay"] = lambda: wd * schedule(holder[0].iterations) / lr
+    return out
+
+
+@contextmanager
+def weight_decay_refusal(optimizer: keras.optimizers.Optimizer) -> Iterator[None]:
+    """Keras takes a callable ``weight_decay`` in the constructor and refuses it at the first ``apply_gradients``
+    (it converts it to a tensor): that refusal is an ``unsupported`` row with Keras' own message."""
+    try:
+        yield
+    except ValueError as exc:
+        if not callable(getattr(optimizer, "weight_decay", None)):
+            raise
+        raise Unsupported(f"{type(optimizer).__name__}(weight_decay=<callable>).apply_gradients: {exc}") from exc
+
+
 def _constant(array: np.ndarray) -> Callable[..., tf.Tensor]:
     """An initializer holding exactly ``array`` (Keras' Constant takes a scalar only)."""
 
@@ -95,6 +129,9 @@ class TensorflowAdapter(Adapter):
             "keras.optimizers.SGD": self.optimizer_update,
             "keras.optimizers.Adam": self.optimizer_update,
             "keras.optimizers.AdamW": self.optimizer_update,
+            "keras.optimizers.LossScaleOptimizer": self.loss_scale_update,
+            "keras.layers.Embedding": self.embedding_update,
+            "keras.layers.Embedding.embeddings_regularizer": self.embedding_update,
         }
 
     def optimizer(self, task: Task) -> Value:
@@ -142,7 +179,8 @@ class TensorflowAdapter(Adapter):
         optimizer = self._optimizer(task, weight_decay=task.native.get("weight_decay"))
         grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
         for _ in range(task.options["steps"]):
-            optimizer.apply_gradients([(grads[n], v) for n, v in variables.items()])
+            with weight_decay_refusal(optimizer):
+                optimizer.apply_gradients([(grads[n], v) for n, v in variables.items()])
         return {n: to_numpy(v.value) for n, v in variables.items()}
 
     def layer_update(self, task: Task, regularizer: TensorPenalty | None, weight_decay: float | None = None) -> Value:
@@ -175,6 +213,70 @@ class TensorflowAdapter(Adapter):
                 # the layer's regularization losses, as fit() adds them
                 loss = tf.add_n([data_loss, *layer.losses])
             gradients = tape.gradient(loss, [variables[n] for n in names])
+            with weight_decay_refusal(optimizer):
+                optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
+        return {n: to_numpy(v.value) for n, v in variables.items()}
+
+    def loss_scale_update(self, task: Task) -> Value:
+        """Mixed precision: a Layer with the ``mixed_<dtype>`` policy (float32 variables, low-precision compute),
+        each weight with ``kernel_regularizer=L1L2(l1, l2)``; ``LossScaleOptimizer(inner, initial_scale=S)``;
+        ``scaled = optimizer.scale_loss(loss + Σ layer.losses)`` (variant penalty_outside: ``scale_loss(loss) +
+        Σ layer.losses``), the tape's gradient, ``apply_gradients`` (which unscales)."""
+        args = dict(task.options["args"])
+        outside = bool(args.pop("penalty_outside", False))
+        layer = keras.layers.Layer(dtype=f"mixed_{task.dtype}")
+        regularizer = _keras_regularizer(keras.regularizers.L1L2, task.native)
+        variables = {n: layer.add_weight(shape=w.shape, name=n, regularizer=regularizer,
+                                         initializer=_constant(np.asarray(w).astype(np.float32)))
+                     for n, w in task.weights.items()}
+        inner = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])(**args)
+        scale = task.options["mixed_precision"]["loss_scale"]
+        optimizer = keras.optimizers.LossScaleOptimizer(inner, initial_scale=scale)
+        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
+        names = list(variables)
+        for _ in range(task.options["steps"]):
+            with tf.GradientTape() as tape:
+                # the model's compute: the variables cast to the policy's compute dtype, as a layer call autocasts
+                data = tf.add_n([tf.reduce_sum(grads[n] * tf.cast(variables[n].value, task.dtype)) for n in names])
+                data = tf.cast(data, "float32")
+                penalty = tf.add_n(layer.losses)
+                scaled = optimizer.scale_loss(data) + penalty if outside else optimizer.scale_loss(data + penalty)
+            gradients = tape.gradient(scaled, [variables[n] for n in names])
+            optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
+        out: dict[str, np.ndarray] = {}
+        for name, v in variables.items():
+            out[name] = to_numpy(tf.cast(v.value, task.dtype))
+            out[f"{name}.master"] = to_numpy(v.value)
+        return out
+
+    def embedding_update(self, task: Task) -> Value:
+        """Each ``sparse`` table as a ``keras.layers.Embedding`` called on the rows its gradient touches (the tape's
+        gradient is ``tf.IndexedSlices``), the other weights as plain variables; the optimizer API passes its
+        ``weight_decay``, the regularizer API ``embeddings_regularizer=L2(l2)`` (its loss added to the data loss)."""
+        tables = set(task.options["sparse"])
+        regularized = task.api.endswith("embeddings_regularizer")
+        regularizer = _keras_regularizer(keras.regularizers.L2, task.native) if regularized else None
+        layers: dict[str, keras.layers.Embedding] = {}
+        variables = {}
+        for name, w in task.weights.items():
+            if name in tables:
+                layer = keras.layers.Embedding(*w.shape, dtype=task.dtype, embeddings_regularizer=regularizer,
+                                               embeddings_initializer=_constant(np.asarray(w)))
+                layer.build((None,))
+                layers[name], variables[name] = layer, layer.embeddings
+            else:
+                variables[name] = keras.Variable(np.asarray(w), dtype=task.dtype, name=name)
+        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
+        ids = {n: tf.constant(np.flatnonzero(np.any(np.asarray(task.options["grads"][n]) != 0, axis=1)))
+               for n in layers}
+        optimizer = self._optimizer(task, **({} if regularized else {"weight_decay": task.native.get("weight_decay")}))
+        names = list(variables)
+        for _ in range(task.options["steps"]):
+            with tf.GradientTape() as tape:
+                terms = [tf.reduce_sum(layers[n](ids[n]) * tf.gather(grads[n], ids[n])) if n in layers
+                         else tf.reduce_sum(grads[n] * variables[n].value) for n in names]
+                loss = tf.add_n(terms + [p for layer in layers.values() for p in layer.losses])
+            gradients = tape.gradient(loss, [variables[n] for n in names])
             optimizer.apply_gradients(zip(gradients, [variables[n] for n in names], strict=True))
         return {n: to_numpy(v.value) for n, v in variables.items()}
 
@@ -189,7 +291,11 @@ class TensorflowAdapter(Adapter):
     def _optimizer(self, task: Task, **extra: float | None) -> keras.optimizers.Optimizer:
         cls = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])
         args = {k: v for k, v in task.options["args"].items() if k != "scope_by"}  # a placement, not an argument
-        return cls(**args, **extra)
+        kwargs = {**args, **extra}
+        holder: list[keras.optimizers.Optimizer] = []
+        optimizer = cls(**kwargs | scheduled_kwargs(task, kwargs, holder))
+        holder.append(optimizer)
+        return optimizer
 
     def _measure(self, task: Task, penalty_of: TensorPenalty) -> Value:
         """The penalty summed over the task's tensors (in their dtype), or its gradient per tensor."""

@@ -13,7 +13,7 @@ import ml_dtypes
 import numpy as np
 import torch
 
-from regcompare import measure
+from regcompare import measure, schedules
 from regcompare.adapters.base import Adapter, Task, Value
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
@@ -33,6 +33,18 @@ def optimizer_kwargs(args: dict[str, float | bool]) -> dict[str, object]:
 
 #: A loss term over the named parameters (None: nothing to add).
 Penalty = Callable[[dict[str, torch.Tensor]], "torch.Tensor | None"]
+
+def lr_scheduler(task: Task, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The ``torch.optim.lr_scheduler`` class of the task's ``schedule`` on ``optimizer`` (None: constant lr)."""
+    spec = task.options.get("schedule")
+    if spec is None:
+        return None
+    found = schedules.scheduler("torch", spec)
+    if found is None:
+        raise LookupError(f"no torch scheduler for {spec['name']!r}")
+    cls = operator.attrgetter(found.api.removeprefix("torch."))(torch)
+    return cls(optimizer, **found.kwargs(spec, optimizer.param_groups[0]["lr"]))
+
 
 _TORCH_DTYPES = {
     "float16": torch.float16,
@@ -86,6 +98,9 @@ class TorchAdapter(Adapter):
             "torch.optim.NAdam.decoupled": self.adam_decoupled,
             "torch.optim.RAdam.decoupled": self.adam_decoupled,
             "torch.nn.utils.parametrizations.weight_norm": weight_norm,
+            "torch.amp.GradScaler": amp_update,
+            "torch.nn.Embedding.sparse": sparse_update,
+            "torch.optim.SparseAdam": sparse_update,
         }
 
     def optimizer(self, task: Task) -> Value:
@@ -148,6 +163,7 @@ class TorchAdapter(Adapter):
         cls = optimizer_class(task.options["optimizer"])
         groups, decay = _groups(task, params)
         optimizer = cls(groups, **optimizer_kwargs(task.options["args"]), **decay, **extra)
+        scheduler = lr_scheduler(task, optimizer)
         grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
         for _ in range(task.options["steps"]):
             for name, w in params.items():
@@ -156,6 +172,8 @@ class TorchAdapter(Adapter):
             if term is not None:
                 term.backward()  # accumulates into .grad, as a loss with the penalty would
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()  # after optimizer.step(), as torch's docs order them
         return {n: to_numpy(w) for n, w in params.items()}
 
     def sgd(self, task: Task) -> Value:
@@ -169,6 +187,85 @@ class TorchAdapter(Adapter):
             w.grad = torch.zeros_like(w)
         torch.optim.SGD(list(params.values()), lr=lr, weight_decay=weight_decay).step()
         return {n: measure.term_from_step(task.weights[n], to_numpy(w), lr) for n, w in params.items()}
+
+
+def _d2l_penalty(params: dict[str, torch.Tensor], l1: float, lambd: float) -> torch.Tensor | None:
+    """d2l's ``lambd * torch.sum(w.pow(2)) / 2`` plus ``l1 * torch.sum(torch.abs(w))``, the zero terms not written."""
+    terms = [lambd * torch.sum(w.pow(2)) / 2 for w in params.values() if lambd]
+    terms += [l1 * torch.sum(torch.abs(w)) for w in params.values() if l1]
+    return functools.reduce(operator.add, terms) if terms else None
+
+
+def amp_update(task: Task) -> Value:
+    """Mixed precision with ``torch.amp.GradScaler``: float32 master parameters, the model's low-precision copy
+    ``w.to(dtype)`` (the cast autocast makes), loss Σ g⊙w plus the d2l penalty on that copy, ``scaler.scale(...)
+    .backward()``, ``scaler.step(optimizer)``, ``scaler.update()``. The ``penalty_outside`` variant adds the penalty
+    after ``scaler.scale(loss)``."""
+    if task.quantity != "update":
+        raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+    args = dict(task.options["args"])
+    outside = bool(args.pop("penalty_outside", False))
+    low = _TORCH_DTYPES[task.dtype]
+    masters = {n: to_torch(w, task.dtype).to(torch.float32).requires_grad_(True) for n, w in task.weights.items()}
+    optimizer = optimizer_class(task.options["optimizer"])(list(masters.values()), **optimizer_kwargs(args))
+    scaler = torch.amp.GradScaler("cpu", init_scale=task.options["mixed_precision"]["loss_scale"])
+    grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+    for _ in range(task.options["steps"]):
+        optimizer.zero_grad()
+        model = {n: w.to(low) for n, w in masters.items()}
+        loss = functools.reduce(operator.add, [torch.sum(grads[n] * w) for n, w in model.items()])
+        penalty = _d2l_penalty(model, task.native.get("l1", 0.0), task.native.get("lambd", 0.0))
+        if penalty is None:
+            scaled = scaler.scale(loss)
+        else:
+            scaled = scaler.scale(loss) + penalty if outside else scaler.scale(loss + penalty)
+        scaled.backward()
+        scaler.step(optimizer)
+        scaler.update()
+    out = {}
+    for name, w in masters.items():
+        out[name] = to_numpy(w.detach().to(low))
+        out[f"{name}.master"] = to_numpy(w)
+    return out
+
+
+def present_rows(grad: np.ndarray) -> np.ndarray:
+    """The rows of a table's gradient that are not all zero: the ids an embedding lookup touches."""
+    return np.flatnonzero(np.any(grad.reshape(grad.shape[0], -1) != 0, axis=1))
+
+
+def sparse_update(task: Task) -> Value:
+    """Each ``sparse`` table as ``torch.nn.Embedding(sparse=True)`` looked up at the rows its gradient touches (loss
+    Σ g[rows]⊙E[rows]: backward() leaves a sparse gradient), the other weights as plain parameters. An optimizer
+    API (``torch.nn.Embedding.sparse``) passes ``weight_decay``; ``torch.optim.SparseAdam`` has none, so its decay is
+    d2l's penalty in the loss."""
+    if task.quantity != "update":
+        raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+    tables = set(task.options["sparse"])
+    grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+    modules: dict[str, torch.nn.Embedding] = {}
+    params: dict[str, torch.Tensor] = {}
+    for name, w in task.weights.items():
+        if name in tables:
+            weight = to_torch(w, task.dtype)
+            modules[name] = torch.nn.Embedding(*weight.shape, sparse=True, _weight=weight)
+            params[name] = modules[name].weight
+        else:
+            params[name] = to_torch(w, task.dtype).requires_grad_(True)
+    ids = {n: torch.from_numpy(present_rows(task.options["grads"][n])) for n in modules}
+    decay = {} if task.api == "torch.optim.SparseAdam" else task.native
+    optimizer = optimizer_class(task.options["optimizer"])(list(params.values()),
+                                                           **optimizer_kwargs(task.options["args"]), **decay)
+    for _ in range(task.options["steps"]):
+        optimizer.zero_grad()
+        terms = [torch.sum(modules[n](ids[n]) * grads[n][ids[n]]) if n in modules else torch.sum(grads[n] * p)
+                 for n, p in params.items()]
+        if task.api == "torch.optim.SparseAdam":
+            penalty = _d2l_penalty(params, 0.0, task.native.get("lambd", 0.0))
+            terms += [] if penalty is None else [penalty]
+        functools.reduce(operator.add, terms).backward()
+        optimizer.step()
+    return {n: to_numpy(p) for n, p in params.items()}
 
 
 def _weight_norm_module(weight: torch.Tensor, dim: int | None) -> torch.nn.Module:

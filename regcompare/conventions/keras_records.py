@@ -4,7 +4,18 @@ exclude_from_weight_decay, _apply_weight_decay)."""
 
 from __future__ import annotations
 
-from regcompare.conventions.model import Convention, OptimizerCall, Placement, Variant, adam_hypers, arg, hyper
+from regcompare import schedules
+from regcompare.conventions.model import (
+    Convention,
+    OptimizerCall,
+    Placement,
+    Special,
+    Variant,
+    adam_hypers,
+    amp_calls,
+    arg,
+    hyper,
+)
 from regcompare.conventions.texts import (
     DECOUPLED,
     NOT_L2,
@@ -12,6 +23,7 @@ from regcompare.conventions.texts import (
     PENALTY_UPDATE,
     UPDATE_OF_STEPS,
 )
+from regcompare.schedules import schedule_classes
 
 # Keras SGD keeps m ← μm − lr·g, w ← w + m (nesterov: w ← w + μm − lr·g): torch's rule for a constant lr, no dampening.
 KERAS_SGD = OptimizerCall("keras.optimizers.SGD", "sgd", (
@@ -160,4 +172,59 @@ RECORDS: tuple[Convention, ...] = (
         f"{api}(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}", caveats=(NOT_L2, *caveats),
         optimizers=(call,), role="optimizer", placement=_KERAS_PLACEMENT)
       for api, call, own, caveats in _ZOO_A_KERAS),
+    # --- schedules/mixed precision/sparse ---
+    Convention(
+        "keras.optimizers.schedules", "tensorflow", "update", (), (),
+        "step k runs at lr(k) = schedule(optimizer.iterations); weight_decay is decoupled and uses it, "
+        "w ← w − lr(k)·weight_decay·w (measured: 0.855 as torch); SGD keeps lr inside its momentum",
+        "decoupled", "the case's optimizer.schedule as " + schedule_classes("tensorflow") + " as learning_rate",
+        caveats=(schedules.KERAS_PIECEWISE_WHY + ".",
+                 schedules.KERAS_MOMENTUM_WHY + ".",
+                 "A callable weight_decay is accepted by the constructor and refused at the first apply_gradients "
+                 "(converted to a tensor): no weight-decay schedule.",
+                 "Schedules compute in float32 (convert_to_tensor of the Python float lr): float64 runs see "
+                 "float32-rounded learning rates."),
+    ),
+    Convention(
+        "tfa.optimizers.AdamW", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "w ← w − weight_decay·w before each step (DecoupledWeightDecayExtension: var − wd·var, not multiplied by "
+        "the scheduled lr: canonically wd = lr₀·λ, and a schedule leaves the decay where it was)",
+        "decoupled", "TF add-ons (tensorflow_addons, end of life, Keras 2 only): not installable here",
+        executed=False, decay_follows_lr=False,
+        caveats=("Documented convention only. Its docs tell users to schedule weight_decay by hand with the lr; ONNX's "
+                 "training Adam (norm_coefficient_post) likewise decays by a fixed factor after the step.",
+                 "Against AdamW of torch/Keras/paddle (decay scaled by lr(k)) the same case is divergent: w ← w − "
+                 "lr₀·λ·w versus w ← w − lr(k)·λ·w."),
+    ),
+    Convention(
+        "keras.optimizers.LossScaleOptimizer", "tensorflow", "update", ("update",),
+        (arg("l1", "l1", 1.0, 0.0), arg("l2", "l2", 0.5, 0.0)),
+        "optimizer.scale_loss(loss + Σ layer.losses), apply_gradients unscales: a kernel_regularizer L1L2(l1, l2) "
+        "is scaled with the loss (variant penalty_outside: scale_loss(loss) + Σ layer.losses, decay divided by S)",
+        "coupled", "a Layer with dtype policy mixed_<dtype> (float32 variables, low-precision compute), "
+        "kernel_regularizer=keras.regularizers.L1L2, LossScaleOptimizer(inner, initial_scale=S): " + UPDATE_OF_STEPS,
+        caveats=("Keras computes layer.losses on the float32 variables, not on the low-precision copy.",
+                 "fit() puts the regularization losses inside the scaled loss; a custom loop may not."),
+        role="layer", special=Special("mixed_precision", amp_calls(KERAS_SGD, KERAS_ADAM)),
+    ),
+    Convention(
+        "keras.layers.Embedding", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + " on every row, also those absent from the IndexedSlices gradient",
+        "decoupled", "keras.layers.Embedding per table, looked up at the rows its grads touch (the tape's gradient "
+        "is tf.IndexedSlices), the case's optimizer with weight_decay: " + UPDATE_OF_STEPS,
+        caveats=(NOT_L2, "BaseOptimizer._apply_weight_decay decays the whole variable; the step itself scatters "
+                 "the IndexedSlices rows (Adam's moments are dense: absent rows' moments decay too)."),
+        role="optimizer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM)),
+    ),
+    Convention(
+        "keras.layers.Embedding.embeddings_regularizer", "tensorflow", "update", ("update",),
+        (arg("l2", "l2", 0.5, 0.01),),
+        "l2·ΣE² (no ½) in the loss: its gradient is dense, so every row decays (coupled)",
+        "coupled", "keras.layers.Embedding(embeddings_regularizer=keras.regularizers.L2(l2)) per table, loss "
+        "Σ g⊙E[rows] + Σ layer.losses, the case's optimizer: " + UPDATE_OF_STEPS,
+        caveats=("The regularizer's dense gradient turns the IndexedSlices into a dense tensor.",),
+        role="layer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM)),
+    ),
 )

@@ -43,6 +43,10 @@ class Decay:
 
     coupled: Regularizer = Regularizer()
     decoupled: float = 0.0
+    unscaled: bool = False
+    """Decoupled decay that does not follow a learning-rate schedule: w ← w − lr₀·l2·w with the optimizer's own lr
+    number lr₀, where torch/Keras/paddle AdamW use the step's scheduled lr (the decoupled-decay wrappers of TF
+    add-ons apply ``var − wd·var`` with a fixed ``wd``). With a constant lr the two are the same update."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,12 @@ class Convention:
     weight_norm: WeightNorm | None = None
     """For a weight-normalization API: what it trains instead of w. Such an API runs for cases with a
     ``weight_norm`` key only, and those cases run nothing else."""
+    special: Special | None = None
+    """For an API that runs for one case key only (``mixed_precision``, ``sparse``), and the only APIs such cases
+    run: the key and its optimizer classes."""
+    decay_follows_lr: bool = True
+    """For decoupled decay: whether the step's scheduled lr multiplies it (torch/Keras/paddle AdamW) or the
+    optimizer's own lr number does (``Decay.unscaled``: TF add-ons' wrappers, ONNX's post-step decay)."""
 
     def optimizer_for(self, name: str, settings: dict[str, float | bool]) -> OptimizerCall | None:
         """The optimizer class this API uses for a case's optimizer, or None if it cannot express it."""
@@ -305,6 +315,21 @@ class WeightNorm:
         return _first_call(self.optimizers, name, settings)
 
 
+@dataclass(frozen=True)
+class Special:
+    """An ``update`` API that runs for cases with one key only (``mixed_precision``: loss scaling and master
+    weights; ``sparse``: embedding tables), and such cases run nothing else: its model of training differs.
+
+    Its optimizers are kept here, not in ``Convention.optimizers``, so that ``translate`` never offers it for a plain
+    setting (as ``WeightNorm``)."""
+
+    key: str
+    optimizers: tuple[OptimizerCall, ...]
+
+    def optimizer_for(self, name: str, settings: dict[str, float | bool]) -> OptimizerCall | None:
+        return _first_call(self.optimizers, name, settings)
+
+
 def _first_call(
     calls: tuple[OptimizerCall, ...], name: str, settings: dict[str, float | bool]
 ) -> OptimizerCall | None:
@@ -359,3 +384,15 @@ def documented(conv: Convention, placed: Placed, tensor: str) -> tuple[Decay, st
     if precedence == "optimizer":
         return mine, why
     return Decay(mine.coupled + param, mine.decoupled), why
+
+
+PENALTY_OUTSIDE = Variant(
+    "penalty_outside", native=(("penalty_outside", True),), settings=(("penalty_outside", True),),
+    why="the penalty added after the loss was scaled")
+"""A mixed-precision API's other placement of the penalty (regcompare.mixed_precision)."""
+
+
+def amp_calls(*calls: OptimizerCall) -> tuple[OptimizerCall, ...]:
+    """Optimizer classes as a mixed-precision API runs them: the penalty inside the scaled loss, and outside it."""
+    return tuple(OptimizerCall(c.api, c.family, c.hypers, c.fixed, c.eps_on, c.options, c.why, (PENALTY_OUTSIDE,))
+                 for c in calls)

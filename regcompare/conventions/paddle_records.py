@@ -9,9 +9,11 @@ from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
     Placement,
+    Special,
     Variant,
     WeightNorm,
     adam_hypers,
+    amp_calls,
     arg,
     hyper,
 )
@@ -30,6 +32,7 @@ from regcompare.conventions.texts import (
     WN_STATIC_ATTR,
     WN_STATIC_HOW,
 )
+from regcompare.schedules import schedule_classes
 
 # multi_precision: a float32 master copy of float16/bfloat16 weights (paddle/optimizer/optimizer.py
 # _create_master_weight); the kernels take it on CPU too.
@@ -257,4 +260,39 @@ RECORDS: tuple[Convention, ...] = (
         f"{call.api}(weight_decay=<float>): {UPDATE_OF_STEPS}", caveats=caveats, optimizers=(call,),
         role="optimizer", placement=_PADDLE_PLACEMENT)
       for call, formula, caveats in _ZOO_A_PADDLE),
+    # --- schedules/mixed precision/sparse ---
+    Convention(
+        "paddle.optimizer.lr", "paddle", "update", (), (),
+        "step k runs at lr(k): the LRScheduler is the optimizer's learning_rate, scheduler.step() after "
+        "optimizer.step(); AdamW's decoupled decay uses it, w ← w − lr(k)·coeff·w (measured: 0.855 as torch)",
+        "decoupled", "the case's optimizer.schedule as " + schedule_classes("paddle") + " passed as learning_rate",
+        caveats=("PiecewiseDecay switches at step >= boundary (as the canonical schedule); Keras one step later.",
+                 "CosineAnnealingDecay is recursive like torch's and rises again past T_max.",
+                 "weight_decay is a float, a Tensor or a regularizer: no scheduler steps it."),
+    ),
+    Convention(
+        "paddle.amp.GradScaler", "paddle", "update", ("update",),
+        (arg("l1", "l1"), arg("l2", "l2")),
+        "scaler.scale(loss + l1·Σ|w| + l2/2·Σw²).backward(); scaler.step(opt): the penalty scaled and unscaled with "
+        "the loss (variant penalty_outside: scaler.scale(loss) + penalty, the decay divided by S)",
+        "coupled", "paddle.amp.decorate(models, optimizers, level='O2', dtype=<dtype>, master_weight=True), "
+        "paddle.amp.GradScaler(init_loss_scaling=S), the case's optimizer: " + UPDATE_OF_STEPS,
+        caveats=("On CPU paddle.amp does nothing: GradScaler and auto_cast warn that they are enabled on CUDA, XPU "
+                 "and custom places only, and decorate keeps float32 parameters (checked with paddle 3.3.1): "
+                 "an unsupported row with paddle's message.",),
+        role="layer", special=Special("mixed_precision", amp_calls(PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAM)),
+    ),
+    Convention(
+        "paddle.nn.Embedding.sparse", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "gradient += weight_decay·w on every row, also those absent from the SelectedRows gradient (SGD, "
+        "Momentum); Adam refuses weight_decay with sparse parameters, lazy_mode or not",
+        "coupled", "paddle.nn.Embedding(sparse=True) per table, looked up at the rows its grads touch; the case's "
+        "optimizer with weight_decay=<float> (variant lazy_mode for Adam): " + UPDATE_OF_STEPS,
+        caveats=("Adam(lazy_mode=True) updates only the rows in the gradient, moments included; with weight_decay it "
+                 "raises 'Adam don't support weight_decay with sparse parameters'.",),
+        role="optimizer", special=Special("sparse", (PADDLE_SGD, PADDLE_MOMENTUM, OptimizerCall(
+            PADDLE_ADAM.api, "adam", PADDLE_ADAM.hypers,
+            variants=(Variant("lazy_mode", native=(("lazy_mode", True),)),)))),
+    ),
 )

@@ -9,9 +9,11 @@ from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
     Placement,
+    Special,
     Variant,
     WeightNorm,
     adam_hypers,
+    amp_calls,
     arg,
     hyper,
 )
@@ -28,6 +30,7 @@ from regcompare.conventions.texts import (
     WN_MINUS_ONE,
     WN_NOT_W,
 )
+from regcompare.schedules import schedule_classes
 
 # Variants (torch/optim/optimizer.py _default_to_fused_or_foreach: on CPU the default is the for-loop;
 # _get_fused_kernels_supported_devices: SGD, Adam, AdamW and Adagrad have fused CPU kernels in every float dtype).
@@ -166,4 +169,52 @@ RECORDS: tuple[Convention, ...] = (
             TORCH_SGD, TORCH_ADAM, TORCH_ADAGRAD, TORCH_RMSPROP, TORCH_ADADELTA, TORCH_ADAMAX, TORCH_NADAM,
             TORCH_RADAM)),
         role="loss"),
+    # --- schedules/mixed precision/sparse ---
+    Convention(
+        "torch.optim.lr_scheduler", "torch", "update", (), (),
+        "step k runs at lr(k): scheduler.step() after optimizer.step(); AdamW's decoupled decay uses it, "
+        "w ← w − lr(k)·weight_decay·w (measured: w = 1, lr 1.0 then 0.5, decay 0.1, zero gradients → 0.855)",
+        "decoupled", "the case's optimizer.schedule as " + schedule_classes("torch") + " on the optimizer",
+        caveats=("CosineAnnealingLR is computed recursively and rises again past T_max (SGDR without restarts); "
+                 "cases keep steps ≤ t_max + 1.",
+                 "No piecewise-constant class: LambdaLR with values[bisect_right(boundaries, k)]/lr, as users write "
+                 "it (MultiStepLR covers geometric values only).",
+                 "weight_decay has no scheduler: lr_scheduler classes change param_group['lr'] only."),
+    ),
+    Convention(
+        "torch.amp.GradScaler", "torch", "update", ("update",),
+        (arg("l1", "l1"), arg("lambd", "l2")),
+        "scaler.scale(loss + lambd·Σw²/2 + l1·Σ|w|).backward(); scaler.step(opt): the penalty is scaled and "
+        "unscaled with the loss (variant penalty_outside: scaler.scale(loss) + penalty, the decay divided by S)",
+        "coupled", "float32 master parameters, the model's copy w.to(low) (what autocast casts to), the d2l penalty "
+        "on that copy, torch.amp.GradScaler('cpu', init_scale=S), the case's optimizer on the masters: "
+        + UPDATE_OF_STEPS,
+        caveats=("Outside the scaled loss the penalty's gradient is unscaled too: divided by init_scale (measured: "
+                 "S = 1024, lr 0.1, L2 0.5 → [0.95, −1.9] inside, [0.99995, −1.9999] outside).",
+                 "Rows show each weight as the model holds it (the master cast to the case's dtype) and w.master.",
+                 "An optimizer's own weight_decay acts after unscaling: it needs no care."),
+        role="layer", special=Special("mixed_precision", amp_calls(TORCH_SGD, TORCH_ADAM)),
+    ),
+    Convention(
+        "torch.nn.Embedding.sparse", "torch", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "gradient += weight_decay·w on a sparse gradient: refused (SGD: add(sparse, dense); Adam: no sparse "
+        "gradients; Adagrad: weight_decay not compatible with sparse gradients)",
+        "coupled", "torch.nn.Embedding(sparse=True) per table, looked up at the rows its grads touch; the case's "
+        "optimizer with weight_decay: " + UPDATE_OF_STEPS,
+        caveats=("torch answers 'does decay touch absent rows?' by refusing decay with sparse gradients; a penalty "
+                 "in the loss makes the gradient dense (every row decays).",),
+        role="optimizer", special=Special("sparse", (TORCH_SGD, TORCH_ADAM)),
+    ),
+    Convention(
+        "torch.optim.SparseAdam", "torch", "update", ("update",),
+        (arg("lambd", "l2"),),
+        "lazy Adam (rows absent from the gradient untouched, moments included), no weight_decay argument: the "
+        "decay only as a penalty lambd·Σw²/2 in the loss, whose gradient is dense, which SparseAdam refuses",
+        "coupled", "torch.nn.Embedding(sparse=True) per table, loss Σ g⊙E[rows] + lambd·ΣE²/2, "
+        "torch.optim.SparseAdam: " + UPDATE_OF_STEPS,
+        caveats=("SparseAdam takes sparse gradients only ('SparseAdam does not support dense gradients').",),
+        role="layer", special=Special("sparse", (OptimizerCall(
+            "torch.optim.SparseAdam", "adam", adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8)),)),
+    ),
 )

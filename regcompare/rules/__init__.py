@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
@@ -40,7 +41,7 @@ from regcompare.conventions.model import rule_of
 Settings = dict[str, Any]
 Kind = Literal["positive", "nonnegative", "fraction", "unit", "bool", "count", "real", "choice"]
 
-#: Case names (DESIGN.md §7, lowercase torch spelling). ``adamw`` is Adam plus decoupled decay, a matter of the
+#: Case names (docs/case-format.md, lowercase torch spelling). ``adamw`` is Adam plus decoupled decay, a matter of the
 #: API; every other name is a module of this package.
 ALL_NAMES: tuple[str, ...] = (
     "sgd", "adam", "adamw", "adagrad", "rmsprop", "adadelta", "adamax", "nadam", "radam", "asgd", "lamb", "lion",
@@ -133,31 +134,92 @@ def run(
         dw = -dw  # torch: the loss gradient is negated before the decay is added; decay still shrinks w
     state = {} if state is None else state
     takes = getattr(mod, "takes_decoupled", lambda s: False)(settings)
-    lr = float(settings["lr"])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for t in range(1, steps + 1):
-            w = w + step_once(mod, w, dw, decay, settings, t, lr, state, takes)
+            lr, factor = lr_at(settings, t - 1), decay_factor(settings, t - 1)
+            w = w + step_once(mod, w, dw, decay, settings, t, lr, state, takes, base_lr(settings), factor)
     return w
 
 
 def step_once(
     mod: ModuleType, w: np.ndarray, dw: np.ndarray, decay: Decay, s: Settings, t: int, lr: float,
-    state: dict[str, Any], takes: bool,
+    state: dict[str, Any], takes: bool, lr0: float | None = None, factor: float = 1.0,
 ) -> np.ndarray:
-    """Δw of one step: the gradient at w with the coupled decay, then decoupled decay, then the rule."""
+    """Δw of one step: the gradient at w with the coupled decay, then decoupled decay, then the rule.
+
+    ``lr`` is this step's (scheduled) learning rate, ``lr0`` the optimizer's own number (for decoupled decay that
+    does not follow the schedule, ``Decay.unscaled``) and ``factor`` a weight-decay schedule's multiplier."""
 
     def grad_at(x: np.ndarray) -> np.ndarray:
-        return dw + _decay_gradient(x, decay.coupled)
+        return dw + factor * _decay_gradient(x, decay.coupled)
 
     def loss_at(x: np.ndarray) -> float:
-        return float(np.sum(dw * x)) + _penalty(x, decay.coupled)
+        return float(np.sum(dw * x)) + factor * _penalty(x, decay.coupled)
 
     g = grad_at(w)  # the coupled term is part of the gradient, taken before the step changes w at all
-    if takes or not decay.decoupled:
+    coefficient = factor * decay.decoupled
+    if takes or not coefficient:
         # No shrink term at all (not decayed − w, which is inf − inf = NaN for an infinite weight).
-        return mod.step(Step(w, g, t, lr, s, state, decay.decoupled, grad_at, loss_at))
-    shrink = -lr * decay.decoupled * w
-    return shrink + mod.step(Step(w + shrink, g, t, lr, s, state, decay.decoupled, grad_at, loss_at))
+        return mod.step(Step(w, g, t, lr, s, state, coefficient, grad_at, loss_at))
+    decay_lr = lr0 if decay.unscaled and lr0 is not None else lr
+    shrink = -decay_lr * coefficient * w
+    return shrink + mod.step(Step(w + shrink, g, t, lr, s, state, coefficient, grad_at, loss_at))
+
+
+# --- learning-rate schedules (DESIGN.md §7 ``optimizer.schedule``) ---------------------------------------------
+#
+# Step k (0-based) of the optimizer runs at lr(k): every framework here evaluates its schedule at the number of steps
+# already taken (torch and paddle call ``scheduler.step()`` after ``optimizer.step()``; Keras calls the schedule with
+# ``optimizer.iterations``, 0 at the first ``apply_gradients``).
+
+
+def schedule_lr(schedule: Mapping[str, Any] | None, lr: float, k: int, switch_after: bool = False) -> float:
+    """The learning rate of step ``k`` (0-based) of a schedule on the optimizer's ``lr``, in float64.
+
+    - ``step``:        lr·γ^⌊k/step_size⌋
+    - ``exponential``: lr·γ^k
+    - ``cosine``:      η_min + (lr − η_min)·(1 + cos(π·min(k, t_max)/t_max))/2
+    - ``piecewise``:   values[i], i = the number of boundaries b with b ≤ k (``switch_after``: b < k, Keras)
+    - ``warmup``:      lr·(f + (1 − f)·k/warmup_steps) while k < warmup_steps, then lr (f = ``start_factor``)
+    """
+    if schedule is None:
+        return lr
+    name = schedule["name"]
+    if name == "step":
+        return lr * schedule["gamma"] ** (k // schedule["step_size"])
+    if name == "exponential":
+        return lr * schedule["gamma"] ** k
+    if name == "cosine":
+        t_max, eta_min = schedule["t_max"], schedule["eta_min"]
+        return eta_min + (lr - eta_min) * (1.0 + math.cos(math.pi * min(k, t_max) / t_max)) / 2.0
+    if name == "piecewise":
+        passed = sum(b < k if switch_after else b <= k for b in schedule["boundaries"])
+        return float(schedule["values"][passed])
+    if name == "warmup":
+        n, f = schedule["warmup_steps"], schedule["start_factor"]
+        return lr * (f + (1.0 - f) * k / n) if k < n else lr
+    raise KeyError(f"no schedule {name!r}")
+
+
+def base_lr(s: Settings) -> float:
+    """The learning-rate number the optimizer is built with: ``lr``, or a piecewise schedule's first value."""
+    schedule = s.get("schedule")
+    return float(schedule["values"][0]) if schedule and schedule["name"] == "piecewise" else float(s["lr"])
+
+
+def lr_at(s: Settings, k: int) -> float:
+    """The learning rate of step ``k`` (0-based) under the settings' schedule (``piecewise_switch_after``: an
+    API's own documented boundary convention)."""
+    return schedule_lr(s.get("schedule"), float(s["lr"]), k, bool(s.get("piecewise_switch_after")))
+
+
+def decay_factor(s: Settings, k: int) -> float:
+    """A weight-decay schedule's multiplier at step ``k``: lr(k)/lr₀ when the schedule says ``weight_decay: true``
+    (the decay coefficient follows the learning rate, as TF add-ons advise), else 1."""
+    schedule = s.get("schedule")
+    if not schedule or not schedule.get("weight_decay"):
+        return 1.0
+    return lr_at(s, k) / base_lr(s)
 
 
 def update(

@@ -21,10 +21,19 @@ SETTINGS = (
 )
 
 
+OPTIONS = {"lr_in_momentum": False}
+"""``lr_in_momentum``: Keras' form, m ← μm − lr·g; w ← w + m (nesterov: w ← w + μm − lr·g). Under a learning-rate
+schedule the lr of past steps stays inside m, where torch and paddle apply the current lr to the whole buffer."""
+
+
 def step(ctx: Step) -> np.ndarray:
     s, g = ctx.s, ctx.g
     if not s["momentum"]:
         return -ctx.lr * g
+    if s.get("lr_in_momentum"):
+        m = s["momentum"] * ctx.state.get("m", 0.0) - ctx.lr * g
+        ctx.state["m"] = m
+        return s["momentum"] * m - ctx.lr * g if s["nesterov"] else m
     buf = ctx.state.get("buf")
     buf = g.copy() if buf is None else s["momentum"] * buf + (1.0 - s["dampening"]) * g
     ctx.state["buf"] = buf

@@ -1,0 +1,91 @@
+"""Sparse gradients: which rows of an embedding table the decay touches when its gradient has absent rows.
+
+Expected values are worked out by hand: SGD lr 0.1, L2 0.1, two steps; a row absent from the gradient is only
+decayed, w·(1 − 0.01)² (dense answer), or left as it is (lazy answer).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from regcompare import engine, sparse
+from regcompare.cases import CaseError, load_case
+from regcompare.workers import WorkerPool
+
+ROOT = Path(__file__).parent.parent
+CASES = ROOT / "cases" / "sparse"
+E0 = np.array([[1, -2], [-3, 4], [0.5, 0.5], [2, 1]], np.float64)
+
+
+def test_absent_rows_are_the_all_zero_gradient_rows() -> None:
+    assert sparse.absent_rows(np.array([[1.0, 0.0], [0.0, 0.0], [0.0, -0.5], [0.0, 0.0]])) == [1, 3]
+
+
+def test_the_oracle_knows_both_answers() -> None:
+    case = load_case(str(CASES / "embedding_sgd.yaml"))
+    item = next(i for i in engine.plan_case(case, ("paddle",)))
+    lazy = sparse.lazy_update(item, case.weights)["E"]
+    np.testing.assert_array_equal(lazy[[1, 3]], E0[[1, 3]])
+    # a present row: w ← w − 0.1·(g + 0.1·w), twice
+    w, g = E0[0].copy(), np.array([1.0, 0.5])
+    for _ in range(2):
+        w = w - 0.1 * (g + 0.1 * w)
+    np.testing.assert_allclose(lazy[0], w, rtol=1e-15)
+    dense = engine.references(item, case.weights)[0]["E"]
+    np.testing.assert_allclose(dense[[1, 3]], E0[[1, 3]] * 0.99**2, rtol=1e-15)
+
+
+def test_sparse_names_a_weight(write_case) -> None:
+    path = write_case("weights: {E: [[1.0], [2.0]]}\nquantities: [update]\nregularizers: [{l2: 0.1}]\n"
+                      "optimizer: {name: sgd}\nsparse: [F]\n")
+    with pytest.raises(CaseError, match=r"case.yaml:5: sparse\[0\]: no weight named 'F'"):
+        load_case(path)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, Any]]:
+    pool = WorkerPool()
+    try:
+        result = engine.run([load_case(str(p)) for p in sorted(CASES.glob("*.yaml"))],
+                            ("torch", "tensorflow", "paddle"), pool)
+    finally:
+        pool.close()
+    assert result.failures == 0
+    return result.rows
+
+
+def _row(rows: list[dict[str, Any]], case: str, api: str, l2: float = 0.1, variant: str | None = None) -> dict:
+    return next(r for r in rows if r["case"] == case and r["api"] == api and r["regularizer"]["l2"] == l2
+                and r["variant"] == variant)
+
+
+@pytest.mark.parametrize("api", ["paddle.nn.Embedding.sparse", "keras.layers.Embedding",
+                                 "keras.layers.Embedding.embeddings_regularizer"])
+def test_these_decay_every_row(rows: list[dict[str, Any]], api: str) -> None:
+    row = _row(rows, "sparse-embedding-sgd", api)
+    assert row["status"] == "match"
+    assert row["absent_rows"] == [1, 3] and row["decayed_rows"] == [1, 3]
+    assert np.asarray(row["raw"])[[1, 3]] == pytest.approx(E0[[1, 3]] * 0.99**2, rel=1e-6)
+
+
+def test_torch_refuses_decay_with_sparse_gradients(rows: list[dict[str, Any]]) -> None:
+    sgd = _row(rows, "sparse-embedding-sgd", "torch.nn.Embedding.sparse")
+    assert sgd["status"] == "unsupported" and "add(sparse, dense)" in sgd["detail"]
+    adam = _row(rows, "sparse-embedding-adam", "torch.optim.SparseAdam")
+    assert adam["status"] == "unsupported" and "does not support dense gradients" in adam["detail"]
+
+
+def test_lazy_optimizers_leave_absent_rows(rows: list[dict[str, Any]]) -> None:
+    row = _row(rows, "sparse-embedding-adam", "torch.optim.SparseAdam", l2=0.0)
+    assert row["status"] == "match" and row["decayed_rows"] == []
+    paddle_lazy = _row(rows, "sparse-embedding-adam", "paddle.nn.Embedding.sparse", variant="lazy_mode")
+    assert paddle_lazy["status"] == "unsupported" and "weight_decay with sparse parameters" in paddle_lazy["detail"]
+
+
+def test_keras_weight_decay_with_adam_is_decoupled_on_every_row(rows: list[dict[str, Any]]) -> None:
+    row = _row(rows, "sparse-embedding-adam", "keras.layers.Embedding")
+    assert row["status"] == "divergent" and row["decayed_rows"] == [1, 3]
