@@ -449,14 +449,18 @@ def _semantic_problems(spec: CaseSpec) -> list[tuple[Path_, str]]:
     for i, known in enumerate(spec.known):
         if known.framework is not None and known.framework not in known_frameworks:
             problems.append((("known", i, "framework"), f"unknown framework '{known.framework}'"))
-        if known.api is not None and known.api not in registry:
+        if known.api is not None and known.api not in registry and spec.programs is None:
             problems.append((("known", i, "api"), f"unknown API '{known.api}'"))
         if known.tensor is not None and known.tensor not in _row_tensors(spec):
             problems.append((("known", i, "tensor"), f"no weight named '{known.tensor}'"))
     for i, name in enumerate(spec.sparse or []):
         if name not in spec.weights:
             problems.append((("sparse", i), f"no weight named '{name}'"))
-    if not spec.regularizers and not spec.expect:
+    if spec.programs is not None or spec.translate:
+        from regcompare.programs import problems as program_problems  # programs imports this module
+
+        problems += program_problems(spec)
+    elif not spec.regularizers and not spec.expect:
         problems.append((("regularizers",), "nothing to compare: give `regularizers` or `expect`"))
     for i, exp in enumerate(spec.expect):
         if exp.dtype is not None and exp.dtype not in spec.dtypes:

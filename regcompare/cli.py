@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from regcompare import adapters, rules
+from regcompare import adapters
 from regcompare.cases import DEFAULT_MAX_ELEMENTS, CaseError, load_cases
-from regcompare.conventions.model import rule_of
 from regcompare.engine import STATUSES, Run, run
 from regcompare.workers import DEFAULT_START_TIMEOUT, DEFAULT_TASK_TIMEOUT, WorkerPool
 
@@ -120,10 +119,28 @@ def _parser() -> _Parser:
     p_new.add_argument("--force", action="store_true", help="overwrite an existing file")
     p_tr = sub.add_parser("translate", help="the setting of every other framework that reproduces an optimizer's decay")
     p_tr.add_argument("api", help="e.g. torch.optim.SGD")
-    p_tr.add_argument("args", nargs="*", help="the API's own arguments, e.g. weight_decay=0.5 momentum=0.9")
-    p_tr.add_argument("--optimizer", choices=[n for n in rules.NAMES if n == rule_of(n)],
-                      help="for a layer regularizer: the update rule of the optimizer it meets")
+    # REMAINDER, then parsed again (``_translate_options``): --optimizer may stand anywhere among name=value pairs.
+    p_tr.add_argument("args", nargs=argparse.REMAINDER,
+                      help="the API's own arguments, e.g. weight_decay=0.5 momentum=0.9 betas=0.9,0.999")
+    p_tr.add_argument("--optimizer", choices=_optimizer_names(), help="for a layer regularizer: the optimizer it meets")
     return parser
+
+
+def _optimizer_names() -> list[str]:
+    from regcompare import rules
+
+    return list(rules.NAMES)
+
+
+def _translate_options(args: argparse.Namespace) -> tuple[list[str], str | None]:
+    """The name=value pairs and ``--optimizer``, wherever it stood on the command line."""
+    again = _Parser(prog="regcompare translate", add_help=False)
+    again.add_argument("--optimizer", choices=_optimizer_names(), default=args.optimizer)
+    known, rest = again.parse_known_args(args.args)
+    options = [r for r in rest if r.startswith("-")]
+    if options:
+        raise _UsageError(f"regcompare translate: unknown option {options[0]}; it takes --optimizer and name=value")
+    return rest, known.optimizer
 
 
 class _Progress:
@@ -210,6 +227,8 @@ def summary_lines(result: Run, out: str, seconds: float, tasks: int | None = Non
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from regcompare.programs import summary_lines as translator_lines
+    from regcompare.programs import translator_summary
     from regcompare.report import to_html, to_markdown
     from regcompare.results import environment, results_document, write_atomically, write_csv, write_json, write_junit
 
@@ -235,6 +254,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     seconds = time.monotonic() - started
     doc = results_document(result, environment(result, seconds))
+    translated = translator_summary(result.rows)
+    if translated:
+        doc["translators"] = translated  # per translator: settings tried, equivalent, wrong, refused
     try:
         write_atomically(args.out, {
             "results.json": lambda out: write_json(doc, out),
@@ -249,6 +271,8 @@ def cmd_run(args: argparse.Namespace) -> int:
               "the previous reports are left as they were", file=sys.stderr)
         return EXIT_FAILED
     print("\n".join(summary_lines(result, args.out, seconds, progress.tasks)))
+    for line in translator_lines(translated):
+        print(line)
     for entry in result.stale:
         print(f"stale known finding: {entry}", file=sys.stderr)
     return EXIT_FAILED if result.failures else EXIT_OK
@@ -305,13 +329,72 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from regcompare.translate import TranslateError, command
+    from regcompare.translate import TranslateError, parsed_source, render, translations
 
+    pairs, family = _translate_options(args)
     try:
-        print(command(args.api, args.args, args.optimizer))
+        src = parsed_source(args.api, pairs, family)
     except TranslateError as exc:
         raise _UsageError(f"regcompare translate: {exc}") from None
+    found = translations(src)
+    print(_explicit(render(src, found), src, found))
     return EXIT_OK
+
+
+def _explicit(text: str, src: Any, found: list[Any]) -> str:
+    """``translate``'s table with nothing left unsaid: the source's own framework lists the source setting first,
+    and a framework where nothing reproduces it says ``none`` with the nearest option."""
+    from regcompare.translate import setting_text
+
+    own = src.conv.framework
+    source_line = (f"  = {setting_text(src.conv, src.call, src.conv.to_native(src.reg), src.call.native(src.settings))}"
+                   "  [the source itself]")
+    blocks: dict[str, list[str]] = {}
+    head: list[str] = []
+    current: list[str] = head
+    for line in text.split("\n"):
+        if line.endswith(":") and not line.startswith(" ") and line[:-1] in adapters.frameworks():
+            current = blocks.setdefault(line[:-1], [])
+        else:
+            current.append(line)
+    out = list(head)
+    for fw in adapters.frameworks():
+        lines = [ln for ln in blocks.get(fw, []) if ln != "  no setting reproduces it"]
+        if fw == own:
+            lines.insert(0, source_line)
+        elif not any(ln.startswith("  = ") for ln in lines):
+            hint = _nearest(fw, src, found)
+            if hint is None:
+                continue
+            lines.insert(0, f"  none: {hint}")
+        out += [f"{fw}:", *lines]
+    return "\n".join(out)
+
+
+def _nearest(framework: str, src: Any, found: list[Any]) -> str | None:
+    """Why no setting of ``framework`` reproduces the source, and the nearest option; None for a framework with no
+    optimizer at all (numpy)."""
+    table = [c for c in adapters.conventions().values() if c.framework == framework and c.executed]
+    if not any(c.optimizers for c in table):
+        return None
+    if src.reg.l1 and not any(c.optimizers and c.applies_to(src.reg) for c in table):
+        idiom = next((c for c in table if c.measures == "penalty" and c.applies_to(src.reg)), None)
+        where = f" ({idiom.api}: {idiom.formula})" if idiom else ""
+        return (f"no {framework} optimizer applies an L1 term; nearest: add l1·Σ|w| = {src.reg.l1:g}·Σ|w| to the "
+                f"loss{where}")
+    if any(t.framework == framework for t in found):
+        return "no setting of this framework gives the same update; the nearest are marked ≠ below"
+    calls = [c for conv in table for c in conv.optimizers if c.family == src.call.family]
+    if not calls:
+        return f"no {framework} optimizer in the registry runs {src.call.family}"
+
+    def missing(call: Any) -> list[tuple[str, Any]]:  # the settings this class fixes to another value
+        return [(k, v) for k, v in call.fixed if src.settings.get(k, v) != v]
+
+    best = min(calls, key=lambda c: len(missing(c)))
+    keys = ", ".join(f"{k}={src.settings[k]:g}" for k, _ in missing(best))
+    nearest = best.call_text(best.native(src.settings | dict(missing(best))))
+    return f"no {framework} optimizer takes {keys}; nearest: {nearest}, a different update"
 
 
 def _terminate(signum: int, _frame: object) -> None:
@@ -324,7 +407,9 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         command = {"run": cmd_run, "validate": cmd_validate, "conventions": cmd_conventions,
                    "translate": cmd_translate, "new": cmd_new}[args.command]
-        return command(args)
+        code = command(args)
+        sys.stdout.flush()  # here, not at exit: a reader that went away is then caught below
+        return code
     except _UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
@@ -335,6 +420,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: workers stopped, previous reports left as they were", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``| head -1``): what it wanted was printed. Point stdout at /dev/null so the
+        # interpreter's final flush raises nothing either (Python docs, "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # a bug of ours: one line for the user, the traceback on request
         if os.environ.get("REGCOMPARE_DEBUG"):
             raise

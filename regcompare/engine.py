@@ -34,6 +34,8 @@ from regcompare.plan import (
     trajectory_options,
     update_options,
 )
+from regcompare.programs import ProgramItem
+from regcompare.programs import judge_case as judge_programs
 from regcompare.workers import FrameworkInfo, Job, Outcome, WorkerPool
 
 __all__ = [
@@ -116,7 +118,10 @@ class Inputs:
 
 
 def job_of(key: int, item: Item, inputs: Inputs) -> Job:
-    options = trajectory_options(item) if item.quantity == "trajectory" else update_options(item)
+    if isinstance(item, ProgramItem):
+        options = item.options()
+    else:
+        options = trajectory_options(item) if item.quantity == "trajectory" else update_options(item)
     task = Task(item.api, item.quantity, item.dtype, item.native, inputs.rounded(item.case, item.dtype), options)
     # One restart budget per case: a case that keeps crashing its worker costs that case, not the run.
     return Job(key=key, wid=inputs.weight_set(item.case, item.dtype), task=task, group=id(item.case))
@@ -170,6 +175,19 @@ def run_items(
     return [outcome or Outcome("error", detail="the run ended before this item") for outcome in outcomes]
 
 
+def _judge_programs(
+    items: list[Item], outcomes: dict[int, Outcome], inputs: Inputs, rows_of_item: list[list[dict[str, Any]]]
+) -> None:
+    """The rows of every program case, pair by pair (regcompare.programs), into ``rows_of_item``."""
+    by_case: dict[int, list[int]] = {}
+    for i in sorted(outcomes):  # plan order (the case's), not the order the workers finished in
+        by_case.setdefault(id(items[i].case), []).append(i)
+    for indices in by_case.values():
+        judged = judge_programs([items[i] for i in indices], [outcomes[i] for i in indices], inputs.exact)
+        for i, rows in zip(indices, judged, strict=True):
+            rows_of_item[i] = rows
+
+
 def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progress: ProgressFn | None = None) -> Run:
     items = [item for case in cases for item in plan_case(case, frameworks)]
     inputs = Inputs()
@@ -183,6 +201,9 @@ def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progre
         if pool.closed:
             return  # interrupted: the run ends without rows, so judging the rest would only delay the exit
         item = items[i]
+        if isinstance(item, ProgramItem):  # judged pairwise once every side of its case is in
+            program_outcomes[i] = outcome
+            return
         # The penalty and gradient oracles widen the dtype's values a chunk at a time; no float64 copy.
         widen = inputs.rounded if item.quantity in ("penalty", "gradient") else inputs.exact
         with one_at_a_time:
@@ -195,10 +216,13 @@ def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progre
                 rows_of_item[i] = [unjudged_row(item.case, item.framework, item.api, item.quantity, item.dtype,
                                                 item.regularizer.as_dict(), item.native, why)]
 
+    program_outcomes: dict[int, Outcome] = {}
     try:
         run_items(items, pool, inputs, progress, consume=judged)
     finally:
         watchdog.close()
+    if not pool.closed:
+        _judge_programs(items, program_outcomes, inputs, rows_of_item)
     rows_of: dict[str, list[dict[str, Any]]] = {case.name: [] for case in cases}
     for item, rows in zip(items, rows_of_item, strict=True):
         rows_of[item.case.name] += rows

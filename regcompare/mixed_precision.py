@@ -1,4 +1,4 @@
-"""Mixed precision with loss scaling (DESIGN.md §7 ``mixed_precision: {loss_scale: S}``): the float64 model.
+"""Mixed precision with loss scaling (docs/case-format.md ``mixed_precision: {loss_scale: S}``): the float64 model.
 
 A mixed-precision step, as torch.amp.GradScaler, Keras' LossScaleOptimizer and paddle.amp.GradScaler run it: the
 parameters are float32 *master* weights; the model computes with a copy cast to the case's low precision; the

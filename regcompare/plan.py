@@ -155,6 +155,10 @@ def special_key(case: Case) -> str:
 
 def plan_case(case: Case, frameworks: tuple[str, ...]) -> list[Item]:
     """Every item of a case: each regularizer through each API that can express it, then ``expect``."""
+    if case.spec.programs is not None:  # the user's own code per framework (regcompare.programs)
+        from regcompare import programs
+
+        return programs.plan_case(case, frameworks)  # type: ignore[return-value]
     spec = case.spec
     registry = adapters.conventions()
     runnable = [c for c in registry.values() if c.executed and c.framework in frameworks and _runs_here(c, case)]

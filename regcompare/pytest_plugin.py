@@ -246,6 +246,9 @@ class CaseFile(pytest.File):
         from regcompare.engine import judge, run_items
 
         state = self.config.stash[_STATE]
+        if self.case.spec.programs is not None:
+            self._evaluate_programs()
+            return
         batch = [it for it in self.items if it.framework == framework and it.rows is None and it.selected]
         batch += [it for it in wanted if it.framework == framework and it.rows is None and it not in batch]
         if not batch:
@@ -254,6 +257,17 @@ class CaseFile(pytest.File):
         for it, outcome in zip(batch, outcomes, strict=True):
             exact = state.inputs.exact(self.case, it.engine_item.dtype)
             it.rows = judge(it.engine_item, outcome, exact)
+
+    def _evaluate_programs(self) -> None:
+        """A program case's sides are judged pairwise: every side runs, then each item gets its pairs' rows."""
+        from regcompare.engine import run_items
+        from regcompare.programs import judge_case
+
+        state = self.config.stash[_STATE]
+        engine_items = [it.engine_item for it in self.items]
+        outcomes = run_items(engine_items, state.pool, state.inputs)
+        for it, rows in zip(self.items, judge_case(engine_items, outcomes, state.inputs.exact), strict=True):
+            it.rows = rows
 
     def ensure(self, items: list[CaseItem]) -> None:
         for framework in dict.fromkeys(it.framework for it in items if it.rows is None):
@@ -322,6 +336,8 @@ def _line_of(item: EngineItem) -> int:
     """The line of the regularizer (or ``expect`` entry) this item comes from; the case's line otherwise."""
     from regcompare.engine import placed_of
 
+    if item.quantity == "program":
+        return item.line
     case, reg = item.case, item.regularizer
     for i, spec in enumerate(case.spec.regularizers):
         # Placed entries (scope/param) may share coefficients: the placement tells them apart.

@@ -1,4 +1,4 @@
-"""Learning-rate schedules as each framework's real scheduler class runs them (DESIGN.md §7 ``optimizer.schedule``).
+"""Learning-rate schedules as each framework's real scheduler class runs them (docs/case-format.md, ``schedule``).
 
 The canonical lr of each step is ``regcompare.rules.schedule_lr``; this module is the data that maps a case's
 schedule onto one scheduler class per framework, with the class's own arguments and how a training loop steps it,

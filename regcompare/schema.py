@@ -249,13 +249,15 @@ class KnownSpec(Strict):
     tensor: str | None = None
     variant: str | None = None
     """For ``update``: the optimizer variant (``fused``, ...); ``default`` is the plain call."""
+    against: str | None = None
+    """For a program case: the other side of a pair row (``torch``, ``oracle``; regcompare.programs)."""
 
     def selects(self, row: dict[str, Any]) -> bool:
         variant = None if self.variant is None else (row.get("variant") or "default")
         return variant == self.variant and all(
             want is None or row.get(key) == want
             for key, want in (("framework", self.framework), ("api", self.api), ("quantity", self.quantity),
-                              ("dtype", self.dtype), ("tensor", self.tensor))
+                              ("dtype", self.dtype), ("tensor", self.tensor), ("against", self.against))
         )
 
 
@@ -284,6 +286,11 @@ class CaseSpec(Strict):
     mixed_precision: MixedPrecisionSpec | None = None
     """For ``update``: run the mixed-precision APIs (and only them): low-precision model, float32 master weights,
     loss scaling, the regularizer inside and outside the scaled loss."""
+    programs: dict[str, str] | None = None
+    """Per framework, the user's own code building ``opt`` from ``params`` (docs/programs.md); such a case runs its
+    programs and compares them pairwise (and with the oracle when ``optimizer`` and ``regularizers`` are given)."""
+    translate: list[Literal["paconvert", "regcompare"]] = []
+    """Translators whose version of ``programs.torch`` is run too, each compared with the torch program."""
 
 
 #: Which models a mapping under each top-level key holds.

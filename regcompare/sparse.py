@@ -1,4 +1,4 @@
-"""Sparse gradients (DESIGN.md §7 ``sparse: [names]``): embedding tables whose all-zero gradient rows are absent.
+"""Sparse gradients (docs/case-format.md ``sparse: [names]``): embedding tables whose all-zero gradient rows are absent.
 
 The question each API answers: does the decay touch the rows that are not in this step's gradient? Two answers:
 

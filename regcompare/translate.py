@@ -95,6 +95,11 @@ def _value(text: str) -> float | bool | tuple[float, ...]:
         parts = tuple(float(p) for p in text.strip("()[] ").split(",") if p.strip())
     except ValueError:
         raise TranslateError(f"{text!r} is not a number, a tuple of numbers, true or false") from None
+    if not parts:
+        raise TranslateError(f"{text!r} is not a number, a tuple of numbers, true or false")
+    bad = [p for p in parts if not math.isfinite(p)]
+    if bad:
+        raise TranslateError(f"{text!r}: {bad[0]} is not a finite number; no optimizer steps with it")
     return parts[0] if len(parts) == 1 else parts
 
 
@@ -111,6 +116,54 @@ def parse_args(pairs: list[str]) -> dict[str, float | bool]:
         else:
             out[name] = value
     return out
+
+
+#: Keywords of the real calls that name another registry API (``torch.optim.Adam(decoupled_weight_decay=True)`` is
+#: ``torch.optim.Adam.decoupled``) or that ``translate`` carries at their default only.
+_SWITCHES = {"decoupled_weight_decay": ".decoupled"}
+_DEFAULT_ONLY = {"amsgrad": False}
+
+
+def real_keywords(api: str, native: dict[str, float | bool]) -> tuple[str, dict[str, float | bool]]:
+    """The registry API and arguments of a call written with the real keywords: ``decoupled_weight_decay=True``
+    picks the decoupled record, a keyword at its default (``amsgrad=False``, ``decoupled_weight_decay=False``) is
+    dropped, ``amsgrad=True`` is refused unless the API's record takes it."""
+    table = adapters.conventions()
+    out = dict(native)
+    for key, suffix in _SWITCHES.items():
+        if key in out:
+            on = out.pop(key)
+            if on and api + suffix not in table:
+                raise TranslateError(f"{api} with {key}=True is not in the registry; translate knows "
+                                     f"{', '.join(a for a in table if a.endswith(suffix))}")
+            api = api + suffix if on else api
+    conv = table.get(api)
+    hypers = {h.name for c in (conv.optimizers if conv else ()) for h in c.hypers}
+    for key, default in _DEFAULT_ONLY.items():
+        if key in out and key not in hypers:
+            if out[key] != default:
+                raise TranslateError(f"{key}={out[key]} is not modelled for {api} yet: translate carries {key} "
+                                     f"at its default ({default}) only")
+            del out[key]
+    return api, out
+
+
+def validate(src: Source) -> None:
+    """Refuse what no optimizer runs with: a negative decay coefficient, and settings outside their rule's range
+    (the case format's own checks, regcompare.rules: momentum and the betas in [0, 1), lr and eps > 0)."""
+    if src.reg.l1 < 0 or src.reg.l2 < 0:
+        raise TranslateError(f"negative decay (canonical l1={src.reg.l1:g}, l2={src.reg.l2:g}): a decay coefficient "
+                             f"is >= 0")
+    for setting in rules.settings_of(src.call.family):
+        value = src.settings.get(setting.key)
+        if value is None or isinstance(value, bool):
+            continue
+        bounds = {"positive": (value > 0, "> 0"), "nonnegative": (value >= 0, ">= 0"),
+                  "fraction": (0 <= value < 1, "in [0, 1)"), "unit": (0 <= value <= 1, "in [0, 1]")}
+        ok, rule = bounds.get(setting.kind, (True, ""))
+        if not ok:
+            names = [h.name for h in src.call.hypers if h.key == setting.key]
+            raise TranslateError(f"{names[0] if names else setting.key}={value:g}: {setting.key} must be {rule}")
 
 
 def source(api: str, native: dict[str, float | bool], family: str | None = None) -> Source:
@@ -286,8 +339,17 @@ def _update_frameworks() -> list[str]:
 
 def command(api: str, pairs: list[str], family: str | None = None) -> str:
     """The text ``regcompare translate`` prints; ``TranslateError`` for an unknown API or argument."""
+    src = parsed_source(api, pairs, family)
+    return render(src, translations(src))
+
+
+def parsed_source(api: str, pairs: list[str], family: str | None = None) -> Source:
+    """The command line's source call, checked: real keywords mapped, impossible values refused."""
     try:
-        src = source(api, parse_args(pairs), family)
+        src = source(*real_keywords(api, parse_args(pairs)), family)
+    except TranslateError:
+        raise
     except ValueError as exc:  # includes the registry's own "has no argument" message
         raise TranslateError(str(exc)) from None
-    return render(src, translations(src))
+    validate(src)
+    return src

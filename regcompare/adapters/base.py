@@ -64,10 +64,31 @@ class Adapter:
         overrides this, and a new optimizer then needs a registry record only, no entry in ``apis``."""
         raise LookupError(f"{self.framework} adapter has no API {task.api!r}")
 
+    def program(self, task: Task) -> Value:
+        """A program case's snippet run and trained in this framework's idiom: each weight after every step,
+        stacked (regcompare.program_run). Adapters that can run user code override this."""
+        raise LookupError(f"{self.framework} adapter runs no programs")
+
     def run(self, task: Task) -> Value:
+        if task.quantity == "program":
+            return self.program(task)
         call = self.apis.get(task.api)
         if call is None and task.quantity == "update" and task.options.get("optimizer") == task.api:
             call = self.optimizer
         if call is None:
             raise LookupError(f"{self.framework} adapter has no API {task.api!r}")
         return call(task)
+
+
+def tuple_args(args: dict[str, Any]) -> dict[str, Any]:
+    """The registry's flat argument names as the frameworks take them: ``etas[0]``, ``etas[1]`` become one tuple
+    ``etas`` (torch ``betas``/``etas``/``step_sizes``, paddle ``etas``/``learning_rate_range``)."""
+    out: dict[str, Any] = {}
+    items: dict[str, dict[int, Any]] = {}
+    for key, value in args.items():
+        if "[" in key:
+            base, index = key[:-1].split("[")
+            items.setdefault(base, {})[int(index)] = value
+        else:
+            out[key] = value
+    return out | {base: tuple(parts[i] for i in sorted(parts)) for base, parts in items.items()}

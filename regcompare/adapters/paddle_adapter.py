@@ -34,8 +34,8 @@ from typing import Any
 import ml_dtypes
 import numpy as np
 
-from regcompare import measure, schedules
-from regcompare.adapters.base import Adapter, Task, Unsupported, Value
+from regcompare import measure, program_run, schedules
+from regcompare.adapters.base import Adapter, Task, Unsupported, Value, tuple_args
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
 
@@ -178,6 +178,20 @@ def _groups(
     return [g for g in groups if g["params"]], {}
 
 
+def _closure(
+    optimizer: paddle.optimizer.Optimizer, params: dict[str, paddle.Tensor], grads: dict[str, paddle.Tensor]
+) -> Callable[[], paddle.Tensor]:
+    """The closure LBFGS.step calls at each inner iteration: the loss Σ grads⊙w and its gradient."""
+
+    def closure() -> paddle.Tensor:
+        optimizer.clear_grad()
+        loss = functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()])
+        loss.backward()
+        return loss
+
+    return closure
+
+
 class PaddleAdapter(Adapter):
     framework = "paddle"
     # Paddle's only refusal seen on these APIs is a missing CPU kernel, narrowed to ``Unsupported`` by
@@ -198,6 +212,8 @@ class PaddleAdapter(Adapter):
             "paddle.optimizer.Momentum": self.optimizer_update,
             "paddle.optimizer.Adam": self.optimizer_update,
             "paddle.optimizer.AdamW": self.optimizer_update,
+            "paddle.param_group.int_weight_decay": self.int_group_decay,
+            "paddle.optimizer.ASGD.batch_num": self.optimizer_update,
             "paddle.nn.utils.weight_norm": weight_norm,
             "paddle.amp.GradScaler": amp_update,
             "paddle.nn.Embedding.sparse": sparse_update,
@@ -275,7 +291,7 @@ class PaddleAdapter(Adapter):
         _require(task, "update")
         params = {n: to_parameter(w, task.dtype, _attr_of(task, n, attr)) for n, w in task.weights.items()}
         cls = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])
-        args = dict(task.options["args"])
+        args = tuple_args(task.options["args"])
         if args.pop("scope_by", None) == "apply_decay_param_fun":
             # AdamW decays the parameters whose name the function accepts (adamw.py _append_decoupled_weight_decay)
             names = {params[n].name for n in task.options["scope"]}
@@ -290,11 +306,32 @@ class PaddleAdapter(Adapter):
             # The advice to keep FP16/BF16 moments in float32 is about accuracy, which is what is measured here.
             warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
             for _ in range(task.options["steps"]):
+                if isinstance(optimizer, paddle.optimizer.LBFGS):
+                    optimizer.step(_closure(optimizer, params, grads))  # it evaluates the loss again
+                    continue
                 functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()]).backward()
                 optimizer.step()
                 optimizer.clear_grad()
                 if scheduler is not None:
                     scheduler.step()  # after optimizer.step(), as paddle's docs order them
+        return {n: to_numpy(p) for n, p in params.items()}
+
+    def int_group_decay(self, task: Task) -> Value:
+        """One param group ``{"params": all, "weight_decay": <int>}``: an int coefficient, as paddle documents it
+        (``weight_decay (int|float|WeightDecayRegularizer|None)``)."""
+        _require(task, "update")
+        coeff = task.native.get("weight_decay", 0.0)
+        if coeff != int(coeff):
+            raise Unsupported(f"an int weight_decay needs an integral coefficient, not {coeff:g}")
+        params = {n: to_parameter(w, task.dtype) for n, w in task.weights.items()}
+        cls = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])
+        group = {"params": list(params.values()), "weight_decay": int(coeff)}
+        optimizer = cls(parameters=[group], **tuple_args(task.options["args"]))
+        grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
+        for _ in range(task.options["steps"]):
+            functools.reduce(operator.add, [paddle.sum(p * grads[n]) for n, p in params.items()]).backward()
+            optimizer.step()
+            optimizer.clear_grad()
         return {n: to_numpy(p) for n, p in params.items()}
 
     def sgd(self, task: Task) -> Value:
@@ -327,6 +364,81 @@ class PaddleAdapter(Adapter):
             warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
             optimizer.step()
         return {n: measure.term_from_step(task.weights[n], to_numpy(p), lr) for n, p in params.items()}
+
+    # --- program cases (regcompare.program_run, docs/programs.md) -------------------------------------------
+
+    def program(self, task: Task) -> Value:
+        """The user's snippet run on ``params`` (paddle parameters) or its ``model``, trained ``steps`` steps in
+        paddle's idiom: ``loss.backward()`` (the loss Σ g⊙w), ``opt.step()``, ``opt.clear_grad()``, then
+        ``scheduler.step()``; the weights after every step, in the case's layout."""
+        params = {n: to_parameter(w, task.dtype) for n, w in task.weights.items()}
+        previous = paddle.get_default_dtype()
+        paddle.set_default_dtype(task.dtype if task.dtype in ("float32", "float64") else previous)
+        try:
+            names = program_run.run_snippet(task, {"paddle": paddle, "nn": paddle.nn, "params": params})
+        finally:
+            paddle.set_default_dtype(previous)
+        model = names.get("model")
+        bound = _bound(task, model, params)
+        opt, scheduler, custom = names["opt"], names.get("scheduler"), names.get("step")
+        grads = {n: to_parameter(g, task.dtype).detach() for n, g in task.options["grads"].items()}
+
+        def weight(name: str) -> paddle.Tensor:
+            entry = bound[name]
+            return entry.param.T if entry.transposed else entry.param
+
+        def loss_fn() -> paddle.Tensor:
+            return functools.reduce(operator.add, [paddle.sum(grads[n] * weight(n)) for n in bound])
+
+        def step() -> None:
+            if custom is not None:
+                custom(loss_fn)
+                return
+            loss_fn().backward()
+            opt.step()
+            opt.clear_grad()
+
+        def read() -> dict[str, np.ndarray]:
+            return {n: to_numpy(weight(n)).copy() for n in bound}
+
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Accumulating with FP16/BF16", category=UserWarning)
+            history = program_run.train(task.options["steps"], step, scheduler and scheduler.step, read)
+        mapping = program_run.mapping_text(bound) if model is not None else ""
+        return {n: np.stack(h) for n, h in history.items()} | {program_run.MAPPING_KEY: np.asarray(mapping)}
+
+
+def _layout(model: paddle.nn.Layer) -> list[program_run.LayoutEntry]:
+    """A layer's trainable parameters in the common (Keras) vocabulary: paddle's ``Linear.weight`` is (in, out),
+    the kernel's own layout; a BatchNorm's ``weight``/``bias`` are its gamma/beta."""
+    entries = []
+    seen: set[int] = set()
+    for prefix, layer in model.named_sublayers(include_self=True):
+        for attr, param in layer.named_parameters(include_sublayers=False):
+            if param.stop_gradient or id(param) in seen:
+                continue
+            seen.add(id(param))
+            name = attr
+            if isinstance(layer, paddle.nn.Linear) and attr == "weight":
+                name = "kernel"
+            elif isinstance(layer, paddle.nn.layer.norm._BatchNormBase):
+                name = {"weight": "gamma", "bias": "beta"}.get(attr, attr)
+            where = f"{prefix + '.' if prefix else ''}{type(layer).__name__}.{attr}"
+            entries.append(program_run.LayoutEntry(name, where, param))
+    return entries
+
+
+def _bound(task: Task, model: paddle.nn.Layer | None, params: dict[str, paddle.Tensor]) -> dict[str, Any]:
+    """The case's weights as the parameters the program trains: ``params``, or the model's set to the case's values."""
+    if model is None:
+        return {n: program_run.LayoutEntry(n, n, p) for n, p in params.items()}
+    bound = program_run.bind(list(task.weights), _layout(model))
+    for name, entry in bound.items():
+        if entry.param.dtype != _PADDLE_DTYPES[task.dtype]:
+            raise program_run.ProgramError(f"the model's {entry.where} is {entry.param.dtype}, the case's dtype "
+                                           f"{task.dtype}: build the layer in that dtype")
+        entry.param.set_value(np.asarray(task.weights[name]))
+    return bound
 
 
 # --- mixed precision: paddle.amp --------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ Keras 3.15 does per dtype (keras/src/regularizers/regularizers.py), and what thi
 from __future__ import annotations
 
 import os
+import re
 
 # Quiet TF's C++ start-up chatter; set before the import, because TF reads it once when it loads.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -28,8 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from regcompare import schedules
-from regcompare.adapters.base import Adapter, Task, Unsupported, Value
+from regcompare import program_run, schedules
+from regcompare.adapters.base import Adapter, Task, Unsupported, Value, tuple_args
 from regcompare.trajectory import minibatches
 
 #: A penalty of one tensor, built from the task's native arguments: the framework call under test.
@@ -132,6 +133,8 @@ class TensorflowAdapter(Adapter):
             "keras.optimizers.LossScaleOptimizer": self.loss_scale_update,
             "keras.layers.Embedding": self.embedding_update,
             "keras.layers.Embedding.embeddings_regularizer": self.embedding_update,
+            "keras.optimizers.Ftrl.proximal": self.ftrl_arguments,
+            "keras.optimizers.Ftrl.shrinkage": self.ftrl_arguments,
         }
 
     def optimizer(self, task: Task) -> Value:
@@ -175,8 +178,18 @@ class TensorflowAdapter(Adapter):
         """
         if "scope" in task.options or "param" in task.options:
             return self.layer_update(task, None, weight_decay=task.native.get("weight_decay"))
+        return self._steps(task, self._optimizer(task, weight_decay=task.native.get("weight_decay")))
+
+    def ftrl_arguments(self, task: Task) -> Value:
+        """``keras.optimizers.Ftrl(l1_regularization_strength=…, l2_…, l2_shrinkage_…)``: Ftrl's own regularization
+        arguments, applied inside its update (no weight_decay)."""
+        if task.quantity != "update":
+            raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+        return self._steps(task, self._optimizer(task, **task.native))
+
+    def _steps(self, task: Task, optimizer: keras.optimizers.Optimizer) -> Value:
+        """``steps`` calls of ``optimizer.apply_gradients`` with the case's loss gradients, on plain variables."""
         variables = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
-        optimizer = self._optimizer(task, weight_decay=task.native.get("weight_decay"))
         grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
         for _ in range(task.options["steps"]):
             with weight_decay_refusal(optimizer):
@@ -290,7 +303,7 @@ class TensorflowAdapter(Adapter):
 
     def _optimizer(self, task: Task, **extra: float | None) -> keras.optimizers.Optimizer:
         cls = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])
-        args = {k: v for k, v in task.options["args"].items() if k != "scope_by"}  # a placement, not an argument
+        args = {k: v for k, v in tuple_args(task.options["args"]).items() if k != "scope_by"}  # a placement
         kwargs = {**args, **extra}
         holder: list[keras.optimizers.Optimizer] = []
         optimizer = cls(**kwargs | scheduled_kwargs(task, kwargs, holder))
@@ -313,6 +326,73 @@ class TensorflowAdapter(Adapter):
             penalty, [variables[n] for n in names], unconnected_gradients=tf.UnconnectedGradients.ZERO
         )
         return {name: to_numpy(g) for name, g in zip(names, grads, strict=True)}
+
+    # --- program cases (regcompare.program_run, docs/programs.md) -------------------------------------------
+
+    def program(self, task: Task) -> Value:
+        """The user's snippet run on ``params`` (``keras.Variable``s) or its ``model``, trained ``steps`` steps
+        in Keras' idiom: loss Σ g⊙w plus ``model.losses`` (the regularization losses, as ``fit()`` adds them),
+        gradient by ``tf.GradientTape``, ``opt.apply_gradients``. A snippet's own ``step(loss_fn)`` replaces
+        this loop (a custom training loop, which may forget ``model.losses``)."""
+        params = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
+        previous = keras.config.floatx()
+        keras.config.set_floatx(task.dtype if task.dtype != "bfloat16" else previous)
+        try:
+            names = program_run.run_snippet(task, {"tf": tf, "keras": keras, "params": params})
+        finally:
+            keras.config.set_floatx(previous)
+        if "scheduler" in names:
+            raise program_run.ProgramError("Keras takes a schedule as the optimizer's learning_rate, not `scheduler`")
+        model = names.get("model")
+        bound = _bound(task, model, params)
+        opt, custom = names["opt"], names.get("step")
+        grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
+        variables = [e.param for e in bound.values()]
+
+        def weight(name: str) -> tf.Tensor:
+            entry = bound[name]
+            return tf.transpose(entry.param) if entry.transposed else tf.convert_to_tensor(entry.param)
+
+        def loss_fn() -> tf.Tensor:
+            return tf.add_n([tf.reduce_sum(grads[n] * weight(n)) for n in bound])
+
+        def step() -> None:
+            if custom is not None:
+                custom(loss_fn)
+                return
+            with tf.GradientTape() as tape:
+                loss = tf.add_n([loss_fn(), *(model.losses if model is not None else [])])
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+
+        def read() -> dict[str, np.ndarray]:
+            return {n: to_numpy(weight(n)).copy() for n in bound}
+
+        history = program_run.train(task.options["steps"], step, None, read)
+        mapping = program_run.mapping_text(bound) if model is not None else ""
+        return {n: np.stack(h) for n, h in history.items()} | {program_run.MAPPING_KEY: np.asarray(mapping)}
+
+
+def _layout(model: keras.layers.Layer) -> list[program_run.LayoutEntry]:
+    """A layer's trainable variables by their own Keras names (``kernel``, ``bias``, ``gamma``, ``beta``): the
+    common vocabulary, in the layout the case's weights are given in."""
+    # Keras numbers layer names per process (dense_3/kernel): the number is dropped, so the text is reproducible.
+    return [program_run.LayoutEntry(v.name, re.sub(r"_\d+(?=/|$)", "", v.path), v) for v in model.trainable_weights]
+
+
+def _bound(task: Task, model: keras.layers.Layer | None, params: dict[str, keras.Variable]) -> dict[str, Any]:
+    """The case's weights as the variables the program trains: ``params``, or the model's variables (which must
+    be built: call ``model.build(shape)`` in the snippet) set to the case's values."""
+    if model is None:
+        return {n: program_run.LayoutEntry(n, n, v) for n, v in params.items()}
+    if not model.built:
+        raise program_run.ProgramError("the snippet's model is not built: call model.build(input_shape)")
+    bound = program_run.bind(list(task.weights), _layout(model))
+    for name, entry in bound.items():
+        if entry.param.dtype != task.dtype:
+            raise program_run.ProgramError(f"the model's {entry.where} is {entry.param.dtype}, the case's dtype "
+                                           f"{task.dtype}: build the layer with dtype={task.dtype!r}")
+        entry.param.assign(np.asarray(task.weights[name]))
+    return bound
 
 
 # --- trajectory: d2l's weight-decay experiment (d2l's TensorFlow code, Keras 3) -----------------------------------

@@ -8,13 +8,14 @@ import functools
 import operator
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import ml_dtypes
 import numpy as np
 import torch
 
-from regcompare import measure, schedules
-from regcompare.adapters.base import Adapter, Task, Value
+from regcompare import measure, program_run, schedules
+from regcompare.adapters.base import Adapter, Task, Value, tuple_args
 from regcompare.conventions import weight_norm_g_shape, weight_norm_tensors
 from regcompare.trajectory import minibatches
 
@@ -25,11 +26,10 @@ def optimizer_class(api: str) -> type[torch.optim.Optimizer]:
 
 
 def optimizer_kwargs(args: dict[str, float | bool]) -> dict[str, object]:
-    """The registry's flat argument names as torch takes them: ``betas[0]``, ``betas[1]`` become ``betas``."""
-    kwargs: dict[str, object] = {k: v for k, v in args.items() if "[" not in k}
-    if "betas[0]" in args:
-        kwargs["betas"] = (args["betas[0]"], args["betas[1]"])
-    return kwargs
+    """The registry's flat argument names as torch takes them: ``betas[0]``, ``betas[1]`` become ``betas`` (and
+    ``etas``, ``step_sizes``, ``eps``, ``ns_coefficients`` likewise)."""
+    return tuple_args(args)
+
 
 #: A loss term over the named parameters (None: nothing to add).
 Penalty = Callable[[dict[str, torch.Tensor]], "torch.Tensor | None"]
@@ -97,6 +97,7 @@ class TorchAdapter(Adapter):
             "torch.optim.Adam.decoupled": self.adam_decoupled,
             "torch.optim.NAdam.decoupled": self.adam_decoupled,
             "torch.optim.RAdam.decoupled": self.adam_decoupled,
+            "torch.optim.LBFGS.penalty": self.lbfgs_penalty,
             "torch.nn.utils.parametrizations.weight_norm": weight_norm,
             "torch.amp.GradScaler": amp_update,
             "torch.nn.Embedding.sparse": sparse_update,
@@ -165,6 +166,8 @@ class TorchAdapter(Adapter):
         optimizer = cls(groups, **optimizer_kwargs(task.options["args"]), **decay, **extra)
         scheduler = lr_scheduler(task, optimizer)
         grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+        if cls is torch.optim.LBFGS:
+            return lbfgs_steps(task, optimizer, params, grads)
         for _ in range(task.options["steps"]):
             for name, w in params.items():
                 w.grad = grads[name].clone()  # the loss gradient, as backward() would leave it
@@ -175,6 +178,15 @@ class TorchAdapter(Adapter):
             if scheduler is not None:
                 scheduler.step()  # after optimizer.step(), as torch's docs order them
         return {n: to_numpy(w) for n, w in params.items()}
+
+    def lbfgs_penalty(self, task: Task) -> Value:
+        """``torch.optim.LBFGS`` with the hand-written penalty in its closure's loss (``task.native``)."""
+        if task.quantity != "update":
+            raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
+        params = self._params(task)
+        optimizer = torch.optim.LBFGS(list(params.values()), **optimizer_kwargs(task.options["args"]))
+        grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+        return lbfgs_steps(task, optimizer, params, grads)
 
     def sgd(self, task: Task) -> Value:
         """The weight-decay term of one real ``torch.optim.SGD`` step with a zero loss gradient."""
@@ -187,6 +199,84 @@ class TorchAdapter(Adapter):
             w.grad = torch.zeros_like(w)
         torch.optim.SGD(list(params.values()), lr=lr, weight_decay=weight_decay).step()
         return {n: measure.term_from_step(task.weights[n], to_numpy(w), lr) for n, w in params.items()}
+
+    # --- program cases (regcompare.program_run, docs/programs.md) -------------------------------------------
+
+    def program(self, task: Task) -> Value:
+        """The user's snippet run on ``params`` (or its ``model``), trained ``steps`` steps in torch's idiom:
+        ``zero_grad()``, ``loss.backward()`` (the loss Σ g⊙w, so every gradient is the case's g), ``opt.step()``,
+        then ``scheduler.step()``; the weights after every step, in the case's layout."""
+        params = self._params(task)
+        previous = torch.get_default_dtype()
+        if task.dtype in ("float32", "float64"):
+            torch.set_default_dtype(_TORCH_DTYPES[task.dtype])  # a layer the snippet builds gets the case's dtype
+        try:
+            names = program_run.run_snippet(task, {"torch": torch, "nn": torch.nn, "params": params})
+        finally:
+            torch.set_default_dtype(previous)
+        bound = _bound(task, names.get("model"), params)
+        opt, scheduler, custom = names["opt"], names.get("scheduler"), names.get("step")
+        grads = {n: to_torch(g, task.dtype) for n, g in task.options["grads"].items()}
+
+        def weight(name: str) -> torch.Tensor:
+            entry = bound[name]
+            return entry.param.T if entry.transposed else entry.param
+
+        def loss_fn() -> torch.Tensor:
+            return functools.reduce(operator.add, [torch.sum(grads[n] * weight(n)) for n in bound])
+
+        def step() -> None:
+            if custom is not None:
+                custom(loss_fn)
+                return
+            opt.zero_grad()
+            loss_fn().backward()
+            opt.step()
+
+        def read() -> dict[str, np.ndarray]:
+            return {n: to_numpy(weight(n)).copy() for n in bound}
+
+        history = program_run.train(task.options["steps"], step, scheduler and scheduler.step, read)
+        out: dict[str, np.ndarray] = {n: np.stack(h) for n, h in history.items()}
+        return out | {program_run.MAPPING_KEY: np.asarray(program_run.mapping_text(bound) if names.get("model")
+                                                           is not None else "")}
+
+
+def _layout(model: torch.nn.Module) -> list[program_run.LayoutEntry]:
+    """A module's trainable parameters in the common (Keras) vocabulary: ``Linear.weight`` is the transposed
+    kernel, a BatchNorm's ``weight``/``bias`` are its gamma/beta; any other parameter keeps its own name."""
+    entries: list[program_run.LayoutEntry] = []
+    seen: set[int] = set()
+    for prefix, module in model.named_modules():
+        for attr, param in module.named_parameters(recurse=False):
+            if not param.requires_grad or id(param) in seen:
+                continue
+            seen.add(id(param))
+            kind = type(module).__name__
+            name, transposed = attr, False
+            if isinstance(module, torch.nn.Linear) and attr == "weight":
+                name, transposed = "kernel", True
+            elif isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                name = {"weight": "gamma", "bias": "beta"}.get(attr, attr)
+            where = f"{prefix + '.' if prefix else ''}{kind}.{attr}"
+            entries.append(program_run.LayoutEntry(name, where, param, transposed))
+    return entries
+
+
+def _bound(task: Task, model: torch.nn.Module | None, params: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """The case's weights as the tensors the program trains: ``params`` itself, or the model's parameters
+    set to the case's values (transposed where the layout says)."""
+    if model is None:
+        return {n: program_run.LayoutEntry(n, n, p) for n, p in params.items()}
+    bound = program_run.bind(list(task.weights), _layout(model))
+    with torch.no_grad():
+        for name, entry in bound.items():
+            if entry.param.dtype != _TORCH_DTYPES[task.dtype]:
+                raise program_run.ProgramError(f"the model's {entry.where} is {entry.param.dtype}, the case's "
+                                               f"dtype {task.dtype}: build the layer in that dtype")
+            value = to_torch(task.weights[name], task.dtype)
+            entry.param.copy_(value.T if entry.transposed else value)
+    return bound
 
 
 def _d2l_penalty(params: dict[str, torch.Tensor], l1: float, lambd: float) -> torch.Tensor | None:
@@ -266,6 +356,29 @@ def sparse_update(task: Task) -> Value:
         functools.reduce(operator.add, terms).backward()
         optimizer.step()
     return {n: to_numpy(p) for n, p in params.items()}
+
+
+def lbfgs_steps(
+    task: Task, optimizer: torch.optim.Optimizer, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor],
+) -> Value:
+    """``steps`` calls of ``optimizer.step(closure)``: LBFGS evaluates the loss Σ grads⊙w (plus the hand-written
+    penalty ``l1·Σ|w| + lambd·Σw²/2`` of ``task.native``, the d2l idiom) again at each inner iteration."""
+    lambd, l1 = task.native.get("lambd", 0.0), task.native.get("l1", 0.0)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = functools.reduce(operator.add, [torch.sum(w * grads[n]) for n, w in params.items()])
+        for w in params.values():  # a zero coefficient is not written, as a user would not write it
+            if lambd:
+                loss = loss + lambd * torch.sum(w.pow(2)) / 2
+            if l1:
+                loss = loss + l1 * torch.sum(torch.abs(w))
+        loss.backward()
+        return loss
+
+    for _ in range(task.options["steps"]):
+        optimizer.step(closure)
+    return {n: to_numpy(w) for n, w in params.items()}
 
 
 def _weight_norm_module(weight: torch.Tensor, dim: int | None) -> torch.nn.Module:

@@ -35,6 +35,46 @@ KERAS_ADAM = OptimizerCall("keras.optimizers.Adam", "adam",
 KERAS_ADAMW = OptimizerCall("keras.optimizers.AdamW", "adam",
                             (*adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7),
                             hyper("amsgrad", "amsgrad", False)), eps_on="v")
+# --- zoo: lion, lamb, adafactor, ftrl, muon (keras/src/optimizers/lion.py, lamb.py, adafactor.py, ftrl.py, muon.py) ---
+KERAS_LION = OptimizerCall("keras.optimizers.Lion", "lion", (
+    hyper("lr", "learning_rate", 1e-3), hyper("beta1", "beta_1", 0.9), hyper("beta2", "beta_2", 0.99)))
+KERAS_LAMB = OptimizerCall("keras.optimizers.Lamb", "lamb", (
+    hyper("lr", "learning_rate", 1e-3), hyper("beta1", "beta_1", 0.9), hyper("beta2", "beta_2", 0.999),
+    hyper("eps", "epsilon", 1e-7)), fixed=(("always_adapt", True),),
+    options=(("decay_in_ratio", False),),
+    why="Keras Lamb: weight_decay is the generic decoupled shrink w ← w − lr·λ·w before update_step "
+        "(BaseOptimizer._apply_weight_decay), so λw is not inside the trust ratio as in the paper and paddle; "
+        "‖w‖ is taken after the shrink (keras/src/optimizers/lamb.py Lamb.update_step)")
+KERAS_ADAFACTOR = OptimizerCall("keras.optimizers.Adafactor", "adafactor", (
+    hyper("lr", "learning_rate", 1e-3), hyper("beta2_decay", "beta_2_decay", -0.8), hyper("eps1", "epsilon_1", 1e-30),
+    hyper("eps2", "epsilon_2", 1e-3), hyper("d", "clip_threshold", 1.0)),
+    options=(("rms_before_decay", False),),
+    why="Keras Adafactor: weight_decay shrinks w before update_step (BaseOptimizer._apply_weight_decay), so the "
+        "relative step max(epsilon_2, RMS(w))·ρ_t is taken from the decayed weights; torch takes it before its "
+        "decay (torch/optim/_adafactor.py)")
+KERAS_MUON = OptimizerCall("keras.optimizers.Muon", "muon", (
+    hyper("lr", "learning_rate", 1e-3), hyper("momentum", "momentum", 0.95), hyper("nesterov", "nesterov", True),
+    hyper("ns_a", "muon_a", 3.4445), hyper("ns_b", "muon_b", -4.775), hyper("ns_c", "muon_c", 2.0315),
+    hyper("ns_steps", "ns_steps", 5)),
+    fixed=(("adjust_lr_fn", "match_rms_adamw"), ("eps", 1e-7)),
+    options=(("momentum_form", "sum"), ("norm_eps", "add")),
+    why="Keras Muon keeps m ← μm + g (torch: the lerp μ·buf + (1−μ)·g, the same direction ×1/(1−μ)) and divides by "
+        "‖x‖ + 1e-7 (torch: max(‖x‖, eps)) (keras/src/optimizers/muon.py _muon_update_step, "
+        "zeropower_via_newtonschulz5): they differ only through that 1e-7")
+_FTRL_HYPERS = (hyper("lr", "learning_rate", 1e-3), hyper("lr_power", "learning_rate_power", -0.5),
+                hyper("initial_accumulator_value", "initial_accumulator_value", 0.1), hyper("beta", "beta", 0.0))
+KERAS_FTRL = OptimizerCall("keras.optimizers.Ftrl", "ftrl", _FTRL_HYPERS)
+KERAS_FTRL_PROXIMAL = OptimizerCall(
+    "keras.optimizers.Ftrl", "ftrl", _FTRL_HYPERS, options=(("reg_form", "proximal"),),
+    why="Keras Ftrl's l1/l2_regularization_strength are proximal: w = (clip(z, ±λ₁) − z)/(√n/lr + β/lr + 2λ₂), the "
+        "penalty λ₁|w| + λ₂w² solved in closed form on the whole accumulated objective, never added to the gradient "
+        "(keras/src/optimizers/ftrl.py Ftrl.update_step); λ₁ = 0 can give exact zeros")
+KERAS_FTRL_SHRINKAGE = OptimizerCall(
+    "keras.optimizers.Ftrl", "ftrl", _FTRL_HYPERS, options=(("reg_form", "shrinkage"),),
+    why="Keras Ftrl's l2_shrinkage_regularization_strength adds 2λs·w to the gradient that enters z but not to the "
+        "accumulator n (which sums the loss gradient's squares only) (keras/src/optimizers/ftrl.py "
+        "Ftrl.update_step: grad_to_use vs new_accum)")
+_KERAS_ZOO_B = (KERAS_LION, KERAS_LAMB, KERAS_ADAFACTOR, KERAS_MUON, KERAS_FTRL)
 KERAS_F64 = ("In float64, Adam's bias corrections use float32-rounded betas (ops.cast of a Python float): "
              "about 7e-6 relative per step.")
 
@@ -73,7 +113,7 @@ _ZOO_A_KERAS = (
      ("No momentum_decay argument: the schedule is 0.96^t, torch's momentum_decay=1 — not torch's default 0.004. "
       "A case with another momentum_decay does not run it.", KERAS_F64)),
 )
-_KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM, *(call for _, call, _, _ in _ZOO_A_KERAS))
+_KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM, *_KERAS_ZOO_B, *(call for _, call, _, _ in _ZOO_A_KERAS))
 _KERAS_LAYER_PLACEMENT = Placement("the regularizer on the scoped weights only (each layer's kernel_regularizer)")
 _KERAS_PLACEMENT = Placement(
     "optimizer.exclude_from_weight_decay(var_list=<others>)",
@@ -226,5 +266,83 @@ RECORDS: tuple[Convention, ...] = (
         "Σ g⊙E[rows] + Σ layer.losses, the case's optimizer: " + UPDATE_OF_STEPS,
         caveats=("The regularizer's dense gradient turns the IndexedSlices into a dense tensor.",),
         role="layer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM)),
+    ),
+    # --- zoo: lion, lamb, adafactor, ftrl, muon ---
+    Convention(
+        "keras.optimizers.Lion", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + ": a direct shrink, then w ← w − lr·sign(β₁m + (1−β₁)g)",
+        "decoupled", f"keras.optimizers.Lion(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
+        caveats=("The decay is a direct shrink (the paper's decoupled decay), not L2: an L2 penalty in the loss goes "
+                 "through the sign and moves each weight by lr at most, whatever its size.",
+                 "Default beta_2=0.99 (Adam's 0.999); torch and paddle have no Lion."),
+        optimizers=(KERAS_LION,), role="optimizer",
+        placement=_KERAS_PLACEMENT,
+    ),
+    Convention(
+        "keras.optimizers.Lamb", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + ", before the trust ratio (paddle and the paper: λw inside it)",
+        "decoupled", f"keras.optimizers.Lamb(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "Default epsilon=1e-7 (paddle Lamb: 1e-6), added to √v̂.",
+                 "Always applies the trust ratio ‖w‖/‖r‖ (paddle: only where its lamb_weight_decay is nonzero, "
+                 "unless always_adapt=True)."),
+        optimizers=(KERAS_LAMB,), role="optimizer",
+        placement=_KERAS_PLACEMENT,
+    ),
+    Convention(
+        "keras.optimizers.Adafactor", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + "; the relative step then uses RMS of the decayed w",
+        "decoupled", f"keras.optimizers.Adafactor(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "relative_step changes nothing for a constant learning rate: ρ_t = min(lr, 1/√t) is taken "
+                 "either way (Adafactor.update_step).", "epsilon_1 is added to g² (torch clamps the estimate with "
+                 "it).", "Default learning_rate=0.001 (torch: 0.01)."),
+        optimizers=(KERAS_ADAFACTOR,), role="optimizer",
+        placement=_KERAS_PLACEMENT,
+    ),
+    Convention(
+        "keras.optimizers.Muon", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2", 1.0, 0.004),),
+        DECOUPLED.format(wd="weight_decay") + " (2-D variables; adam_weight_decay for the others)",
+        "decoupled", f"keras.optimizers.Muon(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "Only 2-D variables whose path has no 'embedding' (exclude_embeddings=True) and matches no "
+                 "exclude_layers get Muon; every other variable gets AdamW with adam_weight_decay.",
+                 "lr is scaled by rms_rate·√max(rows, cols) (rms_rate=0.2): torch's adjust_lr_fn='match_rms_adamw'.",
+                 "Default weight_decay=0.004 (torch Muon: 0.1)."),
+        optimizers=(KERAS_MUON,), role="optimizer",
+        placement=_KERAS_PLACEMENT,
+    ),
+    Convention(
+        "keras.optimizers.Ftrl", "tensorflow", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + ", then FTRL's closed-form step",
+        "decoupled", f"keras.optimizers.Ftrl(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "Ftrl has three regularization arguments of its own besides weight_decay: see "
+                 "keras.optimizers.Ftrl.proximal and keras.optimizers.Ftrl.shrinkage.",
+                 "Default initial_accumulator_value=0.1."),
+        optimizers=(KERAS_FTRL,), role="optimizer",
+        placement=_KERAS_PLACEMENT,
+    ),
+    Convention(
+        "keras.optimizers.Ftrl.proximal", "tensorflow", "update", ("update",),
+        (arg("l1_regularization_strength", "l1"), arg("l2_regularization_strength", "l2", 0.5)),
+        "proximal: λ₁|w| + λ₂w² in FTRL's closed form w = (clip(z, ±λ₁) − z)/(√n/lr + β/lr + 2λ₂), not in the "
+        "gradient (canonical l1 = λ₁, l2 = 2λ₂)",
+        "coupled", f"keras.optimizers.Ftrl(l1_regularization_strength=…, l2_regularization_strength=…): "
+                   f"{UPDATE_OF_STEPS}",
+        caveats=("Not the L1/L2 penalty's gradient: the proximal step sets a weight to exactly 0 while |z| ≤ λ₁, and "
+                 "λ₂ acts on the accumulated objective (McMahan et al. 2013).", "No ½: λ₂w², canonical l2 = 2λ₂."),
+        optimizers=(KERAS_FTRL_PROXIMAL,), role="optimizer",
+    ),
+    Convention(
+        "keras.optimizers.Ftrl.shrinkage", "tensorflow", "update", ("update",),
+        (arg("l2_shrinkage_regularization_strength", "l2", 0.5),),
+        "shrinkage: 2λs·w added to the gradient of z only; the accumulator n sums the loss gradient's squares "
+        "(canonical l2 = 2λs)",
+        "coupled", f"keras.optimizers.Ftrl(l2_shrinkage_regularization_strength=…): {UPDATE_OF_STEPS}",
+        caveats=("Documented as 'an L2 penalty added to the loss', which it is for z but not for n: the "
+                 "per-coordinate step sizes ignore the penalty's gradient.",),
+        optimizers=(KERAS_FTRL_SHRINKAGE,), role="optimizer",
     ),
 )

@@ -293,7 +293,7 @@ class OptimizerCall:
             if name == "scope_by":
                 continue  # a placement variant's mechanism (Placement.variants), not an argument of the class
             base = name.split("[")[0]
-            parts.setdefault(base, []).append(_fmt(value))
+            parts.setdefault(base, []).append(_code(value))
         args = [f"{k}=({', '.join(v)})" if len(v) > 1 else f"{k}={v[0]}" for k, v in parts.items()]
         return f"{self.api}({', '.join(([extra] if extra else []) + args)})"
 
@@ -356,6 +356,13 @@ def weight_norm_g_shape(shape: tuple[int, ...], dim: int | None) -> tuple[int, .
 
 def _fmt(value: float | bool | str) -> str:
     return str(value) if isinstance(value, bool | str) else f"{value:g}"
+
+
+def _code(value: float | bool) -> str:
+    """As Python source: a float stays a float (``0.0``, not ``0``: keras.optimizers.SGD refuses ``momentum=0``,
+    found by running ``regcompare translate``'s own output as a program case)."""
+    text = _fmt(value)
+    return text if isinstance(value, bool) or any(c in text for c in ".einf") else f"{text}.0"
 
 
 def arg(name: str, term: Term, factor: float = 1.0, default: float | None = 0.0) -> Param:

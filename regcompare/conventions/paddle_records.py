@@ -89,6 +89,55 @@ _ZOO_A_PADDLE = (
 )
 _PADDLE_OPTIMIZERS = (PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAM, *(call for call, _, _ in _ZOO_A_PADDLE))
 
+# --- zoo: asgd, lamb, rprop, lbfgs (paddle/optimizer/asgd.py, lamb.py, rprop.py, lbfgs.py; optimizer.py) ---
+PADDLE_RPROP = OptimizerCall("paddle.optimizer.Rprop", "rprop", (
+    hyper("lr", "learning_rate", 1e-3), hyper("etaminus", "etas[0]", 0.5), hyper("etaplus", "etas[1]", 1.2),
+    hyper("step_size_min", "learning_rate_range[0]", 1e-5), hyper("step_size_max", "learning_rate_range[1]", 50.0)))
+_RPROP_ZERO_DECAY = (
+    "paddle Rprop takes no weight_decay but passes weight_decay=0.0 to Optimizer.__init__, which builds "
+    "L2Decay(0.0) (optimizer.py: `if isinstance(weight_decay, float): self.regularization = L2Decay(weight_decay)`): "
+    "the gradient gets 0·w added, so an infinite weight becomes NaN (torch Rprop leaves it infinite)")
+PADDLE_ASGD = OptimizerCall("paddle.optimizer.ASGD", "asgd", (hyper("lr", "learning_rate", 1e-3),),
+                            fixed=(("lambd", 0.0),))
+PADDLE_ASGD_SAG = OptimizerCall(
+    "paddle.optimizer.ASGD", "asgd", (hyper("lr", "learning_rate", 1e-3), hyper("sag batches", "batch_num", 3)),
+    fixed=(("lambd", 0.0),), options=(("sag_batches", 3),),
+    why="paddle.optimizer.ASGD(batch_num=3) is SAG: each step moves by lr times the average of the last 3 gradients "
+        "(the weight decay inside each), not by the current one (paddle/optimizer/asgd.py docstring and "
+        "_append_optimize_op: d ← d − y_i + g, x ← x − lr·d/min(m+1, batch_num))")
+_ASGD_IS_SAG = (
+    "paddle.optimizer.ASGD is SAG (stochastic average gradient, Schmidt et al.), not torch's averaged SGD: "
+    "x ← x − lr·(d/min(m+1, batch_num) + λx), d the sum of the last batch_num gradients (asgd.py docstring and "
+    "_append_optimize_op); with the default batch_num=1 it is SGD, i.e. torch's ASGD with lambd=0 only")
+_LAMB_HYPERS = (hyper("lr", "learning_rate", 1e-3), hyper("beta1", "beta1", 0.9), hyper("beta2", "beta2", 0.999),
+                hyper("eps", "epsilon", 1e-6), hyper("always_adapt", "always_adapt", False))
+PADDLE_LAMB = OptimizerCall("paddle.optimizer.Lamb", "lamb", _LAMB_HYPERS)
+# With a ParamAttr regularizer Lamb's own decay is off: lamb_weight_decay defaults to 0.01, so it is passed as 0.0
+# (the key is no case setting: the hyper always passes its default).
+PADDLE_LAMB_NO_OWN_DECAY = OptimizerCall("paddle.optimizer.Lamb", "lamb",
+                                         (*_LAMB_HYPERS, hyper("no own decay", "lamb_weight_decay", 0.0)))
+_PADDLE_F64_BETAS = (
+    "paddle's lamb kernel keeps β₁, β₂ as float32 attributes: in float64 the moments use the float32-rounded betas "
+    "and the powers βᵗ start at the float64 β and are multiplied by the float32 one each step (this reproduces "
+    "paddle to 5e-15); ~1e-6 relative off the float64 reference where λ ≠ 0 (else the ratio cancels it)")
+PADDLE_LBFGS = OptimizerCall("paddle.optimizer.LBFGS", "lbfgs", (
+    hyper("lr", "learning_rate", 1.0), hyper("max_iter", "max_iter", 20), hyper("max_eval", "max_eval", 25),
+    hyper("tolerance_grad", "tolerance_grad", 1e-7), hyper("tolerance_change", "tolerance_change", 1e-9),
+    hyper("history_size", "history_size", 100)))
+_LBFGS_IGNORES = (
+    "paddle LBFGS accepts weight_decay (documented: 'the strategy of regularization') and ignores it: LBFGS.step "
+    "reads p.grad as the closure left it (_gather_flat_grad) and never calls the regularization "
+    "(Optimizer._create_regularization_of_grad), so the weights are those of no decay at all")
+_INT_GROUP = (
+    "Optimizer.__init__ turns an int weight_decay into L2Decay(float(…)), but Optimizer._add_param_group turns only "
+    "a float into L2Decay and keeps an int as the parameter's regularizer, which step() then calls: "
+    "TypeError: 'int' object is not callable (paddle/optimizer/optimizer.py _add_param_group)")
+#: Optimizers an optimizer-level regularizer object (weight_decay=L2Decay(…)) runs with.
+_PADDLE_REG_OPTIMIZERS = (*_PADDLE_OPTIMIZERS, PADDLE_ASGD)
+#: Optimizers a ParamAttr regularizer runs with: those taking an optimizer-level regularizer too, and those that
+#: take none of their own (Rprop), where a ParamAttr is the only way to regularize.
+_PADDLE_PARAM_OPTIMIZERS = (*_PADDLE_REG_OPTIMIZERS, PADDLE_RPROP, PADDLE_LAMB_NO_OWN_DECAY)
+
 _PADDLE_PARAM_PLACEMENT = Placement("ParamAttr(regularizer=…) on the scoped parameters only")
 _PADDLE_REGULARIZER_PLACEMENT = Placement(GROUPS)
 _PADDLE_OVERRIDE = (
@@ -171,7 +220,7 @@ RECORDS: tuple[Convention, ...] = (
         (arg("coeff", "l2"),),
         "gradient += coeff·w",
         "coupled", f"paddle.optimizer.SGD(weight_decay=paddle.regularizer.L2Decay(coeff)): {STEP}",
-        optimizers=_PADDLE_OPTIMIZERS, role="optimizer regularizer",
+        optimizers=_PADDLE_REG_OPTIMIZERS, role="optimizer regularizer",
         placement=_PADDLE_REGULARIZER_PLACEMENT,
     ),
     Convention(
@@ -179,7 +228,7 @@ RECORDS: tuple[Convention, ...] = (
         (arg("coeff", "l1"),),
         "gradient += coeff·sign(w)",
         "coupled", f"paddle.optimizer.SGD(weight_decay=paddle.regularizer.L1Decay(coeff)): {STEP}",
-        optimizers=_PADDLE_OPTIMIZERS, role="optimizer regularizer",
+        optimizers=_PADDLE_REG_OPTIMIZERS, role="optimizer regularizer",
         placement=_PADDLE_REGULARIZER_PLACEMENT,
     ),
     Convention(
@@ -188,7 +237,7 @@ RECORDS: tuple[Convention, ...] = (
         "gradient += coeff·w, on this parameter only",
         "coupled", f"paddle.ParamAttr(regularizer=paddle.regularizer.L2Decay(coeff)) on the parameter: {STEP}",
         caveats=("A ParamAttr regularizer overrides the optimizer's weight_decay for that parameter.",),
-        optimizers=_PADDLE_OPTIMIZERS, role="param",
+        optimizers=_PADDLE_PARAM_OPTIMIZERS, role="param",
         placement=_PADDLE_PARAM_PLACEMENT,
     ),
     Convention(
@@ -197,7 +246,7 @@ RECORDS: tuple[Convention, ...] = (
         "gradient += coeff·sign(w), on this parameter only",
         "coupled", f"paddle.ParamAttr(regularizer=paddle.regularizer.L1Decay(coeff)) on the parameter: {STEP}",
         caveats=("A ParamAttr regularizer overrides the optimizer's weight_decay for that parameter.",),
-        optimizers=_PADDLE_OPTIMIZERS, role="param",
+        optimizers=_PADDLE_PARAM_OPTIMIZERS, role="param",
         placement=_PADDLE_PARAM_PLACEMENT,
     ),
     Convention(
@@ -294,5 +343,60 @@ RECORDS: tuple[Convention, ...] = (
         role="optimizer", special=Special("sparse", (PADDLE_SGD, PADDLE_MOMENTUM, OptimizerCall(
             PADDLE_ADAM.api, "adam", PADDLE_ADAM.hypers,
             variants=(Variant("lazy_mode", native=(("lazy_mode", True),)),)))),
+    ),
+    # --- zoo: asgd, lamb, rprop, lbfgs ---
+    Convention(
+        "paddle.optimizer.Rprop", "paddle", "update", ("update",), (),
+        "no weight decay argument, yet gradient += 0.0·w (an L2Decay(0.0) built by Optimizer.__init__)",
+        "coupled", f"paddle.optimizer.Rprop(learning_rate, learning_rate_range, etas): {UPDATE_OF_STEPS}",
+        caveats=(_RPROP_ZERO_DECAY, "A ParamAttr regularizer on the parameter is applied (coupled).",
+                 "learning_rate must lie inside learning_rate_range (default (1e-5, 50); torch step_sizes: "
+                 "(1e-6, 50))."),
+        optimizers=(PADDLE_RPROP,), role="optimizer",
+    ),
+    Convention(
+        "paddle.optimizer.ASGD", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "gradient += weight_decay·w (a float becomes L2Decay); SAG over batch_num gradients, no lambd",
+        "coupled", f"paddle.optimizer.ASGD(weight_decay=<float>, batch_num=1): {UPDATE_OF_STEPS}",
+        caveats=(_ASGD_IS_SAG, "No lambd: torch's ASGD(lambd=…) has no paddle equivalent (the converter drops it)."),
+        optimizers=(PADDLE_ASGD,), role="optimizer",
+        placement=_PADDLE_PLACEMENT,
+    ),
+    Convention(
+        "paddle.optimizer.Lamb", "paddle", "update", ("update",),
+        (arg("lamb_weight_decay", "l2", 1.0, 0.01),),
+        "r = m̂/(√v̂+ε) + lamb_weight_decay·w; w ← w − lr·(‖w‖/‖r‖)·r: decoupled, inside the trust ratio",
+        "decoupled", f"paddle.optimizer.Lamb(lamb_weight_decay=…): {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "Default lamb_weight_decay=0.01; it takes no weight_decay (a ParamAttr regularizer is "
+                 "applied, coupled).",
+                 "With lamb_weight_decay=0 (or exclude_from_weight_decay_fn) the trust ratio is skipped: Adam without "
+                 "layer-wise adaptation, unless always_adapt=True.", _PADDLE_F64_BETAS),
+        optimizers=(PADDLE_LAMB,), role="optimizer",
+    ),
+    Convention(
+        "paddle.optimizer.LBFGS", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "documented gradient += weight_decay·w; in fact no decay at all (LBFGS.step never applies it)",
+        "coupled", f"paddle.optimizer.LBFGS(weight_decay=<float>, …).step(closure): {UPDATE_OF_STEPS}",
+        caveats=(_LBFGS_IGNORES, "Default learning_rate=1; the same algorithm as torch's LBFGS."),
+        optimizers=(PADDLE_LBFGS,), role="optimizer",
+    ),
+    Convention(
+        "paddle.param_group.int_weight_decay", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "a param group {'params': …, 'weight_decay': <int>}: documented as L2Decay(coeff), in fact a crash at step()",
+        "coupled", f"paddle.optimizer.X(parameters=[{{'params': all, 'weight_decay': int(coeff)}}]): {UPDATE_OF_STEPS}",
+        caveats=(_INT_GROUP, "Run with paddle ASGD (SGD for batch_num=1) only: the crash is in the Optimizer base "
+                 "class."),
+        optimizers=(PADDLE_ASGD,), role="optimizer",
+    ),
+    Convention(
+        "paddle.optimizer.ASGD.batch_num", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "gradient += weight_decay·w, then SAG: the step is lr times the average of the last batch_num = 3 gradients",
+        "coupled", f"paddle.optimizer.ASGD(weight_decay=<float>, batch_num=3): {UPDATE_OF_STEPS}",
+        caveats=(_ASGD_IS_SAG, "Not torch's ASGD for any lambd once batch_num > 1."),
+        optimizers=(PADDLE_ASGD_SAG,), role="optimizer",
     ),
 )

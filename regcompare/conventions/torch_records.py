@@ -88,6 +88,28 @@ _ZOO_A_COUPLED = (
     ("torch.optim.RAdam", TORCH_RADAM, "gradient += weight_decay·w, then RAdam's rectified step (from step 6)",
      ("The first 5 steps are SGD with momentum (ρₜ ≤ 5); the adaptive step starts at step 6.",)),
 )
+# --- zoo: asgd, rprop, lbfgs, adafactor, muon (torch/optim/asgd.py, rprop.py, lbfgs.py, _adafactor.py, _muon.py) ---
+_TORCH_FOREACH = Variant("foreach", native=(("foreach", True),))
+_TORCH_MAXIMIZE = Variant("maximize", native=(("maximize", True),), settings=(("maximize", True),))
+TORCH_RPROP = OptimizerCall("torch.optim.Rprop", "rprop", (
+    hyper("lr", "lr", 0.01), hyper("etaminus", "etas[0]", 0.5), hyper("etaplus", "etas[1]", 1.2),
+    hyper("step_size_min", "step_sizes[0]", 1e-6), hyper("step_size_max", "step_sizes[1]", 50.0)),
+    variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
+TORCH_LBFGS = OptimizerCall("torch.optim.LBFGS", "lbfgs", (
+    hyper("lr", "lr", 1.0), hyper("max_iter", "max_iter", 20), hyper("max_eval", "max_eval", 25),
+    hyper("tolerance_grad", "tolerance_grad", 1e-7), hyper("tolerance_change", "tolerance_change", 1e-9),
+    hyper("history_size", "history_size", 100)))
+TORCH_ADAFACTOR = OptimizerCall("torch.optim.Adafactor", "adafactor", (
+    hyper("lr", "lr", 0.01), hyper("beta2_decay", "beta2_decay", -0.8), hyper("eps1", "eps[0]", 1e-30),
+    hyper("eps2", "eps[1]", 1e-3), hyper("d", "d", 1.0)), variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
+TORCH_MUON = OptimizerCall("torch.optim.Muon", "muon", (
+    hyper("lr", "lr", 1e-3), hyper("momentum", "momentum", 0.95), hyper("nesterov", "nesterov", True),
+    hyper("ns_a", "ns_coefficients[0]", 3.4445), hyper("ns_b", "ns_coefficients[1]", -4.775),
+    hyper("ns_c", "ns_coefficients[2]", 2.0315), hyper("eps", "eps", 1e-7), hyper("ns_steps", "ns_steps", 5),
+    hyper("adjust_lr_fn", "adjust_lr_fn", "original")))
+TORCH_ASGD = OptimizerCall("torch.optim.ASGD", "asgd", (
+    hyper("lr", "lr", 0.01), hyper("lambd", "lambd", 1e-4), hyper("alpha", "alpha", 0.75), hyper("t0", "t0", 1e6)),
+    variants=(_TORCH_FOREACH, _TORCH_MAXIMIZE))
 
 RECORDS: tuple[Convention, ...] = (
     Convention(
@@ -216,5 +238,68 @@ RECORDS: tuple[Convention, ...] = (
         caveats=("SparseAdam takes sparse gradients only ('SparseAdam does not support dense gradients').",),
         role="layer", special=Special("sparse", (OptimizerCall(
             "torch.optim.SparseAdam", "adam", adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8)),)),
+    ),
+    # --- zoo: asgd, rprop, lbfgs, adafactor, muon ---
+    Convention(
+        "torch.optim.Rprop", "torch", "update", ("update",), (),
+        "no weight decay: torch.optim.Rprop has no weight_decay argument",
+        "coupled", f"torch.optim.Rprop(lr, etas, step_sizes): {UPDATE_OF_STEPS}",
+        caveats=("No decay at all: an L2 penalty must go into the loss (paddle Rprop: a ParamAttr regularizer).",),
+        optimizers=(TORCH_RPROP,), role="optimizer",
+    ),
+    Convention(
+        "torch.optim.ASGD", "torch", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "gradient += weight_decay·w (coupled), and w ← w·(1 − lambd·η_t) − η_t·g: lambd is a decay of its own",
+        "coupled", f"torch.optim.ASGD(weight_decay=…, lambd, alpha, t0): {UPDATE_OF_STEPS}",
+        caveats=("lambd (default 1e-4) decays the weights even with weight_decay=0: a decoupled-style shrink by "
+                 "lambd·η_t with the decaying step size η_t = lr/(1 + lambd·lr·(t−1))^alpha.",
+                 "η is kept as a float32 tensor even for float64 parameters (_get_scalar_dtype): in float64 each "
+                 "step is off by lr's float32 rounding, ~1e-8 relative.",
+                 "t0 only starts the averaged iterate ax (state['ax']), which is never written to the weights."),
+        optimizers=(TORCH_ASGD,), role="optimizer",
+        placement=_TORCH_PLACEMENT,
+    ),
+    Convention(
+        "torch.optim.LBFGS", "torch", "update", ("update",), (),
+        "no weight decay: torch.optim.LBFGS has no weight_decay argument",
+        "coupled", f"torch.optim.LBFGS(lr, max_iter, …).step(closure), the closure's loss Σ grads⊙w: {UPDATE_OF_STEPS}",
+        caveats=("No decay and one param group only: regularize it by a penalty in the closure's loss "
+                 "(torch.optim.LBFGS.penalty).", "Default lr=1; each step() runs up to max_iter inner iterations.",
+                 "All parameters are one flat vector: the curvature pairs mix every tensor."),
+        optimizers=(TORCH_LBFGS,), role="optimizer",
+    ),
+    Convention(
+        "torch.optim.LBFGS.penalty", "torch", "update", ("update",),
+        (arg("l1", "l1"), arg("lambd", "l2")),
+        "l1·Σ|w| + lambd·Σw²/2 added to the closure's loss (the d2l idiom): LBFGS sees the penalty's curvature too",
+        "penalty", f"torch.optim.LBFGS(…).step(closure), loss Σ grads⊙w + the penalty: {UPDATE_OF_STEPS}",
+        caveats=("The only way to regularize torch's LBFGS: the penalty is re-evaluated at every inner iteration.",),
+        optimizers=(TORCH_LBFGS,), role="loss",
+    ),
+    Convention(
+        "torch.optim.Adafactor", "torch", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "w ← w·(1 − lr·weight_decay) (decoupled), after the relative step α_t = max(eps2, RMS(w))·ρ_t is taken "
+        "from the undecayed w",
+        "decoupled", f"torch.optim.Adafactor(weight_decay=…): {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "Relative step: the update scales with RMS(w) and ρ_t = min(lr, 1/√t), not with lr alone.",
+                 "eps=(None, 1e-3) by default: None is the dtype's machine ε (passed explicitly here).",
+                 "Default lr=0.01 (Keras Adafactor: 0.001)."),
+        optimizers=(TORCH_ADAFACTOR,), role="optimizer",
+        placement=_TORCH_PLACEMENT,
+    ),
+    Convention(
+        "torch.optim.Muon", "torch", "update", ("update",),
+        (arg("weight_decay", "l2", 1.0, 0.1),),
+        "w ← w·(1 − lr·weight_decay) before the step (decoupled, the unadjusted lr)",
+        "decoupled", f"torch.optim.Muon(weight_decay=…): {UPDATE_OF_STEPS}",
+        caveats=(NOT_L2, "2-D parameters only (ValueError otherwise). Default weight_decay=0.1 (Keras Muon: 0.004).",
+                 "The Newton–Schulz iteration runs in bfloat16 (_zeropower_via_newtonschulz: grad.bfloat16()), "
+                 "about 1% off the float64 iteration whatever the parameters' dtype.",
+                 "adjust_lr_fn=None ('original') scales lr by √max(1, rows/cols); 'match_rms_adamw' by "
+                 "0.2·√max(rows, cols), Keras' only choice."),
+        optimizers=(TORCH_MUON,), role="optimizer",
+        placement=_TORCH_PLACEMENT,
     ),
 )

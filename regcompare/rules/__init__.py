@@ -20,6 +20,10 @@ A rule module defines:
   and the rule's own ``ctx.state``;
 - optionally ``takes_decoupled(settings) -> bool`` and ``JOINT = True`` (the rule sees every tensor as one flat
   vector, as torch's LBFGS does).
+
+A rule that re-evaluates the objective (LBFGS) uses ``ctx.grad_at``/``ctx.loss_at``; one that treats the coupled
+decay its own way (Ftrl's proximal form) finds the loss gradient alone in ``ctx.loss_grad`` and the decay in
+``ctx.coupled``. The loop returns the next weights, not w + Δw, so an infinite weight stays infinite.
 """
 
 from __future__ import annotations
@@ -85,6 +89,10 @@ class Step:
     loss_at: Callable[[np.ndarray], float] | None = None
     """The loss Σ grads⊙w plus the coupled penalty, at other weights (LBFGS line search)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    loss_grad: np.ndarray | None = None
+    """The loss gradient alone (without the coupled decay), for rules that treat the decay their own way (Ftrl)."""
+    coupled: Regularizer = field(default_factory=Regularizer)
+    """The coupled decay whose gradient ``g`` includes, for the same rules."""
 
 
 @cache
@@ -137,7 +145,7 @@ def run(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for t in range(1, steps + 1):
             lr, factor = lr_at(settings, t - 1), decay_factor(settings, t - 1)
-            w = w + step_once(mod, w, dw, decay, settings, t, lr, state, takes, base_lr(settings), factor)
+            w = advance(mod, w, dw, decay, settings, t, lr, state, takes, base_lr(settings), factor)
     return w
 
 
@@ -145,7 +153,15 @@ def step_once(
     mod: ModuleType, w: np.ndarray, dw: np.ndarray, decay: Decay, s: Settings, t: int, lr: float,
     state: dict[str, Any], takes: bool, lr0: float | None = None, factor: float = 1.0,
 ) -> np.ndarray:
-    """Δw of one step: the gradient at w with the coupled decay, then decoupled decay, then the rule.
+    """Δw of one step: the gradient at w with the coupled decay, then decoupled decay, then the rule."""
+    return advance(mod, w, dw, decay, s, t, lr, state, takes, lr0, factor) - w
+
+
+def advance(
+    mod: ModuleType, w: np.ndarray, dw: np.ndarray, decay: Decay, s: Settings, t: int, lr: float,
+    state: dict[str, Any], takes: bool, lr0: float | None = None, factor: float = 1.0,
+) -> np.ndarray:
+    """The weights after one step (not w + Δw: an infinite weight stays infinite instead of inf − inf = NaN).
 
     ``lr`` is this step's (scheduled) learning rate, ``lr0`` the optimizer's own number (for decoupled decay that
     does not follow the schedule, ``Decay.unscaled``) and ``factor`` a weight-decay schedule's multiplier."""
@@ -158,15 +174,13 @@ def step_once(
 
     g = grad_at(w)  # the coupled term is part of the gradient, taken before the step changes w at all
     coefficient = factor * decay.decoupled
-    if takes or not coefficient:
-        # No shrink term at all (not decayed − w, which is inf − inf = NaN for an infinite weight).
-        return mod.step(Step(w, g, t, lr, s, state, coefficient, grad_at, loss_at))
     decay_lr = lr0 if decay.unscaled and lr0 is not None else lr
-    shrink = -decay_lr * coefficient * w
-    return shrink + mod.step(Step(w + shrink, g, t, lr, s, state, coefficient, grad_at, loss_at))
+    decayed = w if takes or not coefficient else w - decay_lr * coefficient * w
+    ctx = Step(decayed, g, t, lr, s, state, coefficient, grad_at, loss_at, loss_grad=dw, coupled=decay.coupled)
+    return decayed + mod.step(ctx)
 
 
-# --- learning-rate schedules (DESIGN.md §7 ``optimizer.schedule``) ---------------------------------------------
+# --- learning-rate schedules (docs/case-format.md ``optimizer.schedule``) ---------------------------------------------
 #
 # Step k (0-based) of the optimizer runs at lr(k): every framework here evaluates its schedule at the number of steps
 # already taken (torch and paddle call ``scheduler.step()`` after ``optimizer.step()``; Keras calls the schedule with

@@ -1,0 +1,102 @@
+"""L-BFGS without line search (torch/optim/lbfgs.py ``LBFGS.step``, ``line_search_fn=None``; paddle/optimizer/lbfgs.py
+``LBFGS.step`` is the same algorithm). One ``step`` is one ``optimizer.step(closure)``: up to ``max_iter`` inner
+iterations over every tensor as one flat vector (``JOINT``), each re-evaluating the loss and gradient at the new
+weights (``ctx.loss_at``, ``ctx.grad_at``: the loss Σ grads⊙w plus the coupled penalty).
+
+    d = −H·g (two-loop recursion over the last ``history_size`` pairs s = t·d, y = Δg with y·s > 1e-10;
+    H₀ = y·s/y·y);  t = min(1, 1/‖g‖₁)·lr on the very first iteration, lr after;  w ← w + t·d
+    stop: max_iter, max_eval evaluations, max|g| ≤ tolerance_grad, g·d > −tolerance_change,
+    max|t·d| ≤ tolerance_change or |Δloss| < tolerance_change
+
+====================  =======  ==========================================
+key                   default  meaning (torch name; paddle the same)
+====================  =======  ==========================================
+``lr``                0.1      step length (torch default 1; paddle ``learning_rate``)
+``max_iter``          20       inner iterations per step
+``max_eval``          25       function evaluations per step (torch: max_iter·5/4)
+``tolerance_grad``    1e-7     first-order optimality tolerance
+``tolerance_change``  1e-9     tolerance on the loss or weight change
+``history_size``      100      number of (s, y) pairs kept
+====================  =======  ==========================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from regcompare.rules import Setting, Step
+
+JOINT = True
+SETTINGS = (
+    Setting("lr", 0.1, "positive", "step length t (the first iteration's scaled by min(1, 1/‖g‖₁))"),
+    Setting("max_iter", 20, "count", "inner iterations per optimizer step"),
+    Setting("max_eval", 25, "count", "loss/gradient evaluations per optimizer step"),
+    Setting("tolerance_grad", 1e-7, "positive", "stop when max|g| is at most this"),
+    Setting("tolerance_change", 1e-9, "positive", "stop when the loss or the weights change less"),
+    Setting("history_size", 100, "count", "(s, y) pairs kept"),
+)
+
+
+def _direction(g: np.ndarray, st: dict[str, Any]) -> np.ndarray:
+    """−H·g by the two-loop recursion over the stored pairs."""
+    q = -g
+    al = [0.0] * len(st["dirs"])
+    for i in range(len(st["dirs"]) - 1, -1, -1):
+        al[i] = float(st["stps"][i] @ q) * st["ro"][i]
+        q = q - al[i] * st["dirs"][i]
+    r = q * st["H_diag"]
+    for i in range(len(st["dirs"])):
+        be = float(st["dirs"][i] @ r) * st["ro"][i]
+        r = r + (al[i] - be) * st["stps"][i]
+    return r
+
+
+def _remember(g: np.ndarray, st: dict[str, Any], history: int) -> None:
+    """Store the pair (s, y) of the last iteration if its curvature y·s is positive."""
+    y, s = g - st["prev_g"], st["d"] * st["t"]
+    ys = float(y @ s)
+    if ys > 1e-10:
+        if len(st["dirs"]) == history:
+            for key in ("dirs", "stps", "ro"):
+                st[key].pop(0)
+        st["dirs"].append(y)
+        st["stps"].append(s)
+        st["ro"].append(1.0 / ys)
+        st["H_diag"] = ys / float(y @ y)
+
+
+def step(ctx: Step) -> np.ndarray:
+    assert ctx.grad_at is not None and ctx.loss_at is not None, "LBFGS evaluates the loss again"
+    s, st = ctx.s, ctx.state
+    st.setdefault("n_iter", 0)
+    w = ctx.w.copy()
+    loss, g = ctx.loss_at(w), ctx.g
+    evals = 1
+    if np.max(np.abs(g)) <= s["tolerance_grad"]:
+        return np.zeros_like(w)
+    for n_iter in range(1, int(s["max_iter"]) + 1):
+        st["n_iter"] += 1
+        if st["n_iter"] == 1:
+            st.update(dirs=[], stps=[], ro=[], H_diag=1.0)
+            d = -g
+        else:
+            _remember(g, st, int(s["history_size"]))
+            d = _direction(g, st)
+        st["prev_g"], prev_loss = g, loss
+        t = min(1.0, 1.0 / float(np.sum(np.abs(g)))) * ctx.lr if st["n_iter"] == 1 else ctx.lr
+        st["d"], st["t"] = d, t
+        if float(g @ d) > -s["tolerance_change"]:
+            break
+        w = w + t * d
+        optimal = False
+        if n_iter != s["max_iter"]:
+            loss, g = ctx.loss_at(w), ctx.grad_at(w)
+            evals += 1
+            optimal = bool(np.max(np.abs(g)) <= s["tolerance_grad"])
+        if n_iter == s["max_iter"] or evals >= s["max_eval"] or optimal:
+            break
+        if np.max(np.abs(d * t)) <= s["tolerance_change"] or abs(loss - prev_loss) < s["tolerance_change"]:
+            break
+    return w - ctx.w
