@@ -359,7 +359,9 @@ def _explicit(text: str, src: Any, found: list[Any]) -> str:
             current.append(line)
     out = list(head)
     for fw in adapters.frameworks():
-        lines = [ln for ln in blocks.get(fw, []) if ln != "  no setting reproduces it"]
+        # translate's own "nothing here" lines give way to the one line below (``none:`` with the nearest option)
+        lines = [ln for ln in blocks.get(fw, [])
+                 if ln != "  no setting reproduces it" and not ln.startswith("  no equivalent: no ")]
         if fw == own:
             lines.insert(0, source_line)
         elif not any(ln.startswith("  = ") for ln in lines):
