@@ -385,7 +385,7 @@ def _nearest(framework: str, src: Any, found: list[Any]) -> str | None:
         return (f"no {framework} optimizer applies an L1 term; nearest: add l1·Σ|w| = {src.reg.l1:g}·Σ|w| to the "
                 f"loss{where}")
     if any(t.framework == framework for t in found):
-        return "no setting of this framework gives the same update; the nearest are marked ≠ below"
+        return "no setting of this framework gives the same update; the nearest are marked ≈ or ≠ below"
     calls = [c for conv in table for c in conv.optimizers if c.family == src.call.family]
     if not calls:
         return f"no {framework} optimizer in the registry runs {src.call.family}"

@@ -39,7 +39,7 @@ NEAREST: dict[str, tuple[Callable[[float], float], Callable[[float], float]]] = 
 }
 _RULE_WORDS = {"sgd": "momentum", "adam": "Adam"}
 #: The probe on which "how close" is measured: the issue's fine-tuning scale.
-PROBE_SIZE, PROBE_W, PROBE_G = 64, 0.02, 1e-3
+PROBE_SHAPE, PROBE_W, PROBE_G = (8, 8), 0.02, 1e-3  # a matrix: Muon updates 2-D weights only
 
 
 class TranslateError(ValueError):
@@ -156,7 +156,7 @@ def validate(src: Source) -> None:
                              f"is >= 0")
     for setting in rules.settings_of(src.call.family):
         value = src.settings.get(setting.key)
-        if value is None or isinstance(value, bool):
+        if value is None or isinstance(value, bool | str):  # a choice (Muon's adjust_lr_fn) has no bounds
             continue
         bounds = {"positive": (value > 0, "> 0"), "nonnegative": (value >= 0, ">= 0"),
                   "fraction": (0 <= value < 1, "in [0, 1)"), "unit": (0 <= value <= 1, "in [0, 1]")}
@@ -274,8 +274,8 @@ def probe_deviation(src: Source, conv: Convention, call: OptimizerCall, settings
     """‖Δtarget − Δsource‖/‖Δsource‖ after a few steps on the probe, both by the float64 oracle with each side's
     documented semantics (coupling and own rule options)."""
     rng = np.random.default_rng(0)
-    w = {"w": rng.normal(0.0, PROBE_W, PROBE_SIZE)}
-    g = {"w": rng.normal(0.0, PROBE_G, PROBE_SIZE)}
+    w = {"w": rng.normal(0.0, PROBE_W, PROBE_SHAPE)}
+    g = {"w": rng.normal(0.0, PROBE_G, PROBE_SHAPE)}
     steps = _probe_steps(src)
 
     def delta(c: Convention, oc: OptimizerCall, s: Settings) -> np.ndarray:
@@ -286,8 +286,8 @@ def probe_deviation(src: Source, conv: Convention, call: OptimizerCall, settings
     return float(np.linalg.norm(delta(conv, call, settings) - source) / np.linalg.norm(source))
 
 
-def _text(value: float | bool) -> str:
-    return str(value) if isinstance(value, bool) else f"{value:g}"
+def _text(value: float | bool | str) -> str:
+    return str(value) if isinstance(value, bool | str) else f"{value:g}"
 
 
 def setting_text(conv: Convention, call: OptimizerCall, native: dict[str, float], args: Settings) -> str:
@@ -312,7 +312,7 @@ def render(src: Source, found: list[Translation]) -> str:
     lines = [f"{setting_text(src.conv, src.call, src.conv.to_native(src.reg), src.call.native(src.settings))}",
              f"  canonical: l1={src.reg.l1:g}, l2={src.reg.l2:g}, {src.semantics} "
              f"({src.conv.formula}); {src.call.family} with "
-             + ", ".join(f"{k}={v:g}" if not isinstance(v, bool) else f"{k}={v}" for k, v in src.settings.items()
+             + ", ".join(f"{k}={_text(v)}" for k, v in src.settings.items()
                          if k in {h.key for h in src.call.hypers}), ""]
     for fw in _update_frameworks():
         mine = [t for t in found if t.framework == fw]

@@ -131,7 +131,8 @@ ZOO_SOURCES = [
 
 def _probe() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)  # the probe translate measures its deviations on
-    return rng.normal(0, translate.PROBE_W, translate.PROBE_SIZE), rng.normal(0, translate.PROBE_G, translate.PROBE_SIZE)
+    return (rng.normal(0, translate.PROBE_W, translate.PROBE_SHAPE),
+            rng.normal(0, translate.PROBE_G, translate.PROBE_SHAPE))
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +225,7 @@ def test_every_update_api_of_the_registry_translates() -> None:
 
     count = 0
     for api, conv in conventions().items():
-        if not conv.optimizers or not conv.executed or conv.weight_norm:
+        if not conv.optimizers or not conv.executed or conv.weight_norm or not conv.params:
             continue
         for family in sorted({c.family for c in conv.optimizers}):
             text = translate.command(api, [f"{conv.params[0].name}=0.1"], family)
