@@ -359,7 +359,9 @@ def _explicit(text: str, src: Any, found: list[Any]) -> str:
             current.append(line)
     out = list(head)
     for fw in adapters.frameworks():
-        lines = [ln for ln in blocks.get(fw, []) if ln != "  no setting reproduces it"]
+        # translate's own "nothing here" lines give way to the one line below (``none:`` with the nearest option)
+        lines = [ln for ln in blocks.get(fw, [])
+                 if ln != "  no setting reproduces it" and not ln.startswith("  no equivalent: no ")]
         if fw == own:
             lines.insert(0, source_line)
         elif not any(ln.startswith("  = ") for ln in lines):
@@ -384,7 +386,7 @@ def _nearest(framework: str, src: Any, found: list[Any]) -> str | None:
         return (f"no {framework} optimizer applies an L1 term; nearest: add l1·Σ|w| = {src.reg.l1:g}·Σ|w| to the "
                 f"loss{where}")
     if any(t.framework == framework for t in found):
-        return "no setting of this framework gives the same update; the nearest are marked ≠ below"
+        return "no setting of this framework gives the same update; the nearest are marked ≈ or ≠ below"
     calls = [c for conv in table for c in conv.optimizers if c.family == src.call.family]
     if not calls:
         return f"no {framework} optimizer in the registry runs {src.call.family}"

@@ -139,6 +139,7 @@ def weight_norm_update(
     mod = rules.module(rule)
     lr = float(full["lr"])
     states: dict[str, dict[str, Any]] = {"g": {}, "v": {}}
+    dw = -dw if full.get("maximize") else dw  # torch's maximize negates the loss gradient, never the decay
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, steps + 1):
             _, dg, dv = weight_norm_grads(g, v, dw.astype(np.float64), dim)

@@ -263,7 +263,8 @@ def settings(rows: list[Row]) -> list[Setting]:
     """Every case × quantity × canonical setting × placement with rows from two or more APIs."""
     groups: dict[tuple[str, str, str, str], list[Row]] = {}
     for row in rows:
-        if row["status"] != "skipped":
+        # the plain call of each API: a variant (torch fused, maximize, ...) is another implementation, judged alone
+        if row["status"] != "skipped" and not row.get("variant"):
             groups.setdefault(_key(row), []).append(row)
     out = []
     for (case, quantity, reg, placement), these in groups.items():

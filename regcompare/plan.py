@@ -123,7 +123,9 @@ def variants_for(case: Case, call: OptimizerCall | None, dtype: str) -> list[Var
     if call is None:
         return [None]
     chosen = getattr(case.spec.optimizer, "variants", None)
-    every: list[Variant | None] = [None, *(v for v in call.variants if v.dtypes is None or dtype in v.dtypes)]
+    settings = settings_of(case)
+    every: list[Variant | None] = [None, *(v for v in call.variants
+                                           if (v.dtypes is None or dtype in v.dtypes) and v.runs_with(settings))]
     if chosen is None:
         return every
     return [v for v in every if (v.name if v else "default") in chosen]
@@ -267,8 +269,12 @@ def _plan_placed(case: Case, runnable: list[Convention], placed: Placed, dtype: 
         able, call = _optimizer_for(case, conv, "update")
         placeable, param_api = _param_api(conv, placed)
         if able and placeable:
-            out.append(Item(case, conv, "update", dtype, placed.reg, conv.to_native(placed.reg), optimizer=call,
-                            placed=placed, param_api=param_api))
+            # With a scope, every other mechanism the API has for it runs too (Keras var_names, ...).
+            ways = (None, *conv.placement.variants) if placed.scope is not None else (None,)
+            chosen = getattr(case.spec.optimizer, "variants", None)
+            out += [Item(case, conv, "update", dtype, placed.reg, conv.to_native(placed.reg), optimizer=call,
+                         placed=placed, param_api=param_api, variant=way)
+                    for way in ways if chosen is None or (way.name if way else "default") in chosen]
     return out
 
 

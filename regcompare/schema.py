@@ -247,11 +247,14 @@ class KnownSpec(Strict):
     quantity: Quantity | None = None
     dtype: DtypeName | None = None
     tensor: str | None = None
+    variant: str | None = None
+    """For ``update``: the optimizer variant (``fused``, ...); ``default`` is the plain call."""
     against: str | None = None
     """For a program case: the other side of a pair row (``torch``, ``oracle``; regcompare.programs)."""
 
     def selects(self, row: dict[str, Any]) -> bool:
-        return all(
+        variant = None if self.variant is None else (row.get("variant") or "default")
+        return variant == self.variant and all(
             want is None or row.get(key) == want
             for key, want in (("framework", self.framework), ("api", self.api), ("quantity", self.quantity),
                               ("dtype", self.dtype), ("tensor", self.tensor), ("against", self.against))

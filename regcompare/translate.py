@@ -4,21 +4,42 @@ Everything comes from the registry: the source's record maps its native argument
 coefficients, its optimizer hyper-parameters and its coupling; a target reproduces it when it can express
 the same coefficients and hyper-parameters with the same coupling. Coupled and decoupled decay are the
 same update only for plain SGD (``w − lr·λ·w − lr·g`` either way), so only there does one translate into
-the other. Round-trip tests (tests/test_translate.py) run every translation through the real frameworks.
+the other.
+
+Not every mapping is a rename. Hyper-parameters are passed explicitly (Keras Adagrad's initial accumulator
+defaults to 0.1, torch's to 0). Where a target class implements the rule its own documented way (``options``:
+paddle RMSProp's ε inside the root) or cannot express a setting at all (``fixed``: Keras Nadam's momentum
+schedule), there is *no equivalent*: translate says why, gives the nearest setting (the record's ``nearest``
+transforms, or the class's only value) and how close it gets, measured by the float64 oracle on a fine-tuning
+probe (w ~ N(0, 0.02), gradients ~ N(0, 1e-3)). A framework with no class of the rule says so too. Round-trip tests
+(tests/test_translate.py) run every translation through the real frameworks.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from regcompare import adapters, rules
+import numpy as np
+
+from regcompare import adapters, oracle, rules
 from regcompare.conventions import Convention, OptimizerCall, Regularizer
 
 Settings = dict[str, float | bool]
 #: The case format's defaults for keys an optimizer class does not take (beta1 for SGD, ...).
 _NEUTRAL: Settings = {s.key: s.default for name in rules.NAMES for s in rules.settings_of(name)}
+
+#: Transforms an ``OptimizerCall.nearest`` names, with their inverses (a source with the option, a target without):
+#: ε inside the root, √(v + ε′), is nearest to √v + ε with ε′ = ε²: equal at v = 0 and for v ≫ ε², and within a
+#: factor √2 in between (at v = ε²).
+NEAREST: dict[str, tuple[Callable[[float], float], Callable[[float], float]]] = {
+    "square": (lambda x: x * x, math.sqrt),
+}
+_RULE_WORDS = {"sgd": "momentum", "adam": "Adam"}
+#: The probe on which "how close" is measured: the issue's fine-tuning scale.
+PROBE_SHAPE, PROBE_W, PROBE_G = (8, 8), 0.02, 1e-3  # a matrix: Muon updates 2-D weights only
 
 
 class TranslateError(ValueError):
@@ -48,6 +69,11 @@ class Translation:
     equivalent: bool
     why: str = ""
     caveats: tuple[str, ...] = field(default=())
+    nearest: str = ""
+    """Set where no setting of this class reproduces the source: what the nearest setting changes and how close it
+    gets (``args`` are that nearest setting)."""
+    deviation: float | None = None
+    """‖Δ − Δsource‖/‖Δsource‖ of the update on the probe, by the float64 oracle (for ``nearest`` settings)."""
 
     @property
     def framework(self) -> str:
@@ -130,7 +156,7 @@ def validate(src: Source) -> None:
                              f"is >= 0")
     for setting in rules.settings_of(src.call.family):
         value = src.settings.get(setting.key)
-        if value is None or isinstance(value, bool):
+        if value is None or isinstance(value, bool | str):  # a choice (Muon's adjust_lr_fn) has no bounds
             continue
         bounds = {"positive": (value > 0, "> 0"), "nonnegative": (value >= 0, ">= 0"),
                   "fraction": (0 <= value < 1, "in [0, 1)"), "unit": (0 <= value <= 1, "in [0, 1]")}
@@ -167,26 +193,101 @@ def _equivalent(src: Source, target: Convention) -> tuple[bool, str]:
         return True, "coupled and decoupled decay are the same update for plain SGD (no momentum)"
     decoupled = target.coupling == "decoupled"
     kind = "decoupled (w ← w − lr·λ·w before the step)" if decoupled else "coupled (λ·w in the gradient)"
-    return False, f"{kind}: a different update with {'Adam' if src.call.family == 'adam' else 'momentum'}"
+    return False, f"{kind}: a different update with {_RULE_WORDS.get(src.call.family, src.call.family)}"
 
 
 def translations(src: Source) -> list[Translation]:
-    """Every other update API of the registry: the equivalent ones first, then same-family ones that are not."""
+    """Every other update API of the registry: the equivalent ones first, then the nearest settings of classes that
+    cannot reproduce the source, then same-family ones that are not equivalent."""
     out = []
     for conv in adapters.conventions().values():
-        if conv.api == src.conv.api or not conv.executed or not conv.applies_to(src.reg):
+        if conv.api == src.conv.api or not conv.executed or not conv.applies_to(src.reg) or conv.weight_norm:
             continue
         call = conv.optimizer_for(src.call.family, src.settings)
-        if call is None:
+        refused = conv.refused(src.call.family, src.settings) if call is None else None
+        if call is None and refused is None:
             continue
         equivalent, why = _equivalent(src, conv)
+        if refused is not None:
+            if equivalent:
+                out.append(_nearest(src, conv, refused[0], f"no equivalent: {refused[1]}", dict(refused[0].fixed)))
+            else:
+                settings = src.settings | dict(refused[0].fixed)
+                out.append(Translation(conv, refused[0], conv.to_native(src.reg), refused[0].native(settings), False,
+                                       f"{why}; and {refused[1]}"))
+            continue
+        assert call is not None
+        if equivalent and dict(call.options) != dict(src.call.options):
+            why = f"no equivalent: {_option_why(src.call, call)}"
+            # the record's transform or the plain rename, whichever the probe finds closer
+            candidates = [_nearest(src, conv, call, why, changed)
+                          for changed in (_carried(src.call, call, src.settings), {})]
+            out.append(min(candidates, key=lambda t: t.deviation or 0.0))
+            continue
         caveats = tuple(c for c in conv.caveats if equivalent)
         if equivalent and call.eps_on != src.call.eps_on and src.call.family == "adam":
             caveats += (f"{call.api} adds epsilon to {'√v' if call.eps_on == 'v' else '√v̂'}, the source to "
                         f"{'√v' if src.call.eps_on == 'v' else '√v̂'}: equal only up to ε·(1−√(1−β₂ᵗ)).",)
         native = conv.to_native(src.reg)
         out.append(Translation(conv, call, native, call.native(src.settings), equivalent, why, caveats))
-    return sorted(out, key=lambda t: not t.equivalent)
+    return sorted(out, key=lambda t: (not t.equivalent, not t.nearest))
+
+
+def _option_why(source: OptimizerCall, target: OptimizerCall) -> str:
+    """The documented difference, from whichever side implements the rule its own way."""
+    return " / ".join(filter(None, (target.why, source.why))) or "the classes implement the rule differently"
+
+
+def _carried(source: OptimizerCall, target: OptimizerCall, settings: Settings) -> Settings:
+    """The settings changed for the nearest target: the target's ``nearest`` transforms, or the inverse of the
+    source's (a paddle RMSProp source → torch: ε = √ε_paddle)."""
+    changed: Settings = {}
+    for key, name in target.nearest:
+        changed[key] = NEAREST[name][0](float(settings[key]))
+    if not target.options:
+        for key, name in source.nearest:
+            changed[key] = NEAREST[name][1](float(settings[key]))
+    return changed
+
+
+def _nearest(src: Source, conv: Convention, call: OptimizerCall, why: str, changed: Settings) -> Translation:
+    """The nearest setting of a class that cannot reproduce the source, with its deviation on the probe."""
+    settings = src.settings | changed
+    deviation = probe_deviation(src, conv, call, settings)
+    what = ", ".join(f"{k}={_text(v)} (source: {_text(src.settings[k])})" for k, v in changed.items()
+                     if k in src.settings) or "the plain rename of every value"
+    renamed = ""
+    if any(src.settings.get(k) != v for k, v in changed.items()) and not call.fixed:
+        renamed = f"; the plain rename: {probe_deviation(src, conv, call, src.settings):.3g}"
+    nearest = (f"nearest: {what}; its update differs from the source's by {deviation:.3g} of the source's size on a "
+               f"fine-tuning probe (w ~ N(0, {PROBE_W}), gradients ~ N(0, {PROBE_G}), {_probe_steps(src)} steps)"
+               f"{renamed}")
+    return Translation(conv, call, conv.to_native(src.reg), call.native(settings), False, why, conv.caveats,
+                       nearest=nearest, deviation=deviation)
+
+
+def _probe_steps(src: Source) -> int:
+    return 7 if src.call.family == "radam" else 3  # RAdam's rectified step starts at step 6
+
+
+def probe_deviation(src: Source, conv: Convention, call: OptimizerCall, settings: Settings) -> float:
+    """‖Δtarget − Δsource‖/‖Δsource‖ after a few steps on the probe, both by the float64 oracle with each side's
+    documented semantics (coupling and own rule options)."""
+    rng = np.random.default_rng(0)
+    w = {"w": rng.normal(0.0, PROBE_W, PROBE_SHAPE)}
+    g = {"w": rng.normal(0.0, PROBE_G, PROBE_SHAPE)}
+    steps = _probe_steps(src)
+
+    def delta(c: Convention, oc: OptimizerCall, s: Settings) -> np.ndarray:
+        semantics = "decoupled" if c.coupling == "decoupled" and not src.reg.l1 else "coupled"
+        return oracle.update(w, g, src.reg, oc.family, s, steps, semantics, oc.rule_options(own=True))["w"] - w["w"]
+
+    source = delta(src.conv, src.call, src.settings)
+    return float(np.linalg.norm(delta(conv, call, settings) - source) / np.linalg.norm(source))
+
+
+def _text(value: float | bool | str) -> str:
+    return str(value) if isinstance(value, bool | str) else f"{value:g}"
 
 
 def setting_text(conv: Convention, call: OptimizerCall, native: dict[str, float], args: Settings) -> str:
@@ -198,6 +299,9 @@ def setting_text(conv: Convention, call: OptimizerCall, native: dict[str, float]
     if conv.role == "param":
         reg = f"paddle.regularizer.{conv.api.rsplit('.', 1)[1]}({decay})"
         return f"paddle.ParamAttr(regularizer={reg}) on each parameter, with {call.call_text(args)}"
+    if conv.role == "loss":
+        return (f"loss += {conv.formula.split(',')[0].removeprefix('loss += ')} by hand ({decay}), with "
+                f"{call.call_text(args)} and no weight_decay")
     if conv.role == "optimizer regularizer":
         return call.call_text(args, extra=f"weight_decay={conv.api}({decay})")
     extra = ", ".join(filter(None, [decay, conv.call_args]))
@@ -208,19 +312,29 @@ def render(src: Source, found: list[Translation]) -> str:
     lines = [f"{setting_text(src.conv, src.call, src.conv.to_native(src.reg), src.call.native(src.settings))}",
              f"  canonical: l1={src.reg.l1:g}, l2={src.reg.l2:g}, {src.semantics} "
              f"({src.conv.formula}); {src.call.family} with "
-             + ", ".join(f"{k}={v:g}" if not isinstance(v, bool) else f"{k}={v}" for k, v in src.settings.items()
+             + ", ".join(f"{k}={_text(v)}" for k, v in src.settings.items()
                          if k in {h.key for h in src.call.hypers}), ""]
-    frameworks = [fw for fw in adapters.frameworks() if any(t.framework == fw for t in found)]
-    for fw in frameworks:
+    for fw in _update_frameworks():
         mine = [t for t in found if t.framework == fw]
+        if fw == src.conv.framework and not mine:
+            continue
         lines.append(f"{fw}:")
-        if not any(t.equivalent for t in mine):
+        if not mine:
+            lines.append(f"  no equivalent: no {fw} API implements the {src.call.family} rule")
+        elif not any(t.equivalent for t in mine):
             lines.append("  no setting reproduces it")
         for t in mine:
-            mark = "  = " if t.equivalent else "  ≠ not "
+            mark = "  = " if t.equivalent else "  ≈ " if t.nearest else "  ≠ not "
             lines.append(f"{mark}{t.text()}" + (f"  [{t.why}]" if t.why else ""))
+            lines += [f"      {t.nearest}"] if t.nearest else []
             lines += [f"      caveat: {c}" for c in t.caveats]
     return "\n".join(lines)
+
+
+def _update_frameworks() -> list[str]:
+    """The frameworks with at least one optimizer API, in the adapters' order."""
+    table = adapters.conventions().values()
+    return [fw for fw in adapters.frameworks() if any(c.framework == fw and c.optimizers for c in table)]
 
 
 def command(api: str, pairs: list[str], family: str | None = None) -> str:

@@ -46,7 +46,7 @@ def test_regcompare_translation_is_runnable_code() -> None:
     (tf, paddle) = translators.regcompare_translate(
         "opt = torch.optim.AdamW(params.values(), lr=0.01)\n", ("tensorflow", "paddle"))
     assert tf.source == ("opt = keras.optimizers.Adam(weight_decay=0.01, learning_rate=0.01, beta_1=0.9, "
-                         "beta_2=0.999, epsilon=1e-08)\n")
+                         "beta_2=0.999, epsilon=1e-08, amsgrad=False)\n")
     assert paddle.source.startswith("opt = paddle.optimizer.AdamW(parameters=list(params.values()), "
                                     "weight_decay=0.01, learning_rate=0.01")
 

@@ -220,7 +220,11 @@ class KerasAdapter(Adapter):
         optimizer = self._optimizer(task, weight_decay=weight_decay)
         scope = task.options.get("scope")
         if weight_decay is not None and scope is not None:
-            optimizer.exclude_from_weight_decay(var_list=[v for n, v in variables.items() if n not in scope])
+            if task.options["args"].get("scope_by") == "var_names":
+                # Keras matches these as regular expressions searched in each variable's name (re.search)
+                optimizer.exclude_from_weight_decay(var_names=[n for n in variables if n not in scope])
+            else:
+                optimizer.exclude_from_weight_decay(var_list=[v for n, v in variables.items() if n not in scope])
         grads = {n: ops.convert_to_tensor(np.asarray(g)) for n, g in task.options["grads"].items()}
         ordered = list(variables.values())
 
@@ -244,7 +248,8 @@ class KerasAdapter(Adapter):
 
     def _optimizer(self, task: Task, **extra: float | None) -> keras.optimizers.Optimizer:
         cls = getattr(keras.optimizers, task.options["optimizer"].rsplit(".", 1)[1])
-        kwargs = {**tuple_args(task.options["args"]), **extra}
+        args = {k: v for k, v in tuple_args(task.options["args"]).items() if k != "scope_by"}  # a placement
+        kwargs = {**args, **extra}
         holder: list[keras.optimizers.Optimizer] = []
         optimizer = cls(**kwargs | scheduled_kwargs(task, kwargs, holder))
         holder.append(optimizer)

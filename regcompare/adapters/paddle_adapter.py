@@ -291,8 +291,13 @@ class PaddleAdapter(Adapter):
         _require(task, "update")
         params = {n: to_parameter(w, task.dtype, _attr_of(task, n, attr)) for n, w in task.weights.items()}
         cls = getattr(paddle.optimizer, task.options["optimizer"].rsplit(".", 1)[1])
-        parameters, decay = _groups(task, params, decay)
         args = tuple_args(task.options["args"])
+        if args.pop("scope_by", None) == "apply_decay_param_fun":
+            # AdamW decays the parameters whose name the function accepts (adamw.py _append_decoupled_weight_decay)
+            names = {params[n].name for n in task.options["scope"]}
+            parameters, args["apply_decay_param_fun"] = list(params.values()), lambda name: name in names
+        else:
+            parameters, decay = _groups(task, params, decay)
         scheduler = lr_scheduler(task, args)
         optimizer = cls(parameters=parameters, **(args | ({} if scheduler is None else {"learning_rate": scheduler})),
                         **decay)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import ml_dtypes
@@ -28,6 +30,9 @@ def optimizer_kwargs(args: dict[str, float | bool]) -> dict[str, object]:
     ``etas``, ``step_sizes``, ``eps``, ``ns_coefficients`` likewise)."""
     return tuple_args(args)
 
+
+#: A loss term over the named parameters (None: nothing to add).
+Penalty = Callable[[dict[str, torch.Tensor]], "torch.Tensor | None"]
 
 def lr_scheduler(task: Task, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
     """The ``torch.optim.lr_scheduler`` class of the task's ``schedule`` on ``optimizer`` (None: constant lr)."""
@@ -85,10 +90,13 @@ class TorchAdapter(Adapter):
         super().__init__()
         self.apis = {
             "torch.handwritten": self.handwritten,
+            "torch.handwritten.update": self.handwritten_update,
             "torch.optim.SGD": self.sgd,
             "torch.optim.Adam": self.update,
             "torch.optim.AdamW": self.update,
             "torch.optim.Adam.decoupled": self.adam_decoupled,
+            "torch.optim.NAdam.decoupled": self.adam_decoupled,
+            "torch.optim.RAdam.decoupled": self.adam_decoupled,
             "torch.optim.LBFGS.penalty": self.lbfgs_penalty,
             "torch.nn.utils.parametrizations.weight_norm": weight_norm,
             "torch.amp.GradScaler": amp_update,
@@ -130,12 +138,26 @@ class TorchAdapter(Adapter):
             penalty.backward()
         return {n: to_numpy(w.grad if w.grad is not None else torch.zeros_like(w)) for n, w in params.items()}
 
+    def handwritten_update(self, task: Task) -> Value:
+        """The d2l penalty ``l1·Σ|w| + lambd·Σw²/2`` added to the loss, with the task's optimizer (no weight_decay):
+        backward() adds its gradient to the loss gradient each step."""
+        lambd, l1 = task.native.get("lambd", 0.0), task.native.get("l1", 0.0)
+
+        def penalty(params: dict[str, torch.Tensor]) -> torch.Tensor | None:
+            # A zero coefficient's term is not written, as a user would not write it (0·inf is NaN).
+            terms = [lambd * torch.sum(w.pow(2)) / 2 for w in params.values() if lambd]
+            terms += [l1 * torch.sum(torch.abs(w)) for w in params.values() if l1]
+            return functools.reduce(operator.add, terms) if terms else None
+
+        return self.update(replace(task, native={}), penalty=penalty)
+
     def adam_decoupled(self, task: Task) -> Value:
-        """``torch.optim.Adam(..., decoupled_weight_decay=True)``: AdamW's rule inside Adam."""
+        """``torch.optim.Adam/NAdam/RAdam(..., decoupled_weight_decay=True)``: AdamW's decay inside the class."""
         return self.update(task, decoupled_weight_decay=True)
 
-    def update(self, task: Task, **extra: object) -> Value:
-        """The weights after ``steps`` real steps of the task's optimizer, each on the case's loss gradient."""
+    def update(self, task: Task, penalty: Penalty | None = None, **extra: object) -> Value:
+        """The weights after ``steps`` real steps of the task's optimizer, each on the case's loss gradient (plus
+        the gradient of ``penalty``, a loss term, where given)."""
         if task.quantity != "update":
             raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
         params = self._params(task)
@@ -149,6 +171,9 @@ class TorchAdapter(Adapter):
         for _ in range(task.options["steps"]):
             for name, w in params.items():
                 w.grad = grads[name].clone()  # the loss gradient, as backward() would leave it
+            term = None if penalty is None else penalty(params)
+            if term is not None:
+                term.backward()  # accumulates into .grad, as a loss with the penalty would
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()  # after optimizer.step(), as torch's docs order them

@@ -11,6 +11,7 @@ from regcompare.conventions.model import (
     OptimizerCall,
     Placement,
     Special,
+    Variant,
     adam_hypers,
     amp_calls,
     arg,
@@ -31,9 +32,11 @@ KERAS_SGD = OptimizerCall("keras.optimizers.SGD", "sgd", (
     hyper("lr", "learning_rate", 0.01), hyper("momentum", "momentum", 0.0), hyper("nesterov", "nesterov", False)),
     fixed=(("dampening", 0.0),))
 KERAS_ADAM = OptimizerCall("keras.optimizers.Adam", "adam",
-                           adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7), eps_on="v")
+                           (*adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7),
+                            hyper("amsgrad", "amsgrad", False)), eps_on="v")
 KERAS_ADAMW = OptimizerCall("keras.optimizers.AdamW", "adam",
-                            adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7), eps_on="v")
+                            (*adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7),
+                            hyper("amsgrad", "amsgrad", False)), eps_on="v")
 # --- zoo: lion, lamb, adafactor, ftrl, muon (keras/src/optimizers/lion.py, lamb.py, adafactor.py, ftrl.py, muon.py) ---
 KERAS_LION = OptimizerCall("keras.optimizers.Lion", "lion", (
     hyper("lr", "learning_rate", 1e-3), hyper("beta1", "beta_1", 0.9), hyper("beta2", "beta_2", 0.99)))
@@ -74,7 +77,6 @@ KERAS_FTRL_SHRINKAGE = OptimizerCall(
         "accumulator n (which sums the loss gradient's squares only) (keras/src/optimizers/ftrl.py "
         "Ftrl.update_step: grad_to_use vs new_accum)")
 _KERAS_ZOO_B = (KERAS_LION, KERAS_LAMB, KERAS_ADAFACTOR, KERAS_MUON, KERAS_FTRL)
-_KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM, *_KERAS_ZOO_B)
 KERAS_F64 = ("In float64, Adam's bias corrections use float32-rounded betas (ops.cast of a Python float): "
              "about 7e-6 relative per step.")
 #: TF 1.x's tf.contrib.layers regularizers, as tf-slim 1.1.0 ships them (tf_slim/layers/regularizers.py, the contrib
@@ -92,13 +94,53 @@ CONTRIB_HOME = ("tf.contrib was removed in TF 2; tf.contrib.layers.{name} lives 
 CONTRIB_RULES = ("Contrib's argument rules: l1_regularizer and l2_regularizer have no default scale; an integer "
                  "scale raises ValueError; a scale of 0.0 returns no regularizer (lambda _: None; "
                  "'Scale of 0 disables regularizer'): such rows are unsupported, saying so.")
+
+# --- zoo: adagrad, rmsprop, adadelta, adamax, nadam (keras/src/optimizers/<name>.py __init__ and update_step) ---
+_EPS_SQUARED = (("eps", "square"),)  # √(v + ε²) is the nearest to √v + ε: equal at v = 0 and for v ≫ ε²
+_EPS_IN_ROOT = "Keras: ε inside the root, {d} (keras/src/optimizers/{f}.py update_step); torch: {t}"
+KERAS_ADAGRAD = OptimizerCall("keras.optimizers.Adagrad", "adagrad", (
+    hyper("lr", "learning_rate", 1e-3), hyper("initial_accumulator_value", "initial_accumulator_value", 0.1),
+    hyper("eps", "epsilon", 1e-7)), fixed=(("lr_decay", 0.0),), options=(("eps_inside_sqrt", True),),
+    why=_EPS_IN_ROOT.format(d="w ← w − lr·g/√(s + ε)", f="adagrad", t="√s + ε"), nearest=_EPS_SQUARED)
+KERAS_RMSPROP = OptimizerCall("keras.optimizers.RMSprop", "rmsprop", (
+    hyper("lr", "learning_rate", 1e-3), hyper("alpha", "rho", 0.9), hyper("eps", "epsilon", 1e-7),
+    hyper("momentum", "momentum", 0.0), hyper("centered", "centered", False)), options=(("eps_inside_sqrt", True),),
+    why=_EPS_IN_ROOT.format(d="√(v + ε), centered √(v − ḡ² + ε)", f="rmsprop", t="√v + ε"), nearest=_EPS_SQUARED)
+KERAS_ADADELTA = OptimizerCall("keras.optimizers.Adadelta", "adadelta", (
+    hyper("lr", "learning_rate", 1e-3), hyper("rho", "rho", 0.95), hyper("eps", "epsilon", 1e-7)))
+KERAS_ADAMAX = OptimizerCall("keras.optimizers.Adamax", "adamax",
+                             adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7),
+                             options=(("eps_at", "after"),),
+                             why="Keras: u ← max(β₂u, |g|), w ← w − lr/(1−β₁ᵗ)·m/(u + ε) (keras/src/optimizers/"
+                                 "adamax.py update_step); torch: u ← max(β₂u, |g| + ε), divided by u")
+KERAS_NADAM = OptimizerCall("keras.optimizers.Nadam", "nadam",
+                            adam_hypers("learning_rate", "beta_1", "beta_2", "epsilon", 1e-7),
+                            fixed=(("momentum_decay", 1.0),))
+_ZOO_A_KERAS = (
+    ("keras.optimizers.Adagrad", KERAS_ADAGRAD, "; ε inside the root: g/√(s + ε)",
+     ("Default initial_accumulator_value=0.1 (torch, paddle: 0) and epsilon=1e-7 inside the root.",
+      "No lr_decay argument.")),
+    ("keras.optimizers.RMSprop", KERAS_RMSPROP, "; ε inside the root: g/√(v + ε)",
+     ("The decay is spelled rho (torch: alpha); defaults rho=0.9, epsilon=1e-7 (torch: 0.99, 1e-8).",)),
+    ("keras.optimizers.Adadelta", KERAS_ADADELTA, "",
+     ("Defaults learning_rate=0.001, rho=0.95, epsilon=1e-7 (torch: 1.0, 0.9, 1e-6).",)),
+    ("keras.optimizers.Adamax", KERAS_ADAMAX, "; ε added after the max: m/(u + ε)",
+     ("Default epsilon=1e-7 (torch, paddle: 1e-8).",)),
+    ("keras.optimizers.Nadam", KERAS_NADAM, "; momentum schedule β₁(1 − ½·0.96^t)",
+     ("No momentum_decay argument: the schedule is 0.96^t, torch's momentum_decay=1 — not torch's default 0.004. "
+      "A case with another momentum_decay does not run it.", KERAS_F64)),
+)
+_KERAS_OPTIMIZERS = (KERAS_SGD, KERAS_ADAM, *_KERAS_ZOO_B, *(call for _, call, _, _ in _ZOO_A_KERAS))
 _KERAS_LAYER_PLACEMENT = Placement("the regularizer on the scoped weights only (each layer's kernel_regularizer)")
 _KERAS_PLACEMENT = Placement(
     "optimizer.exclude_from_weight_decay(var_list=<others>)",
     param_apis=("keras.regularizers.L1", "keras.regularizers.L2", "keras.regularizers.L1L2"),
     why="Keras: a kernel_regularizer adds its penalty to the loss and the optimizer's weight_decay decays the "
         "weights on top of it (BaseOptimizer._apply_weight_decay): both apply",
-    why_groups="Keras: a kernel_regularizer and the optimizer's weight_decay both apply")
+    why_groups="Keras: a kernel_regularizer and the optimizer's weight_decay both apply",
+    variants=(Variant("var_names", (("scope_by", "var_names"),),
+                      why="exclude_from_weight_decay(var_names=<the other tensors' names>): regular expressions "
+                          "searched in each variable's name (BaseOptimizer._use_weight_decay: re.search)"),))
 
 RECORDS: tuple[Convention, ...] = (
     Convention(
@@ -140,7 +182,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     Convention(
         "keras.optimizers.SGD", "tensorflow", "update", ("update", "trajectory"),
-        (arg("weight_decay", "l2"),),
+        (arg("weight_decay", "l2", 1.0, None),),
         DECOUPLED.format(wd="weight_decay") + " (BaseOptimizer._apply_weight_decay)",
         "decoupled", f"keras.optimizers.SGD(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
         caveats=(NOT_L2, "Every Keras optimizer's weight_decay is decoupled; for an L2 penalty use a layer's "
@@ -150,7 +192,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     Convention(
         "keras.optimizers.Adam", "tensorflow", "update", ("update",),
-        (arg("weight_decay", "l2"),),
+        (arg("weight_decay", "l2", 1.0, None),),
         DECOUPLED.format(wd="weight_decay") + "; ε added to √v, not √v̂",
         "decoupled", f"keras.optimizers.Adam(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}",
         caveats=(NOT_L2, "Default epsilon=1e-7 (torch, paddle: 1e-8), and added to √v rather than √v̂.", KERAS_F64),
@@ -174,6 +216,13 @@ RECORDS: tuple[Convention, ...] = (
         )
         for name, params, formula, args, caveats in _CONTRIB
     ),
+    # --- zoo: adagrad, rmsprop, adadelta, adamax, nadam ---
+    *(Convention(
+        api, "tensorflow", "update", ("update",), (arg("weight_decay", "l2", 1.0, None),),
+        DECOUPLED.format(wd="weight_decay") + own, "decoupled",
+        f"{api}(weight_decay=…).apply_gradients: {UPDATE_OF_STEPS}", caveats=(NOT_L2, *caveats),
+        optimizers=(call,), role="optimizer", placement=_KERAS_PLACEMENT)
+      for api, call, own, caveats in _ZOO_A_KERAS),
     # --- schedules/mixed precision/sparse ---
     Convention(
         "keras.optimizers.schedules", "tensorflow", "update", (), (),

@@ -83,7 +83,13 @@ class Param:
     name: str
     term: Term
     factor: float
-    default: float
+    default: float | None
+    """The API's own default; None where the framework's default is None, i.e. no decay op at all (Keras and paddle
+    optimizers' ``weight_decay``), which differs from 0.0: Keras and paddle run the decay op with a 0.0
+    coefficient (an infinite weight then becomes NaN), torch skips it (``if weight_decay != 0``)."""
+
+    def default_text(self) -> str:
+        return "None (no decay)" if self.default is None else f"{self.default:g}"
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,10 @@ class Placement:
     """The precedence over a plain list, with its source, for ``divergent`` rows."""
     why_groups: str = ""
     """The same for param groups."""
+    variants: tuple[Variant, ...] = ()
+    """Other ways the API limits its decay to a ``scope`` (Keras ``exclude_from_weight_decay(var_names=…)``, paddle
+    AdamW's ``apply_decay_param_fun``): each runs as a variant of every entry with a scope; its ``native`` is
+    ``(("scope_by", <mechanism>),)``, which the adapter takes out of the optimizer's arguments."""
 
     def precedence(self, grouped: bool) -> tuple[Precedence, str]:
         return (self.over_groups, self.why_groups) if grouped else (self.over_list, self.why)
@@ -177,11 +187,11 @@ class Convention:
             raise ValueError(f"{self.api} has no argument {sorted(unknown)[0]!r}; it takes {self.signature()}")
         coeff = {"l1": 0.0, "l2": 0.0}
         for p in self.params:
-            coeff[p.term] += native.get(p.name, p.default) / p.factor
+            coeff[p.term] += (native.get(p.name, p.default) or 0.0) / p.factor
         return Regularizer(**coeff)
 
     def signature(self) -> str:
-        return "(" + ", ".join(f"{p.name}={p.default:g}" for p in self.params) + ")"
+        return "(" + ", ".join(f"{p.name}={p.default_text()}" for p in self.params) + ")"
 
     def mapping(self) -> str:
         """``native → canonical`` in words, e.g. ``l2 = 2·l2_native``."""
@@ -218,6 +228,15 @@ class Variant:
     settings: tuple[tuple[str, float | bool], ...] = ()
     dtypes: tuple[str, ...] | None = None
     why: str = ""
+    needs: tuple[tuple[str, bool], ...] = ()
+    """Case settings the class needs for this variant, as (key, whether it is set): torch's ``nesterov`` needs a
+    momentum and no dampening, ``(("momentum", True), ("dampening", False))``."""
+
+    def runs_with(self, settings: dict[str, float | bool]) -> bool:
+        """Whether the variant runs on a case with these settings: what it needs holds, and it changes something
+        (``centered`` on a case that is centered already is the plain call again)."""
+        needed = all(bool(settings.get(key)) == want for key, want in self.needs)
+        return needed and (not self.settings or any(settings.get(k) != v for k, v in self.settings))
 
 
 @dataclass(frozen=True)
@@ -239,6 +258,9 @@ class OptimizerCall:
     """The documented difference of ``options``, with its source (file and function of the pinned framework)."""
     variants: tuple[Variant, ...] = ()
     """Ways to run the class besides the plain call; every ``update`` case runs them all unless it narrows them."""
+    nearest: tuple[tuple[str, str], ...] = ()
+    """For ``translate``, where ``options`` make an exact translation impossible: canonical keys carried over
+    transformed for the nearest setting, ``(("eps", "square"),)`` (regcompare.translate.NEAREST names them)."""
 
     def rule_options(self, own: bool) -> dict[str, float | bool | str]:
         """The rule's options for the oracle: Adam's ε placement always (the case's ε is each API's own ε, a
@@ -269,6 +291,8 @@ class OptimizerCall:
         """``torch.optim.Adam(lr=0.1, betas=(0.9, 0.999), eps=1e-08)``: tuple arguments regrouped."""
         parts: dict[str, list[str]] = {}
         for name, value in native.items():
+            if name == "scope_by":
+                continue  # a placement variant's mechanism (Placement.variants), not an argument of the class
             base = name.split("[")[0]
             parts.setdefault(base, []).append(_code(value))
         args = [f"{k}=({', '.join(v)})" if len(v) > 1 else f"{k}={v[0]}" for k, v in parts.items()]
@@ -342,7 +366,7 @@ def _code(value: float | bool) -> str:
     return text if isinstance(value, bool) or any(c in text for c in ".einf") else f"{text}.0"
 
 
-def arg(name: str, term: Term, factor: float = 1.0, default: float = 0.0) -> Param:
+def arg(name: str, term: Term, factor: float = 1.0, default: float | None = 0.0) -> Param:
     return Param(name, term, factor, default)
 
 

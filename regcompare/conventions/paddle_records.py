@@ -34,16 +34,60 @@ from regcompare.conventions.texts import (
 )
 from regcompare.schedules import schedule_classes
 
+# multi_precision: a float32 master copy of float16/bfloat16 weights (paddle/optimizer/optimizer.py
+# _create_master_weight); the kernels take it on CPU too.
+# On CPU paddle 3.3.1 registers low-precision kernels for SGD in bfloat16 only (sgd: no float16; momentum, adam,
+# adamw: neither), so the variant runs there; a decay (even weight_decay=0.0) also needs a bfloat16 `add` that
+# the CPU lacks, so with any decay it is `unsupported`, as the plain call is.
+_MULTI_PRECISION = (Variant("multi_precision", (("multi_precision", True),), dtypes=("bfloat16",),
+                            why="float32 master weights for bfloat16 parameters"),)
 PADDLE_SGD = OptimizerCall("paddle.optimizer.SGD", "sgd", (hyper("lr", "learning_rate", 1e-3),),
-                           fixed=(("momentum", 0.0), ("dampening", 0.0), ("nesterov", False)))
+                           fixed=(("momentum", 0.0), ("dampening", 0.0), ("nesterov", False)),
+                           variants=_MULTI_PRECISION)
 PADDLE_MOMENTUM = OptimizerCall("paddle.optimizer.Momentum", "sgd", (
     hyper("lr", "learning_rate", 1e-3), hyper("momentum", "momentum", 0.9), hyper("nesterov", "use_nesterov", False)),
     fixed=(("dampening", 0.0),))
 PADDLE_ADAM = OptimizerCall("paddle.optimizer.Adam", "adam",
-                            adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8))
+                            (*adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8),
+                             hyper("amsgrad", "amsgrad", False)))
 PADDLE_ADAMW = OptimizerCall("paddle.optimizer.AdamW", "adam",
+                             (*adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8),
+                              hyper("amsgrad", "amsgrad", False)))
+
+# --- zoo: adagrad, rmsprop, adadelta, adamax, nadam, radam (paddle/optimizer/<name>.py __init__ and docstring) ---
+PADDLE_ADAGRAD = OptimizerCall("paddle.optimizer.Adagrad", "adagrad", (
+    hyper("lr", "learning_rate", 1e-3), hyper("eps", "epsilon", 1e-6),
+    hyper("initial_accumulator_value", "initial_accumulator_value", 0.0)), fixed=(("lr_decay", 0.0),))
+PADDLE_RMSPROP = OptimizerCall("paddle.optimizer.RMSProp", "rmsprop", (
+    hyper("lr", "learning_rate", 1e-3), hyper("alpha", "rho", 0.95), hyper("eps", "epsilon", 1e-6),
+    hyper("momentum", "momentum", 0.0), hyper("centered", "centered", False)), options=(("eps_inside_sqrt", True),),
+    why="paddle: ε inside the root, w ← w − lr·g/√(v + ε), centered √(v − ḡ² + ε) (paddle/optimizer/rmsprop.py "
+        "docstring, the rmsprop kernel); torch: √v + ε. No epsilon value makes the two equal: see translate",
+    nearest=(("eps", "square"),))  # √(v + ε²) is the nearest to √v + ε: equal at v = 0 and for v ≫ ε²
+PADDLE_ADADELTA = OptimizerCall("paddle.optimizer.Adadelta", "adadelta", (
+    hyper("lr", "learning_rate", 1e-3), hyper("rho", "rho", 0.95), hyper("eps", "epsilon", 1e-6)))
+PADDLE_ADAMAX = OptimizerCall("paddle.optimizer.Adamax", "adamax",
+                              adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8),
+                              options=(("eps_at", "norm"),),
+                              why="paddle: u ← max(β₂u + ε, |g|) (paddle/optimizer/adamax.py docstring, the adamax "
+                                  "kernel); torch: u ← max(β₂u, |g| + ε)")
+PADDLE_NADAM = OptimizerCall("paddle.optimizer.NAdam", "nadam", (
+    hyper("lr", "learning_rate", 2e-3), *adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8)[1:],
+    hyper("momentum_decay", "momentum_decay", 4e-3)))
+PADDLE_RADAM = OptimizerCall("paddle.optimizer.RAdam", "radam",
                              adam_hypers("learning_rate", "beta1", "beta2", "epsilon", 1e-8))
-_PADDLE_OPTIMIZERS = (PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAM)
+_ZOO_A_PADDLE = (
+    (PADDLE_ADAGRAD, "s += g², w −= lr·g/(√s + ε)",
+     ("learning_rate has no default; epsilon=1e-6 (torch: 1e-10); no lr_decay.",)),
+    (PADDLE_RMSPROP, "v ← ρv + (1−ρ)g², w −= lr·g/√(v + ε) (ε inside the root)",
+     ("learning_rate has no default; rho=0.95, epsilon=1e-6 inside the root (torch: alpha=0.99, eps=1e-8 "
+      "outside).",)),
+    (PADDLE_ADADELTA, "Adadelta's two running averages", ("Defaults learning_rate=0.001, rho=0.95, epsilon=1e-6.",)),
+    (PADDLE_ADAMAX, "u ← max(β₂u + ε, |g|)", ("Default learning_rate=0.001 (torch: 2e-3).",)),
+    (PADDLE_NADAM, "NAdam's moments (momentum_decay ψ)", ("Default learning_rate=0.002, momentum_decay=0.004.",)),
+    (PADDLE_RADAM, "RAdam's rectified step (from step 6)", ("Default learning_rate=0.001.",)),
+)
+_PADDLE_OPTIMIZERS = (PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAM, *(call for call, _, _ in _ZOO_A_PADDLE))
 
 # --- zoo: asgd, lamb, rprop, lbfgs (paddle/optimizer/asgd.py, lamb.py, rprop.py, lbfgs.py; optimizer.py) ---
 PADDLE_RPROP = OptimizerCall("paddle.optimizer.Rprop", "rprop", (
@@ -113,7 +157,10 @@ _PADDLE_ADAMW_PLACEMENT = Placement(
     why="paddle AdamW: its own regularization is None, so a ParamAttr regularizer is added to the gradient "
         "(coupled) on top of the decoupled weight_decay (adamw.py)",
     why_groups="paddle AdamW: AdamW._add_param_group keeps param.regularizer, so a ParamAttr regularizer "
-               "(coupled) and the group's decoupled weight_decay both apply")
+               "(coupled) and the group's decoupled weight_decay both apply",
+    variants=(Variant("apply_decay_param_fun", (("scope_by", "apply_decay_param_fun"),),
+                      why="AdamW(apply_decay_param_fun=lambda name: name in <the scoped parameters' names>) on one "
+                          "parameter list (adamw.py: decay skipped where the function returns False)"),))
 
 _WN_STATIC = WeightNorm("<name>_g", "<name>_v", (PADDLE_SGD, PADDLE_MOMENTUM))
 _WEIGHT_NORM_APIS: tuple[Convention, ...] = (
@@ -204,7 +251,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     Convention(
         "paddle.optimizer.SGD", "paddle", "gradient", ("gradient", "update"),
-        (arg("weight_decay", "l2"),),
+        (arg("weight_decay", "l2", 1.0, None),),
         "gradient += weight_decay·w (a float weight_decay becomes L2Decay)",
         "coupled", f"paddle.optimizer.SGD(weight_decay=<float>): {STEP}",
         optimizers=(PADDLE_SGD,), role="optimizer",
@@ -212,7 +259,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     Convention(
         "paddle.optimizer.Momentum", "paddle", "update", ("update",),
-        (arg("weight_decay", "l2"),),
+        (arg("weight_decay", "l2", 1.0, None),),
         "fused: the momentum kernel adds weight_decay·w to the gradient (regularization_method='l2_decay')",
         "coupled", f"paddle.optimizer.Momentum(weight_decay=<float>): {UPDATE_OF_STEPS}",
         caveats=("A float or L2Decay weight_decay is fused into the momentum kernel; L1Decay (and a ParamAttr "
@@ -222,7 +269,7 @@ RECORDS: tuple[Convention, ...] = (
     ),
     Convention(
         "paddle.optimizer.Adam", "paddle", "update", ("update",),
-        (arg("weight_decay", "l2"),),
+        (arg("weight_decay", "l2", 1.0, None),),
         "gradient += weight_decay·w (a float becomes L2Decay), then Adam's moments",
         "coupled", f"paddle.optimizer.Adam(weight_decay=<float>): {UPDATE_OF_STEPS}",
         caveats=("Coupled, unlike paddle.optimizer.AdamW: the same float means a different thing in the two.",),
@@ -255,6 +302,13 @@ RECORDS: tuple[Convention, ...] = (
         "coupled", "Paddle 1.x only; not installable with Python 3.11", executed=False,
         caveats=("Documented convention only: paddle.fluid was removed in Paddle 2.5.",),
     ),
+    # --- zoo: adagrad, rmsprop, adadelta, adamax, nadam, radam ---
+    *(Convention(
+        call.api, "paddle", "update", ("update",), (arg("weight_decay", "l2", 1.0, None),),
+        f"gradient += weight_decay·w (a float becomes L2Decay), then {formula}", "coupled",
+        f"{call.api}(weight_decay=<float>): {UPDATE_OF_STEPS}", caveats=caveats, optimizers=(call,),
+        role="optimizer", placement=_PADDLE_PLACEMENT)
+      for call, formula, caveats in _ZOO_A_PADDLE),
     # --- schedules/mixed precision/sparse ---
     Convention(
         "paddle.optimizer.lr", "paddle", "update", (), (),

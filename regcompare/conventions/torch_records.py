@@ -3,6 +3,8 @@ sources: torch/optim/sgd.py, adam.py, adamw.py; scope: torch/optim/optimizer.py 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
@@ -30,13 +32,62 @@ from regcompare.conventions.texts import (
 )
 from regcompare.schedules import schedule_classes
 
+# Variants (torch/optim/optimizer.py _default_to_fused_or_foreach: on CPU the default is the for-loop;
+# _get_fused_kernels_supported_devices: SGD, Adam, AdamW and Adagrad have fused CPU kernels in every float dtype).
+_LOOP = Variant("foreach", (("foreach", True),), why="the multi-tensor (foreach) implementation")
+_FUSED = Variant("fused", (("fused", True),), why="the fused CPU kernel")
+_MAXIMIZE = Variant("maximize", (("maximize", True),), (("maximize", True),), why="ascends: the loss gradient negated")
 TORCH_SGD = OptimizerCall("torch.optim.SGD", "sgd", (
     hyper("lr", "lr", 1e-3), hyper("momentum", "momentum", 0.0), hyper("dampening", "dampening", 0.0),
-    hyper("nesterov", "nesterov", False)))
-TORCH_ADAM = OptimizerCall("torch.optim.Adam", "adam", adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8))
-TORCH_ADAMW = OptimizerCall("torch.optim.AdamW", "adam", adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8))
+    hyper("nesterov", "nesterov", False)),
+    variants=(_LOOP, _FUSED, _MAXIMIZE,
+              Variant("nesterov", (("nesterov", True),), (("nesterov", True),),
+                      why="Nesterov momentum (torch needs a momentum and no dampening)",
+                      needs=(("momentum", True), ("dampening", False)))))
+_ADAM_VARIANTS = (_LOOP, _FUSED, _MAXIMIZE,
+                  Variant("amsgrad", (("amsgrad", True),), (("amsgrad", True),), why="AMSGrad: the running max of v"))
+TORCH_ADAM = OptimizerCall("torch.optim.Adam", "adam", (
+    *adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8), hyper("amsgrad", "amsgrad", False)),
+    variants=_ADAM_VARIANTS)
+TORCH_ADAMW = OptimizerCall("torch.optim.AdamW", "adam", (
+    *adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8), hyper("amsgrad", "amsgrad", False)),
+    variants=_ADAM_VARIANTS)
 _TORCH_PLACEMENT = Placement(GROUPS)
 
+# --- zoo: adagrad, rmsprop, adadelta, adamax, nadam, radam (torch/optim/<name>.py __init__ and _single_tensor_<name>)
+TORCH_ADAGRAD = OptimizerCall("torch.optim.Adagrad", "adagrad", (
+    hyper("lr", "lr", 1e-2), hyper("lr_decay", "lr_decay", 0.0),
+    hyper("initial_accumulator_value", "initial_accumulator_value", 0.0), hyper("eps", "eps", 1e-10)),
+    variants=(_LOOP, _FUSED, _MAXIMIZE))
+TORCH_RMSPROP = OptimizerCall("torch.optim.RMSprop", "rmsprop", (
+    hyper("lr", "lr", 1e-2), hyper("alpha", "alpha", 0.99), hyper("eps", "eps", 1e-8),
+    hyper("momentum", "momentum", 0.0), hyper("centered", "centered", False)),
+    variants=(_LOOP, _MAXIMIZE, Variant("centered", (("centered", True),), (("centered", True),),
+                                        why="the centered variance v − ḡ²")))
+TORCH_ADADELTA = OptimizerCall("torch.optim.Adadelta", "adadelta", (
+    hyper("lr", "lr", 1.0), hyper("rho", "rho", 0.9), hyper("eps", "eps", 1e-6)), variants=(_LOOP, _MAXIMIZE))
+TORCH_ADAMAX = OptimizerCall("torch.optim.Adamax", "adamax",
+                             (hyper("lr", "lr", 2e-3), *adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8)[1:]),
+                             variants=(_LOOP, _MAXIMIZE))
+TORCH_NADAM = OptimizerCall("torch.optim.NAdam", "nadam", (
+    hyper("lr", "lr", 2e-3), *adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8)[1:],
+    hyper("momentum_decay", "momentum_decay", 4e-3)), variants=(_LOOP, _MAXIMIZE))
+TORCH_RADAM = OptimizerCall("torch.optim.RAdam", "radam", adam_hypers("lr", "betas[0]", "betas[1]", "eps", 1e-8),
+                            variants=(_LOOP, _MAXIMIZE))
+_ZOO_A_COUPLED = (
+    ("torch.optim.Adagrad", TORCH_ADAGRAD, "gradient += weight_decay·w, then s += g², w −= clr·g/(√s + ε)",
+     ("Default initial_accumulator_value=0 (Keras: 0.1); eps=1e-10 outside the root (Keras: 1e-7 inside it).",)),
+    ("torch.optim.RMSprop", TORCH_RMSPROP, "gradient += weight_decay·w, then v ← αv + (1−α)g², w −= lr·g/(√v + ε)",
+     ("ε outside the root: √v + ε (Keras and paddle: √(v + ε)); the decay is spelled alpha (Keras, paddle: rho).",)),
+    ("torch.optim.Adadelta", TORCH_ADADELTA, "gradient += weight_decay·w, then Adadelta's two running averages",
+     ("Default lr=1.0 and rho=0.9 (Keras, paddle: lr=0.001, rho=0.95).",)),
+    ("torch.optim.Adamax", TORCH_ADAMAX, "gradient += weight_decay·w, then u ← max(β₂u, |g| + ε)",
+     ("Default lr=2e-3 (Keras, paddle: 1e-3).",)),
+    ("torch.optim.NAdam", TORCH_NADAM, "gradient += weight_decay·w, then NAdam's moments (momentum_decay ψ)",
+     ("Default lr=2e-3, momentum_decay=0.004 (Keras' Nadam has the schedule 0.96^t, i.e. ψ = 1).",)),
+    ("torch.optim.RAdam", TORCH_RADAM, "gradient += weight_decay·w, then RAdam's rectified step (from step 6)",
+     ("The first 5 steps are SGD with momentum (ρₜ ≤ 5); the adaptive step starts at step 6.",)),
+)
 # --- zoo: asgd, rprop, lbfgs, adafactor, muon (torch/optim/asgd.py, rprop.py, lbfgs.py, _adafactor.py, _muon.py) ---
 _TORCH_FOREACH = Variant("foreach", native=(("foreach", True),))
 _TORCH_MAXIMIZE = Variant("maximize", native=(("maximize", True),), settings=(("maximize", True),))
@@ -102,7 +153,8 @@ RECORDS: tuple[Convention, ...] = (
         caveats=(NOT_L2, "Default weight_decay=0.01 (torch.optim.Adam: 0)."),
         optimizers=(TORCH_ADAMW,), role="optimizer",
         placement=_TORCH_PLACEMENT,
-    ),    Convention(
+    ),
+    Convention(
         "torch.nn.utils.parametrizations.weight_norm", "torch", "update", ("update",),
         (arg("weight_decay", "l2"),),
         WN_FORMULA.format(c="weight_decay"), "coupled",
@@ -115,6 +167,30 @@ RECORDS: tuple[Convention, ...] = (
         role="optimizer",
         weight_norm=WeightNorm("parametrizations.weight.original0", "parametrizations.weight.original1", (TORCH_SGD,)),
     ),
+    # --- zoo: adagrad, rmsprop, adadelta, adamax, nadam, radam ---
+    *(Convention(
+        api, "torch", "update", ("update",), (arg("weight_decay", "l2"),), formula, "coupled",
+        f"{api}(weight_decay=…): {UPDATE_OF_STEPS}", caveats=caveats, optimizers=(call,), role="optimizer",
+        placement=_TORCH_PLACEMENT)
+      for api, call, formula, caveats in _ZOO_A_COUPLED),
+    *(Convention(
+        f"{call.api}.decoupled", "torch", "update", ("update",), (arg("weight_decay", "l2"),),
+        DECOUPLED.format(wd="weight_decay") + f" — {call.api}(decoupled_weight_decay=True)", "decoupled",
+        f"{call.api}(weight_decay=…, decoupled_weight_decay=True): {UPDATE_OF_STEPS}", caveats=(NOT_L2,),
+        optimizers=(call,), role="optimizer", call_args="decoupled_weight_decay=True", placement=_TORCH_PLACEMENT)
+      for call in (TORCH_NADAM, TORCH_RADAM)),
+    Convention(
+        "torch.handwritten.update", "torch", "update", ("update",),
+        (arg("l1", "l1"), arg("lambd", "l2")),
+        "loss += l1·Σ|w| + lambd·Σw²/2, then a torch.optim optimizer without weight_decay: coupled, L1 included",
+        "penalty", f"the d2l penalty added to the loss Σ grads⊙w, backward(), a torch.optim step: {UPDATE_OF_STEPS}",
+        caveats=("torch's only L1 for optimizers: no torch.optim class takes an L1 decay.",
+                 "Same update as weight_decay=lambd in every coupled torch optimizer (the gradient of lambd·Σw²/2 "
+                 "is lambd·w)."),
+        optimizers=tuple(replace(c, variants=()) for c in (
+            TORCH_SGD, TORCH_ADAM, TORCH_ADAGRAD, TORCH_RMSPROP, TORCH_ADADELTA, TORCH_ADAMAX, TORCH_NADAM,
+            TORCH_RADAM)),
+        role="loss"),
     # --- schedules/mixed precision/sparse ---
     Convention(
         "torch.optim.lr_scheduler", "torch", "update", (), (),
