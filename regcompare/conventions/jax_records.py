@@ -16,11 +16,13 @@ MASK_VARIANT = Variant("mask", (("mask", "callable"),))
 OPTAX_SGD = OptimizerCall("optax.sgd", "sgd", (
     hyper("lr", "learning_rate", 1e-3), hyper("momentum", "momentum", 0.0), hyper("nesterov", "nesterov", False)),
     fixed=(("dampening", 0.0),), variants=(MASK_VARIANT,))
+#: optax.adam/adamw have no amsgrad argument (AMSGrad is the separate optax.amsgrad, not mapped here).
+_NO_AMSGRAD = (("amsgrad", False),)
 # scale_by_adam: m̂/(√v̂ + ε) with eps_root 0: ε outside the root of v̂, as torch.
 OPTAX_ADAM = OptimizerCall("optax.adam", "adam", adam_hypers("learning_rate", "b1", "b2", "eps", 1e-8),
-                           variants=(MASK_VARIANT,))
+                           fixed=_NO_AMSGRAD, variants=(MASK_VARIANT,))
 OPTAX_ADAMW = OptimizerCall("optax.adamw", "adam", adam_hypers("learning_rate", "b1", "b2", "eps", 1e-8),
-                            variants=(MASK_VARIANT,))
+                            fixed=_NO_AMSGRAD, variants=(MASK_VARIANT,))
 _MASK = Placement("mask={name: name in scope} (optax's mask argument: decay on the masked-in leaves only)")
 _FLAX_MASK = Placement("flax's kernels-only mask, jax.tree.map(lambda p: p.ndim > 1, params): the scope must be "
                        "exactly the tensors of two or more dimensions")
