@@ -24,10 +24,12 @@ def _cells(table: dict[str, Convention]) -> dict[tuple[str, str], dict[str, set[
     return cells
 
 
-def rules_markdown() -> str:
-    """A markdown table: one row per update rule, one column per framework."""
+def rules_markdown(frameworks: tuple[str, ...] | None = None) -> str:
+    """A markdown table: one row per update rule, one column per framework (default: every one with optimizers)."""
     table = adapters.conventions()
-    frameworks = [f for f in adapters.frameworks() if any(c.framework == f and c.optimizers for c in table.values())]
+    if frameworks is None:
+        frameworks = tuple(f for f in adapters.frameworks()
+                           if any(c.framework == f and c.optimizers for c in table.values()))
     cells = _cells(table)
     lines = ["| rule | " + " | ".join(frameworks) + " |", "|---" * (len(frameworks) + 1) + "|"]
     for name in (n for n in rules.NAMES if n != "adamw"):
