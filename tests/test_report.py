@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -508,3 +509,16 @@ def test_report_md_says_per_translator_what_it_got_right_and_wrong() -> None:
     assert "| paconvert | 3 | 2 | 1 | 0 |" in lines
     assert any(line.startswith("- paconvert, wrong: paconvert-adamw") and "\\|" in line for line in lines)
     assert _md_translators({}) == []
+
+
+def test_results_json_writes_non_finite_figures_as_the_contract_strings() -> None:
+    import io
+    import json as json_
+
+    from regcompare.results import write_json
+
+    out = io.StringIO()
+    write_json({"schema": 1, "rows": [{"tolerance": {"atol": float("inf")}, "spread": [float("nan"), -math.inf]}]},
+               out)
+    row = json_.loads(out.getvalue())["rows"][0]
+    assert row == {"tolerance": {"atol": "Infinity"}, "spread": ["NaN", "-Infinity"]}
