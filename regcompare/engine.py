@@ -77,11 +77,24 @@ def apply_known(case: Case, rows: list[dict[str, Any]], entries: Iterable[int] |
         hits = [r for r in selected if r["status"] == known.status]
         for row in hits:
             row["known"] = known.reason
-        if not hits:
+        if not hits and not _unjudged(known, selected, rows):
             seen = ", ".join(sorted({r["status"] for r in selected})) or "no row at all"
             where = f"{case.file}:{case.line_of('known', i)}: known[{i}]"
             stale.append(f"{where}: expected {known.status} ({known.reason}), but the rows it selects are: {seen}")
     return stale
+
+
+def _unjudged(known: Any, selected: list[dict[str, Any]], rows: list[dict[str, Any]]) -> bool:
+    """Whether an entry could not be judged in this run: its framework did not run here (``--frameworks``, a
+    test's subset) or every row it selects was skipped (the framework is not installed). Such an entry is not
+    stale: nothing says the finding went away."""
+    if selected:
+        return all(r["status"] == "skipped" for r in selected)
+    framework = known.framework
+    if framework is None and known.api is not None:
+        record = adapters.conventions().get(known.api)
+        framework = None if record is None else record.framework
+    return framework is not None and not any(r["framework"] == framework for r in rows)
 
 
 #: Weight-set ids, unique in this process: a worker that outlives one run (pytest reuses workers

@@ -152,3 +152,17 @@ def test_momentum_example_through_the_real_optimizers() -> None:
     assert keras["status"] == "divergent", keras["detail"]
     np.testing.assert_allclose(keras["raw"], DECOUPLED, rtol=1e-6)
     assert result.failures == 0
+
+
+def test_a_known_entry_of_a_framework_that_did_not_run_is_not_stale(write_case) -> None:
+    case = load_case(write_case(
+        "weights: {w: [1.0]}\nregularizers: [{l2: 0.5}]\n"
+        "known:\n  - {status: mismatch, framework: paddle, reason: only judged where paddle runs}\n"
+        "  - {status: mismatch, framework: numpy, reason: numpy ran and matched}\n"
+    ))
+    rows = [{"framework": "numpy", "api": "numpy.handwritten", "quantity": "penalty", "dtype": "float32",
+             "tensor": None, "status": "match", "known": None}]
+    stale = engine.apply_known(case, rows)
+    assert len(stale) == 1 and "known[1]" in stale[0] and "match" in stale[0]
+    skipped = [*rows, {**rows[0], "framework": "paddle", "api": "paddle.handwritten", "status": "skipped"}]
+    assert len(engine.apply_known(case, skipped)) == 1  # paddle not installed: its entry unjudged, numpy's stale
