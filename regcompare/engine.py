@@ -242,14 +242,17 @@ def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progre
     for case in cases:
         rows_of[case.name] += broken_adapter_rows(case, frameworks)
     stale = [entry for case in cases for entry in apply_known(case, rows_of[case.name])]
-    broken = adapters.broken()
-    for fw in frameworks:
-        if fw in broken:
-            pool.info[fw] = FrameworkInfo("error", reason=broken[fw])
-        elif fw not in pool.info:
-            pool.info[fw] = FrameworkInfo("not run", reason="no case uses it")
     rows = [row for case in cases for row in rows_of[case.name]]
-    return Run(rows, {fw: pool.info[fw] for fw in frameworks}, stale)
+    return Run(rows, frameworks_of(pool, frameworks), stale)
+
+
+def frameworks_of(pool: WorkerPool, frameworks: tuple[str, ...]) -> dict[str, FrameworkInfo]:
+    """This run's view of each framework, read from the pool and never written back to it: a pool that lives on
+    (pytest, a second run) must still start a framework this run did not need."""
+    broken = adapters.broken()
+    not_run = FrameworkInfo("not run", reason="no case uses it")
+    return {fw: FrameworkInfo("error", reason=broken[fw]) if fw in broken else pool.info.get(fw, not_run)
+            for fw in frameworks}
 
 
 def unjudged_row(

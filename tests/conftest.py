@@ -57,3 +57,16 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None):
         [sys.executable, "-m", "regcompare", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
         env={**os.environ, **(env or {})},
     )
+
+
+def run_cases(paths: list[Path], frameworks: tuple[str, ...] = ("torch", "tensorflow", "paddle")):
+    """``regcompare.engine.run`` of the case files at ``paths`` through the real frameworks, in a pool of its own."""
+    from regcompare import engine
+    from regcompare.cases import load_case
+    from regcompare.workers import WorkerPool
+
+    pool = WorkerPool()
+    try:
+        return engine.run([load_case(str(p)) for p in paths], frameworks, pool)
+    finally:
+        pool.close()

@@ -14,7 +14,7 @@ import pytest
 
 from regcompare import engine, mixed_precision
 from regcompare.cases import load_case
-from regcompare.workers import WorkerPool
+from tests.conftest import run_cases
 
 ROOT = Path(__file__).parent.parent
 CASES = ROOT / "cases" / "mixed_precision"
@@ -50,12 +50,7 @@ def _grads(item: engine.Item) -> tuple[dict[str, np.ndarray], Any]:
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict[str, Any]]:
-    pool = WorkerPool()
-    try:
-        result = engine.run([load_case(str(p)) for p in sorted(CASES.glob("*.yaml"))],
-                            ("torch", "tensorflow", "paddle"), pool)
-    finally:
-        pool.close()
+    result = run_cases(sorted(CASES.glob("*.yaml")))
     assert result.failures == 0
     return result.rows
 

@@ -17,7 +17,7 @@ from regcompare import engine, oracle, rules
 from regcompare.cases import load_case
 from regcompare.conventions import Regularizer
 from regcompare.plan import grads_of
-from regcompare.workers import WorkerPool
+from tests.conftest import run_cases
 
 ROOT = Path(__file__).parent.parent
 ONE = {"w": np.array([1.0])}
@@ -187,12 +187,7 @@ CASES = ("adagrad", "rmsprop", "rmsprop_centered", "rmsprop_paddle_eps", "adadel
 
 @pytest.fixture(scope="module")
 def zoo_run() -> engine.Run:
-    cases = [load_case(str(ROOT / "cases" / "optimizers" / f"{name}.yaml")) for name in CASES]
-    pool = WorkerPool()
-    try:
-        return engine.run(cases, ("torch", "tensorflow", "paddle"), pool)
-    finally:
-        pool.close()
+    return run_cases([ROOT / "cases" / "optimizers" / f"{name}.yaml" for name in CASES])
 
 
 def _rows(run: engine.Run, case: str, **where: object) -> list[dict]:

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from regcompare import engine, rules
-from regcompare.cases import load_case
+from regcompare import rules
 from regcompare.conventions import Decay, Regularizer
-from regcompare.workers import WorkerPool
+from tests.conftest import run_cases
 
 ROOT = Path(__file__).parent.parent
 CASES = ROOT / "cases" / "optimizers"
@@ -247,13 +246,8 @@ def test_ftrl_proximal_l1_gives_exact_zeros_and_l2_enters_the_denominator() -> N
 
 
 def _rows(*cases: str) -> tuple[list[dict], int]:
-    """The rows of one run of ``cases`` and its failure count, in a pool of its own (a pool whose first run did
-    not need a framework does not start it for a later run)."""
-    pool = WorkerPool()
-    try:
-        result = engine.run([load_case(str(CASES / c)) for c in cases], ("torch", "tensorflow", "paddle"), pool)
-    finally:
-        pool.close()
+    """The rows of one run of ``cases`` and its failure count."""
+    result = run_cases([CASES / c for c in cases])
     return result.rows, result.failures
 
 

@@ -16,7 +16,7 @@ from regcompare import engine, oracle, rules, schedules
 from regcompare.cases import CaseError, load_case
 from regcompare.conventions import Convention, Decay, Regularizer
 from regcompare.conventions.model import arg
-from regcompare.workers import WorkerPool
+from tests.conftest import run_cases
 
 ROOT = Path(__file__).parent.parent
 CASES = ROOT / "cases" / "schedules"
@@ -106,12 +106,7 @@ def test_unknown_schedule_key_names_its_line(write_case) -> None:
 
 @pytest.fixture(scope="module")
 def schedule_rows() -> list[dict[str, Any]]:
-    pool = WorkerPool()
-    try:
-        cases = [load_case(str(p)) for p in sorted(CASES.glob("*.yaml"))]
-        result = engine.run(cases, ("torch", "tensorflow", "paddle"), pool)
-    finally:
-        pool.close()
+    result = run_cases(sorted(CASES.glob("*.yaml")))
     assert result.failures == 0, [(r["case"], r["api"], r["detail"]) for r in result.rows
                                   if r["status"] in ("mismatch", "error") and not r["known"]]
     return result.rows

@@ -14,7 +14,7 @@ import pytest
 
 from regcompare import engine, sparse
 from regcompare.cases import CaseError, load_case
-from regcompare.workers import WorkerPool
+from tests.conftest import run_cases
 
 ROOT = Path(__file__).parent.parent
 CASES = ROOT / "cases" / "sparse"
@@ -48,12 +48,7 @@ def test_sparse_names_a_weight(write_case) -> None:
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict[str, Any]]:
-    pool = WorkerPool()
-    try:
-        result = engine.run([load_case(str(p)) for p in sorted(CASES.glob("*.yaml"))],
-                            ("torch", "tensorflow", "paddle"), pool)
-    finally:
-        pool.close()
+    result = run_cases(sorted(CASES.glob("*.yaml")))
     assert result.failures == 0
     return result.rows
 

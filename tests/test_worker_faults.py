@@ -316,3 +316,22 @@ def test_unusable_entry_points_are_named_by_validate_conventions_and_run(write_c
         assert done.returncode == 0 and "entry point 'fake-not-a-spec'" in done.stderr, done.stderr
     done = run_cli("run", case, "--frameworks", "fake-not-a-spec,numpy", "--out", str(tmp_path / "o"), env=env)
     assert done.returncode == 1 and "entry point 'fake-not-a-spec'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_pool_starts_a_framework_its_earlier_run_did_not_need(write_case) -> None:
+    """pytest keeps one pool for many items: a first run that excluded torch must not mark it "not run" for good."""
+    from regcompare.cases import load_case
+    from regcompare.workers import WorkerPool
+
+    numpy_only = load_case(write_case("weights: {w: [1.0]}\nregularizers: [{l2: 0.5}]\nframeworks: [numpy]\n",
+                                      "numpy_only.yaml"))
+    both = load_case(write_case("weights: {w: [1.0]}\nregularizers: [{l2: 0.5}]\n", "both.yaml"))
+    pool = WorkerPool()
+    try:
+        first = engine.run([numpy_only], ("numpy", "torch"), pool)
+        assert first.frameworks["torch"].status == "not run"
+        second = engine.run([both], ("numpy", "torch"), pool)
+    finally:
+        pool.close()
+    assert second.frameworks["torch"].status == "ok"
+    assert {r["status"] for r in second.rows if r["framework"] == "torch"} == {"match"}
