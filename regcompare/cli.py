@@ -7,7 +7,6 @@ usage (the message on stderr, no traceback), 130 when interrupted (workers stopp
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import signal
 import sys
@@ -18,6 +17,7 @@ from typing import Any, NoReturn
 
 from regcompare import adapters
 from regcompare.cases import DEFAULT_MAX_ELEMENTS, CaseError, load_cases
+from regcompare.deadline import positive_seconds
 from regcompare.engine import STATUSES, Run, run
 from regcompare.workers import DEFAULT_START_TIMEOUT, DEFAULT_TASK_TIMEOUT, WorkerPool
 
@@ -44,17 +44,6 @@ def _frameworks(text: str | None) -> tuple[str, ...]:
         named = ", ".join(unknown) or "(none given)"
         raise _UsageError(f"--frameworks: unknown framework {named}; known: {', '.join(known)}")
     return chosen
-
-
-def _seconds(text: str) -> float:
-    """A positive, finite number of seconds (argparse turns the ValueError into a usage error)."""
-    value = float(text)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(text)
-    return value
-
-
-_seconds.__name__ = "positive number of seconds"  # argparse names the type in its message
 
 
 def _count(text: str) -> int:
@@ -102,9 +91,9 @@ def _parser() -> _Parser:
     p_run.add_argument("paths", nargs="*", default=["cases"], help="case files or folders (default: cases/)")
     p_run.add_argument("--frameworks", help="comma-separated (default: every one known; missing ones are skipped)")
     p_run.add_argument("--out", default="reports", help="output folder (default: reports/)")
-    p_run.add_argument("--timeout", type=_seconds, default=DEFAULT_TASK_TIMEOUT,
+    p_run.add_argument("--timeout", type=positive_seconds, default=DEFAULT_TASK_TIMEOUT,
                        help="seconds a task may take before its worker is killed (default: %(default)s)")
-    p_run.add_argument("--import-timeout", type=_seconds, default=DEFAULT_START_TIMEOUT,
+    p_run.add_argument("--import-timeout", type=positive_seconds, default=DEFAULT_START_TIMEOUT,
                        help="seconds a framework's import may take (default: %(default)s)")
     p_run.add_argument("--max-elements", type=_count, default=DEFAULT_MAX_ELEMENTS,
                        help="elements a case may hold: weights, gradients, training data (default: %(default)s)")

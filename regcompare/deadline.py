@@ -10,6 +10,7 @@ so a Python loop such as a training run's epochs stops at once, one long numpy c
 from __future__ import annotations
 
 import ctypes
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,21 @@ T = TypeVar("T")
 
 #: Seconds between the watcher's looks at the clock and the stop flag.
 POLL = 0.1
+
+
+def positive_seconds(text: str) -> float:
+    """A positive, finite number of seconds from a command-line text (``--timeout``, ``--regcompare-timeout``).
+
+    Raises ``ValueError`` otherwise: argparse (and pytest's option parser) turn it into a usage error that
+    names the option, before any work starts.
+    """
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(text)
+    return value
+
+
+positive_seconds.__name__ = "positive number of seconds"  # argparse names the type in its message
 
 
 class Expired(BaseException):

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from regcompare.deadline import positive_seconds  # stdlib only: loads no engine
+
 if TYPE_CHECKING:
     from regcompare.cases import Case
     from regcompare.engine import Inputs
@@ -55,7 +57,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("regcompare", "regcompare case files")
     group.addoption("--regcompare-frameworks", metavar="LIST",
                     help="comma-separated frameworks to run cases on (default: every one known)")
-    group.addoption("--regcompare-timeout", type=float, metavar="SECONDS",
+    group.addoption("--regcompare-timeout", type=positive_seconds, metavar="SECONDS",
                     help="seconds a task may take before its worker is killed (default: regcompare's)")
     parser.addini("regcompare_cases", type="paths", default=[],
                   help="folders whose *.yaml / *.yml case files pytest collects (default: cases)")
@@ -211,7 +213,7 @@ class CaseFile(pytest.File):
 
     case: Case
 
-    def collect(self) -> Iterator[CaseItem]:
+    def collect(self) -> Iterator[CaseItem | BrokenFrameworkItem]:
         from regcompare.cases import CaseError, Problem, load_case
         from regcompare.engine import plan_case
 
@@ -228,7 +230,19 @@ class CaseFile(pytest.File):
         order = {fw: i for i, fw in enumerate(state.frameworks)}
         planned = sorted(plan_case(self.case, state.frameworks), key=lambda it: order[it.framework])
         self.items = list(self._items(planned))
-        return iter(self.items)
+        yield from self.items
+        yield from self._broken_items(state.frameworks)
+
+    def _broken_items(self, frameworks: tuple[str, ...]) -> Iterator[BrokenFrameworkItem]:
+        """A framework whose entry point cannot be used has no records to plan with: one failing item per
+        case says so (as ``regcompare run`` gives it ``error`` rows), so it can never pass by having no items."""
+        from regcompare import adapters
+
+        broken = adapters.broken()
+        wanted = self.case.spec.frameworks or frameworks
+        for fw in frameworks:
+            if fw in broken and fw in wanted:
+                yield BrokenFrameworkItem.from_parent(self, name=f"{self.case.name}[{fw}]", reason=broken[fw])
 
     def _items(self, planned: list[EngineItem]) -> Iterator[CaseItem]:
         seen: set[str] = set()
@@ -330,6 +344,26 @@ class CaseItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.line - 1, self.name
+
+
+class BrokenFrameworkItem(pytest.Item):
+    """A framework named by an entry point that cannot be used (``adapters.broken``): fails with why."""
+
+    def __init__(self, *, reason: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reason = reason
+
+    def runtest(self) -> None:
+        raise RowFailure(f"{_shown_path(self.path)}: {self.reason}")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, RowFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        assert isinstance(self.parent, CaseFile)
+        return self.path, self.parent.case.line - 1, self.name
 
 
 def _line_of(item: EngineItem) -> int:

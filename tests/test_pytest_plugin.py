@@ -199,6 +199,33 @@ def test_schema_errors_are_collection_errors_naming_file_line_key(project: pytes
     assert "Traceback" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_a_bad_timeout_is_a_usage_error_naming_the_option(project: pytest.Pytester, value: str) -> None:
+    write(project, "cases/grad.yaml", GRADIENT)
+    result = project.runpytest("--regcompare-frameworks=numpy", f"--regcompare-timeout={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--regcompare-timeout*invalid positive number of seconds value*{value}*"])
+
+
+def test_a_framework_whose_entry_point_is_broken_fails_its_case_rather_than_vanishing(
+        project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken_eps = Path(__file__).parent / "fakes_broken"
+    monkeypatch.syspath_prepend(str(broken_eps))
+    from regcompare import adapters
+
+    adapters.specs.cache_clear()
+    adapters.conventions.cache_clear()
+    try:
+        write(project, "cases/grad.yaml", GRADIENT)
+        result = project.runpytest("--regcompare-frameworks=numpy,fake-not-a-spec", "-rA")
+    finally:
+        adapters.specs.cache_clear()
+        adapters.conventions.cache_clear()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*grad*fake-not-a-spec*", "*grad.yaml: regcompare.adapters entry point 'fake-not-a-spec'*"])
+    assert "Traceback" not in result.stdout.str()
+
+
 def test_duplicate_case_names_are_collection_errors(project: pytest.Pytester) -> None:
     write(project, "cases/a.yaml", MIXED)
     write(project, "cases/b.yaml", MIXED)
