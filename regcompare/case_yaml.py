@@ -49,7 +49,6 @@ def format_key(path: Iterable[str | int]) -> str:
     return out
 
 
-
 # --- YAML with line marks ---------------------------------------------------------------------------
 
 
