@@ -5,6 +5,7 @@ paddle/base/layer_helper_base.py _create_weight_normalize)."""
 
 from __future__ import annotations
 
+from regcompare.conventions import schedule_records
 from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
@@ -17,6 +18,7 @@ from regcompare.conventions.model import (
     arg,
     hyper,
 )
+from regcompare.conventions.schedule_records import schedule_classes
 from regcompare.conventions.texts import (
     DECOUPLED,
     GROUPS,
@@ -32,7 +34,6 @@ from regcompare.conventions.texts import (
     WN_STATIC_ATTR,
     WN_STATIC_HOW,
 )
-from regcompare.schedules import schedule_classes
 
 # multi_precision: a float32 master copy of float16/bfloat16 weights (paddle/optimizer/optimizer.py
 # _create_master_weight); the kernels take it on CPU too.
@@ -317,7 +318,8 @@ RECORDS: tuple[Convention, ...] = (
         "decoupled", "the case's optimizer.schedule as " + schedule_classes("paddle") + " passed as learning_rate",
         caveats=("PiecewiseDecay switches at step >= boundary (as the canonical schedule); Keras one step later.",
                  "CosineAnnealingDecay is recursive like torch's and rises again past T_max.",
-                 "weight_decay is a float, a Tensor or a regularizer: no scheduler steps it."),
+                 "weight_decay is a float, a Tensor or a regularizer: no scheduler steps it.",
+                 *schedule_records.caveats("paddle")),
     ),
     Convention(
         "paddle.amp.GradScaler", "paddle", "update", ("update",),

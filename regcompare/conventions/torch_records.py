@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from regcompare.conventions import schedule_records
 from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
@@ -17,6 +18,7 @@ from regcompare.conventions.model import (
     arg,
     hyper,
 )
+from regcompare.conventions.schedule_records import schedule_classes
 from regcompare.conventions.texts import (
     DECOUPLED,
     GROUPS,
@@ -30,7 +32,6 @@ from regcompare.conventions.texts import (
     WN_MINUS_ONE,
     WN_NOT_W,
 )
-from regcompare.schedules import schedule_classes
 
 # Variants (torch/optim/optimizer.py _default_to_fused_or_foreach: on CPU the default is the for-loop;
 # _get_fused_kernels_supported_devices: SGD, Adam, AdamW and Adagrad have fused CPU kernels in every float dtype).
@@ -201,7 +202,8 @@ RECORDS: tuple[Convention, ...] = (
                  "cases keep steps ≤ t_max + 1.",
                  "No piecewise-constant class: LambdaLR with values[bisect_right(boundaries, k)]/lr, as users write "
                  "it (MultiStepLR covers geometric values only).",
-                 "weight_decay has no scheduler: lr_scheduler classes change param_group['lr'] only."),
+                 "weight_decay has no scheduler: lr_scheduler classes change param_group['lr'] only.",
+                 *schedule_records.caveats("torch")),
     ),
     Convention(
         "torch.amp.GradScaler", "torch", "update", ("update",),
