@@ -268,7 +268,7 @@ RECORDS: tuple[Convention, ...] = (
         "is tf.IndexedSlices), the case's optimizer with weight_decay: " + UPDATE_OF_STEPS,
         caveats=(NOT_L2, "BaseOptimizer._apply_weight_decay decays the whole variable; the step itself scatters "
                  "the IndexedSlices rows (Adam's moments are dense: absent rows' moments decay too)."),
-        role="optimizer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM)),
+        role="optimizer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM, KERAS_ADAGRAD)),
     ),
     Convention(
         "keras.layers.Embedding.embeddings_regularizer", "tensorflow", "update", ("update",),
@@ -277,7 +277,7 @@ RECORDS: tuple[Convention, ...] = (
         "coupled", "keras.layers.Embedding(embeddings_regularizer=keras.regularizers.L2(l2)) per table, loss "
         "Σ g⊙E[rows] + Σ layer.losses, the case's optimizer: " + UPDATE_OF_STEPS,
         caveats=("The regularizer's dense gradient turns the IndexedSlices into a dense tensor.",),
-        role="layer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM)),
+        role="layer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM, KERAS_ADAGRAD)),
     ),
     # --- zoo: lion, lamb, adafactor, ftrl, muon ---
     Convention(

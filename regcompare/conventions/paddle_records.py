@@ -337,12 +337,12 @@ RECORDS: tuple[Convention, ...] = (
         "paddle.nn.Embedding.sparse", "paddle", "update", ("update",),
         (arg("weight_decay", "l2"),),
         "gradient += weight_decay·w on every row, also those absent from the SelectedRows gradient (SGD, "
-        "Momentum); Adam refuses weight_decay with sparse parameters, lazy_mode or not",
+        "Momentum, Adagrad); Adam refuses weight_decay with sparse parameters, lazy_mode or not",
         "coupled", "paddle.nn.Embedding(sparse=True) per table, looked up at the rows its grads touch; the case's "
         "optimizer with weight_decay=<float> (variant lazy_mode for Adam): " + UPDATE_OF_STEPS,
         caveats=("Adam(lazy_mode=True) updates only the rows in the gradient, moments included; with weight_decay it "
                  "raises 'Adam don't support weight_decay with sparse parameters'.",),
-        role="optimizer", special=Special("sparse", (PADDLE_SGD, PADDLE_MOMENTUM, OptimizerCall(
+        role="optimizer", special=Special("sparse", (PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAGRAD, OptimizerCall(
             PADDLE_ADAM.api, "adam", PADDLE_ADAM.hypers,
             variants=(Variant("lazy_mode", native=(("lazy_mode", True),)),)))),
     ),

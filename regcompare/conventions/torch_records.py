@@ -228,7 +228,19 @@ RECORDS: tuple[Convention, ...] = (
         "optimizer with weight_decay: " + UPDATE_OF_STEPS,
         caveats=("torch answers 'does decay touch absent rows?' by refusing decay with sparse gradients; a penalty "
                  "in the loss makes the gradient dense (every row decays).",),
-        role="optimizer", special=Special("sparse", (TORCH_SGD, TORCH_ADAM)),
+        role="optimizer", special=Special("sparse", (TORCH_SGD, TORCH_ADAM, TORCH_ADAGRAD)),
+    ),
+    Convention(
+        "torch.nn.Embedding.sparse.penalty", "torch", "update", ("update",),
+        (arg("l1", "l1"), arg("lambd", "l2")),
+        "loss += lambd·Σw²/2 + l1·Σ|w| by hand: the penalty's gradient is dense, so the table's gradient is dense "
+        "(is_sparse False) and every row decays, coupled, with any optimizer",
+        "coupled", "torch.nn.Embedding(sparse=True) per table, loss Σ g⊙E[rows] plus the d2l penalty on every "
+        "weight, the case's optimizer without weight_decay: " + UPDATE_OF_STEPS,
+        caveats=("The workaround for the refusals of weight_decay with sparse gradients: the sparse gradient is "
+                 "gone (autograd adds the dense penalty gradient), and with it SGD's and Adagrad's sparse paths.",),
+        role="loss", special=Special("sparse", tuple(replace(c, variants=()) for c in (
+            TORCH_SGD, TORCH_ADAM, TORCH_ADAGRAD))),
     ),
     Convention(
         "torch.optim.SparseAdam", "torch", "update", ("update",),
