@@ -142,3 +142,9 @@ def test_sgd_momentum_with_sparse_gradients(rows: list[dict[str, Any]]) -> None:
     assert paddle_row["status"] == "match" and np.asarray(paddle_row["raw"])[1] == pytest.approx(w, rel=1e-6)
     keras_row = _row(rows, "sparse-embedding-sgd-momentum", "keras.layers.Embedding")
     assert keras_row["status"] == "divergent" and keras_row["decayed_rows"] == [1, 3]
+
+
+def test_paddle_adamw_cannot_step_a_sparse_table(rows: list[dict[str, Any]]) -> None:
+    adamw = [r for r in rows if r["api"] == "paddle.optimizer.AdamW.sparse"]
+    assert len(adamw) == 4  # l2 0.1 and 0.0, plain and lazy_mode
+    assert all(r["status"] == "error" and r["known"] and "Invalid dimension" in r["detail"] for r in adamw)

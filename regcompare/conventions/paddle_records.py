@@ -346,6 +346,20 @@ RECORDS: tuple[Convention, ...] = (
             PADDLE_ADAM.api, "adam", PADDLE_ADAM.hypers,
             variants=(Variant("lazy_mode", native=(("lazy_mode", True),)),)))),
     ),
+    Convention(
+        "paddle.optimizer.AdamW.sparse", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "w ← w − lr·coeff·w (decoupled) with a SelectedRows gradient: in fact no step at all, the adamw_ kernel fails",
+        "decoupled", "paddle.nn.Embedding(sparse=True) per table, looked up at the rows its grads touch; "
+        "paddle.optimizer.AdamW(weight_decay=<float>) (variant lazy_mode): " + UPDATE_OF_STEPS,
+        caveats=("AdamW has no SelectedRows path: AdamW._append_optimize_op (python/paddle/optimizer/adamw.py) hands "
+                 "the sparse gradient to _C_ops.adamw_, which fails reading it ('Invalid dimension to be accessed', "
+                 "a different garbage dimension each run; with weight_decay=0.0 sometimes 'Tensor not "
+                 "initialized'), lazy_mode or not; checked with paddle 3.3.1 on CPU. Adam takes the sparse gradient.",),
+        role="optimizer", special=Special("sparse", (OptimizerCall(
+            PADDLE_ADAMW.api, "adam", PADDLE_ADAMW.hypers,
+            variants=(Variant("lazy_mode", native=(("lazy_mode", True),)),)),)),
+    ),
     # --- zoo: asgd, lamb, rprop, lbfgs ---
     Convention(
         "paddle.optimizer.Rprop", "paddle", "update", ("update",), (),
