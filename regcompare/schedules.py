@@ -27,8 +27,9 @@ from regcompare.conventions.schedule_records import (
     Spec,
 )
 
-__all__ = ["KERAS_MOMENTUM_WHY", "KERAS_PIECEWISE_WHY", "SCHEDULERS", "STEPPING", "Scheduler", "classes_framework",
-           "scheduler", "text"]
+__all__ = ["KERAS_MOMENTUM_WHY", "KERAS_PIECEWISE_WHY", "SAME_CLASSES", "SCHEDULERS", "STEPPING",
+           "WEIGHT_DECAY_SCHEDULE_REFUSALS", "Scheduler", "classes_framework", "scheduler", "semantics", "text",
+           "weight_decay_schedule_refusal"]
 
 
 Scheduler = ScheduleClass
@@ -38,7 +39,6 @@ Scheduler = ScheduleClass
 SCHEDULERS: dict[str, dict[str, Scheduler]] = {}
 for _found in SCHEDULE_CLASSES:
     SCHEDULERS.setdefault(_found.framework, {})[_found.schedule] = _found
-
 
 
 def semantics(framework: str, rule: str, settings: Mapping[str, Any]) -> tuple[dict[str, bool], str]:
