@@ -8,6 +8,7 @@ gradients, decoupled decay 0.1 at lr 1.0 then 0.5: 1·(1 − 0.1)·(1 − 0.05))
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,13 +72,41 @@ def _source_schedule(src: translate.Source) -> dict[str, Any]:
 #: The measured fact through translated settings: torch AdamW(lr=1.0, weight_decay=0.1) with StepLR(step_size=1,
 #: gamma=0.5), w = 1, zero gradients, two steps.
 MEASURED = ("torch.optim.AdamW", ["lr=1.0", "weight_decay=0.1"], "StepLR(step_size=1, gamma=0.5)")
-Trip = tuple[str, Outcome, Outcome, list[tuple[translate.Translation, Outcome]]]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One setting's weights after each of 1 … n steps (each step count its own real run): round trips compare
+    trajectories, not only where they end."""
+
+    runs: tuple[Outcome, ...]
+
+    @property
+    def status(self) -> str:
+        return next((o.status for o in self.runs if o.status != "ok"), "ok")
+
+    @property
+    def detail(self) -> str:
+        return next((o.detail for o in self.runs if o.status != "ok"), "")
+
+    @property
+    def value(self) -> dict[str, Any]:
+        return self.runs[-1].value
+
+
+Trip = tuple[str, Trajectory, Trajectory, list[tuple[translate.Translation, Trajectory]]]
+
+
+def _steps(make: Any, steps: int) -> list[Task]:
+    return [make(k) for k in range(1, steps + 1)]
 
 
 def _plan(api: str, pairs: list[str], scheduler: str, w: np.ndarray, g: np.ndarray, steps: int) -> tuple:
     src = translate.parsed_source(api, pairs, None, scheduler)
-    own, constant = _source_task(src, w, g, steps), _source_task(src, w, g, steps, schedule=False)
-    targets = [(t, Task(t.conv.api, "update", "float32", t.native, {"w": w}, t.options({"w": g}, steps)))
+    own = _steps(lambda k: _source_task(src, w, g, k), steps)
+    constant = _steps(lambda k: _source_task(src, w, g, k, schedule=False), steps)
+    targets = [(t, _steps(lambda k, t=t: Task(t.conv.api, "update", "float32", t.native, {"w": w},
+                                              t.options({"w": g}, k)), steps))
                for t in translate.translations(src) if t.framework in FRAMEWORKS]
     return api, own, constant, targets
 
@@ -87,9 +116,14 @@ def all_trips() -> list[Trip]:
     """Every source's round trip, the measured one last; one worker per framework for all of them."""
     plans = [_plan(api, pairs, scheduler, W, G, STEPS) for api, pairs, scheduler in SOURCES]
     plans.append(_plan(*MEASURED, np.array([1.0], np.float32), np.array([0.0], np.float32), 2))
-    tasks = [t for _, own, constant, targets in plans for t in (own, constant, *(task for _, task in targets))]
+    tasks = [t for _, own, constant, targets in plans
+             for run in (own, constant, *(task for _, task in targets)) for t in run]
     out = _run(tasks)
-    return [(api, out[id(own)], out[id(constant)], [(t, out[id(task)]) for t, task in targets])
+
+    def trajectory(run: list[Task]) -> Trajectory:
+        return Trajectory(tuple(out[id(t)] for t in run))
+
+    return [(api, trajectory(own), trajectory(constant), [(t, trajectory(run)) for t, run in targets])
             for api, own, constant, targets in plans]
 
 
@@ -98,8 +132,9 @@ def round_trips(all_trips: list[Trip]) -> list[Trip]:
     return all_trips[:-1]
 
 
-def _close(a: Outcome, b: Outcome) -> bool:
-    return bool(np.allclose(a.value["w"], b.value["w"], rtol=2e-5, atol=1e-6))
+def _close(a: Trajectory, b: Trajectory) -> bool:
+    return all(np.allclose(x.value["w"], y.value["w"], rtol=2e-5, atol=1e-6)
+               for x, y in zip(a.runs, b.runs, strict=True))
 
 
 def test_the_schedule_changes_the_result(round_trips) -> None:
