@@ -425,7 +425,7 @@ def scheduled(src: Source, t: Translation) -> Translation:
     found = schedules.scheduler(t.framework, spec)
     if found is None:
         return replace(t, equivalent=False, nearest="",
-                       why=f"no {t.framework} scheduler class for a {spec['name']} schedule in the registry")
+                       why=f"no {t.framework} scheduler class for the {spec['name']} schedule in the registry")
     own = {k: v for k, v in schedules.semantics(t.framework, t.call.family, src.settings)[0].items()
            if k not in dict(found.options)}
     theirs = {k: v for k, v in schedules.semantics(src.conv.framework, src.call.family, src.settings)[0].items()
