@@ -112,6 +112,8 @@ def _parser() -> _Parser:
     p_tr.add_argument("args", nargs=argparse.REMAINDER,
                       help="the API's own arguments, e.g. weight_decay=0.5 momentum=0.9 betas=0.9,0.999")
     p_tr.add_argument("--optimizer", choices=_optimizer_names(), help="for a layer regularizer: the optimizer it meets")
+    p_tr.add_argument("--scheduler", help="the source framework's lr scheduler on it, e.g. 'StepLR(step_size=10, "
+                      "gamma=0.5)'")
     return parser
 
 
@@ -121,15 +123,17 @@ def _optimizer_names() -> list[str]:
     return list(rules.NAMES)
 
 
-def _translate_options(args: argparse.Namespace) -> tuple[list[str], str | None]:
-    """The name=value pairs and ``--optimizer``, wherever it stood on the command line."""
+def _translate_options(args: argparse.Namespace) -> tuple[list[str], str | None, str | None]:
+    """The name=value pairs, ``--optimizer`` and ``--scheduler``, wherever they stood on the command line."""
     again = _Parser(prog="regcompare translate", add_help=False)
     again.add_argument("--optimizer", choices=_optimizer_names(), default=args.optimizer)
+    again.add_argument("--scheduler", default=args.scheduler)
     known, rest = again.parse_known_args(args.args)
     options = [r for r in rest if r.startswith("-")]
     if options:
-        raise _UsageError(f"regcompare translate: unknown option {options[0]}; it takes --optimizer and name=value")
-    return rest, known.optimizer
+        raise _UsageError(f"regcompare translate: unknown option {options[0]}; it takes --optimizer, --scheduler "
+                          f"and name=value")
+    return rest, known.optimizer, known.scheduler
 
 
 class _Progress:
@@ -320,9 +324,9 @@ def cmd_new(args: argparse.Namespace) -> int:
 def cmd_translate(args: argparse.Namespace) -> int:
     from regcompare.translate import TranslateError, parsed_source, render, translations
 
-    pairs, family = _translate_options(args)
+    pairs, family, scheduler = _translate_options(args)
     try:
-        src = parsed_source(args.api, pairs, family)
+        src = parsed_source(args.api, pairs, family, scheduler)
     except TranslateError as exc:
         raise _UsageError(f"regcompare translate: {exc}") from None
     found = translations(src)
@@ -334,10 +338,12 @@ def _explicit(text: str, src: Any, found: list[Any]) -> str:
     """``translate``'s table with nothing left unsaid: the source's own framework lists the source setting first,
     and a framework where nothing reproduces it says ``none`` with the nearest option."""
     from regcompare.translate import setting_text
+    from regcompare.translate import source_schedule_lines as source_schedule
 
     own = src.conv.framework
     source_line = (f"  = {setting_text(src.conv, src.call, src.conv.to_native(src.reg), src.call.native(src.settings))}"
                    "  [the source itself]")
+    source_line += "".join(f"\n      {line}" for line in source_schedule(src))
     blocks: dict[str, list[str]] = {}
     head: list[str] = []
     current: list[str] = head

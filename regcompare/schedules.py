@@ -1,10 +1,11 @@
 """Learning-rate schedules as each framework's real scheduler class runs them (docs/case-format.md, ``schedule``).
 
-The canonical lr of each step is ``regcompare.rules.schedule_lr``; this module is the data that maps a case's
-schedule onto one scheduler class per framework, with the class's own arguments and how a training loop steps it,
-and says where a class documents another convention (Keras' piecewise boundaries). Adapters build the class from
-``scheduler(framework, spec, lr)``; the registry's schedule records (``*_records.py``) print the same facts in
-``regcompare conventions``.
+The canonical lr of each step is ``regcompare.rules.schedule_lr``; the registry's schedule records
+(``regcompare.conventions.schedule_records``) map a case's schedule onto one scheduler class per framework, with the
+class's own arguments, its source and how a training loop steps it, and say where a class documents another
+convention (Keras' piecewise boundaries). This module looks them up for the adapters (``scheduler(framework, spec)``
+and its ``kwargs(spec, lr)``), the judge (``semantics``: the oracle's options for a class's own convention), the rows
+(``text``) and ``regcompare translate`` (``code``).
 
 Stepping, checked against the pinned sources: torch (torch/optim/lr_scheduler.py ``LRScheduler.step``) and paddle
 (python/paddle/optimizer/lr.py ``LRScheduler.step``) change the lr when ``scheduler.step()`` is called after
@@ -14,92 +15,30 @@ Stepping, checked against the pinned sources: torch (torch/optim/lr_scheduler.py
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-Spec = Mapping[str, Any]
+from regcompare.conventions.schedule_records import (
+    KERAS_MOMENTUM_WHY,
+    KERAS_PIECEWISE_WHY,
+    SCHEDULE_CLASSES,
+    STEPPING,
+    ScheduleClass,
+    Spec,
+)
+
+__all__ = ["KERAS_MOMENTUM_WHY", "KERAS_PIECEWISE_WHY", "SAME_CLASSES", "SCHEDULERS", "STEPPING",
+           "WEIGHT_DECAY_SCHEDULE_REFUSALS", "Scheduler", "classes_framework", "scheduler", "semantics", "text",
+           "weight_decay_schedule_refusal"]
 
 
-@dataclass(frozen=True)
-class Scheduler:
-    """One scheduler class for one case schedule: its id, its arguments, and its documented convention."""
+Scheduler = ScheduleClass
+"""One scheduler class for one case schedule: a record of ``regcompare.conventions.schedule_records``."""
 
-    api: str
-    """The class, e.g. ``torch.optim.lr_scheduler.StepLR``."""
-    args: Callable[[Spec, float], dict[str, Any]]
-    """Its keyword arguments from the case's schedule and the optimizer's lr (the optimizer itself is added by
-    the torch adapter, the first positional argument there)."""
-    options: tuple[tuple[str, bool], ...] = ()
-    """Where the class's lr differs from the canonical schedule: ``regcompare.rules.lr_at`` options."""
-    why: str = ""
-    """That difference, with its source, for ``divergent`` rows."""
-
-    def kwargs(self, spec: Spec, lr: float) -> dict[str, Any]:
-        return self.args(spec, lr)
-
-
-def _piecewise_lambda(spec: Spec, lr: float) -> Callable[[int], float]:
-    """torch has no piecewise-constant class: a user writes ``LambdaLR`` with the values over the base lr."""
-    boundaries, values = list(spec["boundaries"]), list(spec["values"])
-    return lambda k: values[bisect.bisect_right(boundaries, k)] / lr
-
-
-KERAS_PIECEWISE_WHY = (
-    "Keras PiecewiseConstantDecay switches after a boundary: values[i+1] once step > boundaries[i] "
-    "(keras/src/optimizers/schedules/learning_rate_schedule.py), one step later than paddle PiecewiseDecay "
-    "(step >= boundary)")
-
-SCHEDULERS: dict[str, dict[str, Scheduler]] = {
-    "torch": {
-        "step": Scheduler("torch.optim.lr_scheduler.StepLR",
-                          lambda s, lr: {"step_size": s["step_size"], "gamma": s["gamma"]}),
-        "exponential": Scheduler("torch.optim.lr_scheduler.ExponentialLR", lambda s, lr: {"gamma": s["gamma"]}),
-        "cosine": Scheduler("torch.optim.lr_scheduler.CosineAnnealingLR",
-                            lambda s, lr: {"T_max": s["t_max"], "eta_min": s["eta_min"]}),
-        "piecewise": Scheduler("torch.optim.lr_scheduler.LambdaLR",
-                               lambda s, lr: {"lr_lambda": _piecewise_lambda(s, lr)}),
-        "warmup": Scheduler("torch.optim.lr_scheduler.LinearLR",
-                            lambda s, lr: {"start_factor": s["start_factor"], "end_factor": 1.0,
-                                           "total_iters": s["warmup_steps"]}),
-    },
-    "tensorflow": {
-        "step": Scheduler("keras.optimizers.schedules.ExponentialDecay",
-                          lambda s, lr: {"initial_learning_rate": lr, "decay_steps": s["step_size"],
-                                         "decay_rate": s["gamma"], "staircase": True}),
-        "exponential": Scheduler("keras.optimizers.schedules.ExponentialDecay",
-                                 lambda s, lr: {"initial_learning_rate": lr, "decay_steps": 1,
-                                                "decay_rate": s["gamma"]}),
-        "cosine": Scheduler("keras.optimizers.schedules.CosineDecay",
-                            lambda s, lr: {"initial_learning_rate": lr, "decay_steps": s["t_max"],
-                                           "alpha": s["eta_min"] / lr}),
-        "piecewise": Scheduler("keras.optimizers.schedules.PiecewiseConstantDecay",
-                               lambda s, lr: {"boundaries": list(s["boundaries"]), "values": list(s["values"])},
-                               options=(("piecewise_switch_after", True),), why=KERAS_PIECEWISE_WHY),
-        "warmup": Scheduler("keras.optimizers.schedules.PolynomialDecay",
-                            lambda s, lr: {"initial_learning_rate": s["start_factor"] * lr,
-                                           "decay_steps": s["warmup_steps"], "end_learning_rate": lr, "power": 1.0}),
-    },
-    "paddle": {
-        "step": Scheduler("paddle.optimizer.lr.StepDecay",
-                          lambda s, lr: {"learning_rate": lr, "step_size": s["step_size"], "gamma": s["gamma"]}),
-        "exponential": Scheduler("paddle.optimizer.lr.ExponentialDecay",
-                                 lambda s, lr: {"learning_rate": lr, "gamma": s["gamma"]}),
-        "cosine": Scheduler("paddle.optimizer.lr.CosineAnnealingDecay",
-                            lambda s, lr: {"learning_rate": lr, "T_max": s["t_max"], "eta_min": s["eta_min"]}),
-        "piecewise": Scheduler("paddle.optimizer.lr.PiecewiseDecay",
-                               lambda s, lr: {"boundaries": list(s["boundaries"]), "values": list(s["values"])}),
-        "warmup": Scheduler("paddle.optimizer.lr.LinearWarmup",
-                            lambda s, lr: {"learning_rate": lr, "warmup_steps": s["warmup_steps"],
-                                           "start_lr": s["start_factor"] * lr, "end_lr": lr}),
-    },
-}
-
-
-KERAS_MOMENTUM_WHY = (
-    "Keras SGD keeps the lr inside its momentum (m ← μm − lr_k·g; w ← w + m: keras/src/optimizers/sgd.py), torch "
-    "and paddle outside it (buf ← μ·buf + g; w ← w − lr_k·buf): under a schedule past steps keep their own lr")
+#: framework → case schedule name → its class, from the registry's records.
+SCHEDULERS: dict[str, dict[str, Scheduler]] = {}
+for _found in SCHEDULE_CLASSES:
+    SCHEDULERS.setdefault(_found.framework, {})[_found.schedule] = _found
 
 
 def semantics(framework: str, rule: str, settings: Mapping[str, Any]) -> tuple[dict[str, bool], str]:
@@ -110,7 +49,7 @@ def semantics(framework: str, rule: str, settings: Mapping[str, Any]) -> tuple[d
     if found is None:
         return {}, ""
     options, whys = dict(found.options), [found.why] if found.why else []
-    if framework == "tensorflow" and rule == "sgd" and settings.get("momentum"):
+    if classes_framework(framework) == "tensorflow" and rule == "sgd" and settings.get("momentum"):
         options["lr_in_momentum"] = True
         whys.append(KERAS_MOMENTUM_WHY)
     return options, "; ".join(whys)
@@ -118,26 +57,39 @@ def semantics(framework: str, rule: str, settings: Mapping[str, Any]) -> tuple[d
 
 def scheduler(framework: str, spec: Spec) -> Scheduler | None:
     """The scheduler class ``framework`` runs a case schedule with (None: no class for it)."""
-    return SCHEDULERS.get(framework, {}).get(spec["name"])
+    return SCHEDULERS.get(classes_framework(framework), {}).get(spec["name"])
 
 
-def schedule_classes(framework: str) -> str:
-    """``step: torch.optim.lr_scheduler.StepLR, …``: the class each schedule runs with, for the records."""
-    return ", ".join(f"{name}: {found.api}" for name, found in SCHEDULERS.get(framework, {}).items())
+#: Frameworks whose scheduler classes are another framework's: Keras' schedules are its own on every backend
+#: (regcompare.adapters.keras_common.scheduled_kwargs builds them for keras-torch and keras-jax too).
+SAME_CLASSES = {"keras-torch": "tensorflow", "keras-jax": "tensorflow"}
 
 
-def text(framework: str, spec: Spec, lr: float) -> str:
-    """``torch.optim.lr_scheduler.StepLR(step_size=2, gamma=0.5)``: the class as rows show it."""
+def classes_framework(framework: str) -> str:
+    """The framework whose schedule records ``framework`` runs."""
+    return SAME_CLASSES.get(framework, framework)
+
+
+def text(framework: str, spec: Spec, lr: float, code: bool = False) -> str:
+    """``torch.optim.lr_scheduler.StepLR(step_size=2, gamma=0.5)``: the class as rows show it; ``code``: as a user
+    writes it (torch's ``LambdaLR`` function as a lambda, the optimizer first)."""
     found = scheduler(framework, spec)
     if found is None:
         return ""
-    args = ", ".join(f"{k}={_fmt(v)}" for k, v in found.kwargs(spec, lr).items())
-    return f"{found.api}({args})"
+    args = [f"{k}={_fmt(v, spec, lr, code)}" for k, v in found.kwargs(spec, lr).items()]
+    if code and framework == "torch":
+        args.insert(0, "optimizer")
+    return f"{found.api}({', '.join(args)})"
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, spec: Spec, lr: float, code: bool) -> str:
     if callable(value):
-        return "<lambda k: values[bisect_right(boundaries, k)] / lr>"
+        if not code:
+            return "<lambda k: values[bisect_right(boundaries, k)] / lr>"
+        factors = ", ".join(f"{v / lr:g}" for v in spec["values"])
+        return f"lambda k: ({factors})[bisect.bisect_right({tuple(spec['boundaries'])}, k)]"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v, spec, lr, code) for v in value) + "]"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -152,7 +104,7 @@ WEIGHT_DECAY_SCHEDULE_REFUSALS: dict[str, str] = {
 def weight_decay_schedule_refusal(framework: str, role: str, coupling: str) -> str:
     """Why an API cannot take a weight-decay schedule ('' if it takes one: Keras optimizers' ``weight_decay``
     accepts a callable in the constructor)."""
-    if framework == "tensorflow":
+    if classes_framework(framework) == "tensorflow":
         if role == "optimizer" and coupling == "decoupled":
             return ""
         return "a Keras layer regularizer's coefficient is a constant"

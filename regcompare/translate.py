@@ -17,15 +17,18 @@ probe (w ~ N(0, 0.02), gradients ~ N(0, 1e-3)). A framework with no class of the
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
-from regcompare import adapters, oracle, rules
-from regcompare.conventions import Convention, OptimizerCall, Regularizer
+from regcompare import adapters, oracle, rules, schedules
+from regcompare.conventions import Convention, OptimizerCall, Regularizer, schedule_records
+from regcompare.schema import ScheduleSpec
 
 Settings = dict[str, float | bool]
 #: The case format's defaults for keys an optimizer class does not take (beta1 for SGD, ...).
@@ -74,6 +77,8 @@ class Translation:
     gets (``args`` are that nearest setting)."""
     deviation: float | None = None
     """‖Δ − Δsource‖/‖Δsource‖ of the update on the probe, by the float64 oracle (for ``nearest`` settings)."""
+    schedule: dict[str, Any] | None = None
+    """The lr schedule as this target's scheduler class takes it (``--scheduler``; regcompare.schedules), or None."""
 
     @property
     def framework(self) -> str:
@@ -84,7 +89,8 @@ class Translation:
 
     def options(self, grads: dict[str, Any], steps: int) -> dict[str, Any]:
         """``Task.options`` for running this translation as an ``update`` task."""
-        return {"optimizer": self.call.api, "args": dict(self.args), "grads": grads, "steps": steps}
+        options = {"optimizer": self.call.api, "args": dict(self.args), "grads": grads, "steps": steps}
+        return options | ({"schedule": self.schedule} if self.schedule is not None else {})
 
 
 def _value(text: str) -> float | bool | tuple[float, ...]:
@@ -230,6 +236,7 @@ def translations(src: Source) -> list[Translation]:
                         f"{'√v' if src.call.eps_on == 'v' else '√v̂'}: equal only up to ε·(1−√(1−β₂ᵗ)).",)
         native = conv.to_native(src.reg)
         out.append(Translation(conv, call, native, call.native(src.settings), equivalent, why, caveats))
+    out = [scheduled(src, t) for t in out]
     return sorted(out, key=lambda t: (not t.equivalent, not t.nearest))
 
 
@@ -313,7 +320,7 @@ def render(src: Source, found: list[Translation]) -> str:
              f"  canonical: l1={src.reg.l1:g}, l2={src.reg.l2:g}, {src.semantics} "
              f"({src.conv.formula}); {src.call.family} with "
              + ", ".join(f"{k}={_text(v)}" for k, v in src.settings.items()
-                         if k in {h.key for h in src.call.hypers}), ""]
+                         if k in {h.key for h in src.call.hypers}), *schedule_lines(src), ""]
     for fw in _update_frameworks():
         mine = [t for t in found if t.framework == fw]
         if fw == src.conv.framework and not mine:
@@ -326,6 +333,7 @@ def render(src: Source, found: list[Translation]) -> str:
         for t in mine:
             mark = "  = " if t.equivalent else "  ≈ " if t.nearest else "  ≠ not "
             lines.append(f"{mark}{t.text()}" + (f"  [{t.why}]" if t.why else ""))
+            lines += [f"      {line}" for line in target_schedule_lines(t)]
             lines += [f"      {t.nearest}"] if t.nearest else []
             lines += [f"      caveat: {c}" for c in t.caveats]
     return "\n".join(lines)
@@ -337,14 +345,15 @@ def _update_frameworks() -> list[str]:
     return [fw for fw in adapters.frameworks() if any(c.framework == fw and c.optimizers for c in table)]
 
 
-def command(api: str, pairs: list[str], family: str | None = None) -> str:
+def command(api: str, pairs: list[str], family: str | None = None, scheduler: str | None = None) -> str:
     """The text ``regcompare translate`` prints; ``TranslateError`` for an unknown API or argument."""
-    src = parsed_source(api, pairs, family)
+    src = parsed_source(api, pairs, family, scheduler)
     return render(src, translations(src))
 
 
-def parsed_source(api: str, pairs: list[str], family: str | None = None) -> Source:
-    """The command line's source call, checked: real keywords mapped, impossible values refused."""
+def parsed_source(api: str, pairs: list[str], family: str | None = None, scheduler: str | None = None) -> Source:
+    """The command line's source call, checked: real keywords mapped, impossible values refused; ``scheduler``
+    (``--scheduler "StepLR(step_size=10, gamma=0.5)"``) is the source framework's lr scheduler on it."""
     try:
         src = source(*real_keywords(api, parse_args(pairs)), family)
     except TranslateError:
@@ -352,4 +361,147 @@ def parsed_source(api: str, pairs: list[str], family: str | None = None) -> Sour
     except ValueError as exc:  # includes the registry's own "has no argument" message
         raise TranslateError(str(exc)) from None
     validate(src)
-    return src
+    return with_scheduler(src, scheduler) if scheduler else src
+
+
+# --- learning-rate schedulers (``--scheduler``): the registry's schedule records (conventions/schedule_records) -------
+#
+# The source's scheduler class is read back into the canonical schedule (``ScheduleClass.read``); each target gets
+# its framework's class for it, with the boundaries that give the same lrs. A target is not equivalent where its
+# scheduled update differs: no class for the schedule, SGD momentum that keeps the lr inside (Keras), or decoupled
+# decay that does not follow the scheduled lr (``Convention.decay_follows_lr``). How each framework steps its
+# schedule (scheduler.step() calls or optimizer iterations) is stated for every target.
+
+
+def parse_scheduler(text: str) -> tuple[str, dict[str, Any]]:
+    """``StepLR(step_size=10, gamma=0.5)`` (a dotted name, keyword arguments of literal values; torch's leading
+    ``optimizer`` may be written) → the class's last name and its arguments."""
+    expected = f"--scheduler {text!r}: expected a call such as 'StepLR(step_size=10, gamma=0.5)'"
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        raise TranslateError(expected) from None
+    if not isinstance(tree, ast.Call) or any(k.arg is None for k in tree.keywords):
+        raise TranslateError(expected)
+    if [a for a in tree.args if not (isinstance(a, ast.Name) and a.id == "optimizer")]:
+        raise TranslateError(f"--scheduler {text!r}: give the arguments by name (step_size=10)")
+    try:
+        native = {str(k.arg): ast.literal_eval(k.value) for k in tree.keywords}
+    except ValueError:
+        raise TranslateError(f"--scheduler {text!r}: arguments must be numbers, lists of numbers or booleans") from None
+    return ast.unparse(tree.func).rsplit(".", 1)[-1], native
+
+
+def with_scheduler(src: Source, text: str) -> Source:
+    """The source with the canonical schedule of its framework's scheduler class ``text`` (lr included: Keras and
+    paddle classes carry it), checked by the case format's own schedule model."""
+    name, native = parse_scheduler(text)
+    framework = schedules.classes_framework(src.conv.framework)
+    candidates = [c for c in schedule_records.classes(framework) if c.api.rsplit(".", 1)[1] == name]
+    if not candidates:
+        known = sorted({c.api.rsplit(".", 1)[1] for c in schedule_records.classes(framework)})
+        raise TranslateError(f"--scheduler: translate knows the {src.conv.framework} scheduler classes "
+                             f"{', '.join(known) or '(none)'}, not {name!r}")
+    errors = []
+    for found in candidates:  # Keras ExponentialDecay is the step schedule with staircase=True, else exponential
+        try:
+            spec, lr = found.read(native, float(src.settings["lr"]))
+        except schedule_records.ScheduleReadError as exc:
+            errors.append(str(exc))
+            continue
+        try:
+            checked = TypeAdapter(ScheduleSpec).validate_python(spec).model_dump(exclude={"weight_decay"})
+        except ValidationError as exc:
+            raise TranslateError(f"--scheduler {text!r}: {exc.errors()[0]['msg']} (as the schedule {spec})") from None
+        return replace(src, settings=src.settings | {"lr": lr, "schedule": checked})
+    raise TranslateError(f"--scheduler {text!r}: {'; '.join(errors)}")
+
+
+def scheduled(src: Source, t: Translation) -> Translation:
+    """A translation with the source's schedule in its framework's class, or why its scheduled update differs."""
+    spec = src.settings.get("schedule")
+    if not isinstance(spec, dict):
+        return t
+    found = schedules.scheduler(t.framework, spec)
+    if found is None:
+        return replace(t, equivalent=False, nearest="",
+                       why=f"no {t.framework} scheduler class for the {spec['name']} schedule in the registry")
+    own = {k: v for k, v in schedules.semantics(t.framework, t.call.family, src.settings)[0].items()
+           if k not in dict(found.options)}
+    theirs = {k: v for k, v in schedules.semantics(src.conv.framework, src.call.family, src.settings)[0].items()
+              if k not in dict(_source_class(src).options)}
+    caveats = [stepping_caveat(src.conv.framework, t.framework)] if t.equivalent else []
+    why = t.why
+    if own != theirs:
+        why = "; ".join(filter(None, [why, "under a schedule: " + schedules.KERAS_MOMENTUM_WHY]))
+    decay = _decay_follows(src, t.conv)
+    if decay.startswith("no equivalent"):
+        why = "; ".join(filter(None, [why, decay]))
+    elif decay and t.equivalent and t.conv.coupling == "decoupled":
+        caveats.append(decay)
+    if found.boundary_shift and t.equivalent:
+        caveats.append(f"{found.why}: boundaries {found.boundary_shift:+d} give the source's lrs")
+    if why != t.why:  # equivalent without the schedule, not with it: the caveats of an equivalent setting go
+        return replace(t, schedule=found.translated(spec), equivalent=False, why=why, caveats=(), nearest="")
+    return replace(t, schedule=found.translated(spec), caveats=t.caveats + tuple(caveats))
+
+
+def _source_class(src: Source) -> schedule_records.ScheduleClass:
+    found = schedules.scheduler(src.conv.framework, src.settings["schedule"])  # type: ignore[arg-type]
+    assert found is not None, "with_scheduler read it from this framework's classes"
+    return found
+
+
+def _decay_follows(src: Source, target: Convention) -> str:
+    """Whether decoupled decay follows the scheduled lr in the target as in the source (records:
+    ``decay_follows_lr``); '' where neither side decouples it."""
+    if "decoupled" not in (src.conv.coupling, target.coupling) or src.reg.l2 == 0:
+        return ""
+    follows = {c.api: (c.decay_follows_lr if c.coupling == "decoupled" else True) for c in (src.conv, target)}
+    if follows[src.conv.api] != follows[target.api]:
+        scaled, fixed = "w ← w − lr(k)·λ·w (scaled by the scheduled lr)", "w ← w − lr₀·λ·w (not scaled)"
+        mine, other = (scaled, fixed) if follows[target.api] else (fixed, scaled)
+        return f"no equivalent: the target's decoupled decay is {mine}, the source's {other}"
+    return "weight decay follows the scheduled lr in both: w ← w − lr(k)·λ·w (records: decay_follows_lr)"
+
+
+def stepping_caveat(source: str, target: str) -> str:
+    """How the target steps its schedule against the source (schedule_records.STEPPING)."""
+    mine = schedule_records.STEPPING[schedules.classes_framework(target)]
+    theirs = schedule_records.STEPPING[schedules.classes_framework(source)]
+    if mine.counts == theirs.counts:
+        return f"stepped as the source: by {mine.counts} ({mine.source})"
+    return (f"stepped by {mine.counts} ({mine.source}), the source by {theirs.counts}: the same lrs when "
+            f"scheduler.step() follows every optimizer.step(); if it runs once per epoch, multiply step_size, t_max, "
+            f"warmup_steps and boundaries by the iterations per epoch")
+
+
+def schedule_lines(src: Source) -> list[str]:
+    """The source's schedule under its canonical line."""
+    spec = src.settings.get("schedule")
+    if not isinstance(spec, dict):
+        return []
+    stepping = schedule_records.STEPPING[schedules.classes_framework(src.conv.framework)]
+    canonical = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "name")
+    return [f"  schedule: {spec['name']} ({canonical}) on lr={_text(src.settings['lr'])}: "
+            f"{schedules.text(src.conv.framework, spec, float(src.settings['lr']), code=True)}, stepped by "
+            f"{stepping.counts}"]
+
+
+def target_schedule_lines(t: Translation) -> list[str]:
+    """The target's scheduler class as the optimizer takes it."""
+    if t.schedule is None:
+        return []
+    stepping = schedule_records.STEPPING[schedules.classes_framework(t.framework)]
+    lr = float(t.args.get(next(h.name for h in t.call.hypers if h.key == "lr"), 0.0))
+    return ["with " + stepping.takes.format(scheduler=schedules.text(t.framework, t.schedule, lr, code=True))]
+
+
+def source_schedule_lines(src: Source) -> list[str]:
+    """The source's own scheduler class as its optimizer takes it (the source line of its framework)."""
+    spec = src.settings.get("schedule")
+    if not isinstance(spec, dict):
+        return []
+    stepping = schedule_records.STEPPING[schedules.classes_framework(src.conv.framework)]
+    text = schedules.text(src.conv.framework, spec, float(src.settings["lr"]), code=True)
+    return ["with " + stepping.takes.format(scheduler=text)]

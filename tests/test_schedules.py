@@ -148,3 +148,34 @@ def test_keras_refuses_a_weight_decay_schedule(schedule_rows: list[dict[str, Any
     assert "weight_decay=<callable>" in row["detail"] and "unsupported type" in row["detail"]
     torch_row = _row(schedule_rows, "schedules-weight-decay-schedule", "torch.optim.AdamW")
     assert torch_row["status"] == "skipped" and "no weight-decay schedule" in torch_row["detail"]
+
+
+def test_conventions_list_every_scheduler_class_with_its_arguments_source_and_stepping() -> None:
+    from regcompare.cli import conventions_text
+
+    text = " ".join(conventions_text(400).split())
+    for line in ("step: torch.optim.lr_scheduler.StepLR(step_size=step_size, gamma=gamma) — "
+                 "torch/optim/lr_scheduler.py StepLR.get_lr",
+                 "step: keras.optimizers.schedules.ExponentialDecay(initial_learning_rate=lr, decay_steps=step_size, "
+                 "decay_rate=gamma, staircase=True)",
+                 "cosine: keras.optimizers.schedules.CosineDecay(initial_learning_rate=lr, decay_steps=t_max, "
+                 "alpha=eta_min/lr)",
+                 "piecewise: keras.optimizers.schedules.PiecewiseConstantDecay(boundaries=boundaries, values=values)",
+                 "boundaries − 1 give the canonical lrs",
+                 "step: paddle.optimizer.lr.StepDecay(learning_rate=lr, step_size=step_size, gamma=gamma)",
+                 "warmup: paddle.optimizer.lr.LinearWarmup(learning_rate=lr, warmup_steps=warmup_steps, "
+                 "start_lr=start_factor·lr, end_lr=lr)",
+                 "Stepped by optimizer iterations: keras/src/optimizers/base_optimizer.py _get_current_learning_rate",
+                 "Stepped by scheduler.step() calls: torch/optim/lr_scheduler.py LRScheduler.step"):
+        assert line in text, line
+    # the two conventions of decoupled decay under a schedule
+    assert "w ← w − lr(k)·weight_decay·w (measured: w = 1, lr 1.0 then 0.5, decay 0.1, zero gradients → 0.855)" in text
+    assert "not multiplied by the scheduled lr" in text
+
+
+def test_keras_schedules_are_the_same_classes_on_every_backend() -> None:
+    spec = {"name": "step", "step_size": 2, "gamma": 0.5}
+    for backend in ("keras-torch", "keras-jax"):
+        assert schedules.scheduler(backend, spec) is schedules.scheduler("tensorflow", spec)
+        momentum = schedules.semantics(backend, "sgd", {"schedule": spec, "momentum": 0.9})[0]
+        assert momentum == {"lr_in_momentum": True}

@@ -84,3 +84,69 @@ def test_lazy_optimizers_leave_absent_rows(rows: list[dict[str, Any]]) -> None:
 def test_keras_weight_decay_with_adam_is_decoupled_on_every_row(rows: list[dict[str, Any]]) -> None:
     row = _row(rows, "sparse-embedding-adam", "keras.layers.Embedding")
     assert row["status"] == "divergent" and row["decayed_rows"] == [1, 3]
+
+
+def _adagrad_absent_row(w: np.ndarray, lambd: float = 0.1, lr: float = 0.1, steps: int = 2) -> np.ndarray:
+    """A row absent from the gradient under coupled decay and Adagrad, by hand: its gradient is lambd·w alone."""
+    s = np.zeros_like(w)
+    for _ in range(steps):
+        g = lambd * w
+        s = s + g * g
+        w = w - lr * g / np.sqrt(s)  # eps 1e-10 is below float32's resolution here
+    return w
+
+
+def test_the_hand_adagrad_row() -> None:
+    # step 1: |g|/√(g²) = 1, so w moves by lr·sign(w); step 2: [-2.9, 3.9] → g = [-0.29, 0.39]
+    np.testing.assert_allclose(_adagrad_absent_row(np.array([-3.0, 4.0])),
+                               [-2.9 + 0.1 * 0.29 / np.sqrt(0.09 + 0.0841), 3.9 - 0.1 * 0.39 / np.sqrt(0.16 + 0.1521)],
+                               rtol=1e-15)
+
+
+def test_torch_adagrad_refuses_weight_decay_with_sparse_gradients(rows: list[dict[str, Any]]) -> None:
+    row = _row(rows, "sparse-embedding-adagrad", "torch.nn.Embedding.sparse")
+    assert row["status"] == "unsupported"
+    assert "weight_decay option is not compatible with sparse gradients" in row["detail"]
+    plain = _row(rows, "sparse-embedding-adagrad", "torch.nn.Embedding.sparse", l2=0.0)  # its sparse path runs
+    assert plain["status"] == "match" and plain["decayed_rows"] == []
+    assert np.asarray(plain["raw"])[[1, 3]] == pytest.approx(E0[[1, 3]], rel=0)
+
+
+@pytest.mark.parametrize("api", ["paddle.nn.Embedding.sparse", "torch.nn.Embedding.sparse.penalty",
+                                 "keras.layers.Embedding.embeddings_regularizer"])
+def test_adagrad_decays_absent_rows_in_paddle_and_through_a_penalty(rows: list[dict[str, Any]], api: str) -> None:
+    row = _row(rows, "sparse-embedding-adagrad", api)
+    assert row["status"] == "match" and row["decayed_rows"] == [1, 3]
+    for i in (1, 3):
+        assert np.asarray(row["raw"])[i] == pytest.approx(_adagrad_absent_row(E0[i]), rel=2e-6)
+
+
+def test_a_penalty_in_the_loss_makes_every_torch_optimizer_decay_every_row(rows: list[dict[str, Any]]) -> None:
+    for case in ("sparse-embedding-sgd", "sparse-embedding-sgd-momentum", "sparse-embedding-adam"):
+        row = _row(rows, case, "torch.nn.Embedding.sparse.penalty")
+        assert row["status"] == "match" and row["decayed_rows"] == [1, 3], case
+    # without a penalty the gradient stays sparse, and Adam refuses it
+    bare = _row(rows, "sparse-embedding-adam", "torch.nn.Embedding.sparse.penalty", l2=0.0)
+    assert bare["status"] == "unsupported" and "does not support sparse gradients" in bare["detail"]
+
+
+def test_sgd_momentum_with_sparse_gradients(rows: list[dict[str, Any]]) -> None:
+    torch_row = _row(rows, "sparse-embedding-sgd-momentum", "torch.nn.Embedding.sparse")
+    assert torch_row["status"] == "unsupported" and "add(sparse, dense)" in torch_row["detail"]
+    paddle_row = _row(rows, "sparse-embedding-sgd-momentum", "paddle.nn.Embedding.sparse")
+    # an absent row by hand: buf ← 0.9·buf + 0.1·w; w ← w − 0.1·buf, twice
+    w, buf = E0[1].copy(), np.zeros(2)
+    for _ in range(2):
+        buf = 0.9 * buf + 0.1 * w
+        w = w - 0.1 * buf
+    assert paddle_row["status"] == "match" and np.asarray(paddle_row["raw"])[1] == pytest.approx(w, rel=1e-6)
+    keras_row = _row(rows, "sparse-embedding-sgd-momentum", "keras.layers.Embedding")
+    assert keras_row["status"] == "divergent" and keras_row["decayed_rows"] == [1, 3]
+
+
+def test_paddle_adamw_cannot_step_a_sparse_table(rows: list[dict[str, Any]]) -> None:
+    adamw = [r for r in rows if r["api"] == "paddle.optimizer.AdamW.sparse"]
+    assert len(adamw) == 4  # l2 0.1 and 0.0, plain and lazy_mode
+    # reading garbage: mostly an invalid dimension, at times an uninitialized tensor (seen with weight_decay=0.0)
+    assert all(r["status"] == "error" and r["known"] for r in adamw)
+    assert all("Invalid dimension" in r["detail"] or "not initialized" in r["detail"] for r in adamw)

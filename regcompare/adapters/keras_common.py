@@ -72,10 +72,11 @@ def scheduled_kwargs(task: Task, kwargs: dict[str, Any], holder: list[Any]) -> d
 @contextmanager
 def weight_decay_refusal(optimizer: keras.optimizers.Optimizer) -> Iterator[None]:
     """Keras takes a callable ``weight_decay`` in the constructor and refuses it at the first ``apply_gradients``
-    (it converts it to a tensor): that refusal is an ``unsupported`` row with Keras' own message."""
+    (it converts it to a tensor: a ValueError on TensorFlow, a TypeError on torch and jax, where its update multiplies
+    or converts the function): that refusal is an ``unsupported`` row with Keras' own message."""
     try:
         yield
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         if not callable(getattr(optimizer, "weight_decay", None)):
             raise
         raise Unsupported(f"{type(optimizer).__name__}(weight_decay=<callable>).apply_gradients: {exc}") from exc

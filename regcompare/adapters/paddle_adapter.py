@@ -217,6 +217,7 @@ class PaddleAdapter(Adapter):
             "paddle.nn.utils.weight_norm": weight_norm,
             "paddle.amp.GradScaler": amp_update,
             "paddle.nn.Embedding.sparse": sparse_update,
+            "paddle.optimizer.AdamW.sparse": sparse_update,
             "paddle.static.WeightNormParamAttr": functools.partial(static_weight_norm, old_ir=False),
             "paddle.static.WeightNormParamAttr.old_ir": functools.partial(static_weight_norm, old_ir=True),
         }

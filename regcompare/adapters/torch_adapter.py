@@ -102,6 +102,7 @@ class TorchAdapter(Adapter):
             "torch.amp.GradScaler": amp_update,
             "torch.nn.Embedding.sparse": sparse_update,
             "torch.optim.SparseAdam": sparse_update,
+            "torch.nn.Embedding.sparse.penalty": sparse_update,
         }
 
     def optimizer(self, task: Task) -> Value:
@@ -324,11 +325,15 @@ def present_rows(grad: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.any(grad.reshape(grad.shape[0], -1) != 0, axis=1))
 
 
+#: Sparse-table APIs whose decay is d2l's penalty in the loss (SparseAdam has no weight_decay argument).
+_SPARSE_PENALTY_APIS = ("torch.optim.SparseAdam", "torch.nn.Embedding.sparse.penalty")
+
+
 def sparse_update(task: Task) -> Value:
     """Each ``sparse`` table as ``torch.nn.Embedding(sparse=True)`` looked up at the rows its gradient touches (loss
     Σ g[rows]⊙E[rows]: backward() leaves a sparse gradient), the other weights as plain parameters. An optimizer
     API (``torch.nn.Embedding.sparse``) passes ``weight_decay``; ``torch.optim.SparseAdam`` has none, so its decay is
-    d2l's penalty in the loss."""
+    d2l's penalty in the loss, as for ``torch.nn.Embedding.sparse.penalty`` (the penalty written by hand)."""
     if task.quantity != "update":
         raise LookupError(f"{task.api} measures an update, not {task.quantity!r}")
     tables = set(task.options["sparse"])
@@ -343,15 +348,16 @@ def sparse_update(task: Task) -> Value:
         else:
             params[name] = to_torch(w, task.dtype).requires_grad_(True)
     ids = {n: torch.from_numpy(present_rows(task.options["grads"][n])) for n in modules}
-    decay = {} if task.api == "torch.optim.SparseAdam" else task.native
+    in_loss = task.api in _SPARSE_PENALTY_APIS
+    decay = {} if in_loss else task.native
     optimizer = optimizer_class(task.options["optimizer"])(list(params.values()),
                                                            **optimizer_kwargs(task.options["args"]), **decay)
     for _ in range(task.options["steps"]):
         optimizer.zero_grad()
         terms = [torch.sum(modules[n](ids[n]) * grads[n][ids[n]]) if n in modules else torch.sum(grads[n] * p)
                  for n, p in params.items()]
-        if task.api == "torch.optim.SparseAdam":
-            penalty = _d2l_penalty(params, 0.0, task.native.get("lambd", 0.0))
+        if in_loss:
+            penalty = _d2l_penalty(params, task.native.get("l1", 0.0), task.native.get("lambd", 0.0))
             terms += [] if penalty is None else [penalty]
         functools.reduce(operator.add, terms).backward()
         optimizer.step()

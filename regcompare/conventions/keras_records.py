@@ -5,7 +5,7 @@ exclude_from_weight_decay, _apply_weight_decay)."""
 
 from __future__ import annotations
 
-from regcompare import schedules
+from regcompare.conventions import schedule_records
 from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
@@ -17,6 +17,7 @@ from regcompare.conventions.model import (
     arg,
     hyper,
 )
+from regcompare.conventions.schedule_records import schedule_classes
 from regcompare.conventions.texts import (
     DECOUPLED,
     NOT_L2,
@@ -25,7 +26,6 @@ from regcompare.conventions.texts import (
     PENALTY_UPDATE,
     UPDATE_OF_STEPS,
 )
-from regcompare.schedules import schedule_classes
 
 # Keras SGD keeps m ← μm − lr·g, w ← w + m (nesterov: w ← w + μm − lr·g): torch's rule for a constant lr, no dampening.
 KERAS_SGD = OptimizerCall("keras.optimizers.SGD", "sgd", (
@@ -229,12 +229,13 @@ RECORDS: tuple[Convention, ...] = (
         "step k runs at lr(k) = schedule(optimizer.iterations); weight_decay is decoupled and uses it, "
         "w ← w − lr(k)·weight_decay·w (measured: 0.855 as torch); SGD keeps lr inside its momentum",
         "decoupled", "the case's optimizer.schedule as " + schedule_classes("tensorflow") + " as learning_rate",
-        caveats=(schedules.KERAS_PIECEWISE_WHY + ".",
-                 schedules.KERAS_MOMENTUM_WHY + ".",
+        caveats=(schedule_records.KERAS_PIECEWISE_WHY + ".",
+                 schedule_records.KERAS_MOMENTUM_WHY + ".",
                  "A callable weight_decay is accepted by the constructor and refused at the first apply_gradients "
                  "(converted to a tensor): no weight-decay schedule.",
                  "Schedules compute in float32 (convert_to_tensor of the Python float lr): float64 runs see "
-                 "float32-rounded learning rates."),
+                 "float32-rounded learning rates.",
+                 *schedule_records.caveats("tensorflow")),
     ),
     Convention(
         "tfa.optimizers.AdamW", "tensorflow", "update", ("update",),
@@ -267,7 +268,7 @@ RECORDS: tuple[Convention, ...] = (
         "is tf.IndexedSlices), the case's optimizer with weight_decay: " + UPDATE_OF_STEPS,
         caveats=(NOT_L2, "BaseOptimizer._apply_weight_decay decays the whole variable; the step itself scatters "
                  "the IndexedSlices rows (Adam's moments are dense: absent rows' moments decay too)."),
-        role="optimizer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM)),
+        role="optimizer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM, KERAS_ADAGRAD)),
     ),
     Convention(
         "keras.layers.Embedding.embeddings_regularizer", "tensorflow", "update", ("update",),
@@ -276,7 +277,7 @@ RECORDS: tuple[Convention, ...] = (
         "coupled", "keras.layers.Embedding(embeddings_regularizer=keras.regularizers.L2(l2)) per table, loss "
         "Σ g⊙E[rows] + Σ layer.losses, the case's optimizer: " + UPDATE_OF_STEPS,
         caveats=("The regularizer's dense gradient turns the IndexedSlices into a dense tensor.",),
-        role="layer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM)),
+        role="layer", special=Special("sparse", (KERAS_SGD, KERAS_ADAM, KERAS_ADAGRAD)),
     ),
     # --- zoo: lion, lamb, adafactor, ftrl, muon ---
     Convention(

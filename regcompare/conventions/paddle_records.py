@@ -5,6 +5,7 @@ paddle/base/layer_helper_base.py _create_weight_normalize)."""
 
 from __future__ import annotations
 
+from regcompare.conventions import schedule_records
 from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
@@ -17,6 +18,7 @@ from regcompare.conventions.model import (
     arg,
     hyper,
 )
+from regcompare.conventions.schedule_records import schedule_classes
 from regcompare.conventions.texts import (
     DECOUPLED,
     GROUPS,
@@ -32,7 +34,6 @@ from regcompare.conventions.texts import (
     WN_STATIC_ATTR,
     WN_STATIC_HOW,
 )
-from regcompare.schedules import schedule_classes
 
 # multi_precision: a float32 master copy of float16/bfloat16 weights (paddle/optimizer/optimizer.py
 # _create_master_weight); the kernels take it on CPU too.
@@ -317,7 +318,8 @@ RECORDS: tuple[Convention, ...] = (
         "decoupled", "the case's optimizer.schedule as " + schedule_classes("paddle") + " passed as learning_rate",
         caveats=("PiecewiseDecay switches at step >= boundary (as the canonical schedule); Keras one step later.",
                  "CosineAnnealingDecay is recursive like torch's and rises again past T_max.",
-                 "weight_decay is a float, a Tensor or a regularizer: no scheduler steps it."),
+                 "weight_decay is a float, a Tensor or a regularizer: no scheduler steps it.",
+                 *schedule_records.caveats("paddle")),
     ),
     Convention(
         "paddle.amp.GradScaler", "paddle", "update", ("update",),
@@ -335,14 +337,28 @@ RECORDS: tuple[Convention, ...] = (
         "paddle.nn.Embedding.sparse", "paddle", "update", ("update",),
         (arg("weight_decay", "l2"),),
         "gradient += weight_decay·w on every row, also those absent from the SelectedRows gradient (SGD, "
-        "Momentum); Adam refuses weight_decay with sparse parameters, lazy_mode or not",
+        "Momentum, Adagrad); Adam refuses weight_decay with sparse parameters, lazy_mode or not",
         "coupled", "paddle.nn.Embedding(sparse=True) per table, looked up at the rows its grads touch; the case's "
         "optimizer with weight_decay=<float> (variant lazy_mode for Adam): " + UPDATE_OF_STEPS,
         caveats=("Adam(lazy_mode=True) updates only the rows in the gradient, moments included; with weight_decay it "
                  "raises 'Adam don't support weight_decay with sparse parameters'.",),
-        role="optimizer", special=Special("sparse", (PADDLE_SGD, PADDLE_MOMENTUM, OptimizerCall(
+        role="optimizer", special=Special("sparse", (PADDLE_SGD, PADDLE_MOMENTUM, PADDLE_ADAGRAD, OptimizerCall(
             PADDLE_ADAM.api, "adam", PADDLE_ADAM.hypers,
             variants=(Variant("lazy_mode", native=(("lazy_mode", True),)),)))),
+    ),
+    Convention(
+        "paddle.optimizer.AdamW.sparse", "paddle", "update", ("update",),
+        (arg("weight_decay", "l2"),),
+        "w ← w − lr·coeff·w (decoupled) with a SelectedRows gradient: in fact no step at all, the adamw_ kernel fails",
+        "decoupled", "paddle.nn.Embedding(sparse=True) per table, looked up at the rows its grads touch; "
+        "paddle.optimizer.AdamW(weight_decay=<float>) (variant lazy_mode): " + UPDATE_OF_STEPS,
+        caveats=("AdamW has no SelectedRows path: AdamW._append_optimize_op (python/paddle/optimizer/adamw.py) hands "
+                 "the sparse gradient to _C_ops.adamw_, which fails reading it ('Invalid dimension to be accessed', "
+                 "a different garbage dimension each run; with weight_decay=0.0 sometimes 'Tensor not "
+                 "initialized'), lazy_mode or not; checked with paddle 3.3.1 on CPU. Adam takes the sparse gradient.",),
+        role="optimizer", special=Special("sparse", (OptimizerCall(
+            PADDLE_ADAMW.api, "adam", PADDLE_ADAMW.hypers,
+            variants=(Variant("lazy_mode", native=(("lazy_mode", True),)),)),)),
     ),
     # --- zoo: asgd, lamb, rprop, lbfgs ---
     Convention(

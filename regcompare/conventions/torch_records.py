@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from regcompare.conventions import schedule_records
 from regcompare.conventions.model import (
     Convention,
     OptimizerCall,
@@ -17,6 +18,7 @@ from regcompare.conventions.model import (
     arg,
     hyper,
 )
+from regcompare.conventions.schedule_records import schedule_classes
 from regcompare.conventions.texts import (
     DECOUPLED,
     GROUPS,
@@ -30,7 +32,6 @@ from regcompare.conventions.texts import (
     WN_MINUS_ONE,
     WN_NOT_W,
 )
-from regcompare.schedules import schedule_classes
 
 # Variants (torch/optim/optimizer.py _default_to_fused_or_foreach: on CPU the default is the for-loop;
 # _get_fused_kernels_supported_devices: SGD, Adam, AdamW and Adagrad have fused CPU kernels in every float dtype).
@@ -201,7 +202,8 @@ RECORDS: tuple[Convention, ...] = (
                  "cases keep steps ≤ t_max + 1.",
                  "No piecewise-constant class: LambdaLR with values[bisect_right(boundaries, k)]/lr, as users write "
                  "it (MultiStepLR covers geometric values only).",
-                 "weight_decay has no scheduler: lr_scheduler classes change param_group['lr'] only."),
+                 "weight_decay has no scheduler: lr_scheduler classes change param_group['lr'] only.",
+                 *schedule_records.caveats("torch")),
     ),
     Convention(
         "torch.amp.GradScaler", "torch", "update", ("update",),
@@ -226,7 +228,19 @@ RECORDS: tuple[Convention, ...] = (
         "optimizer with weight_decay: " + UPDATE_OF_STEPS,
         caveats=("torch answers 'does decay touch absent rows?' by refusing decay with sparse gradients; a penalty "
                  "in the loss makes the gradient dense (every row decays).",),
-        role="optimizer", special=Special("sparse", (TORCH_SGD, TORCH_ADAM)),
+        role="optimizer", special=Special("sparse", (TORCH_SGD, TORCH_ADAM, TORCH_ADAGRAD)),
+    ),
+    Convention(
+        "torch.nn.Embedding.sparse.penalty", "torch", "update", ("update",),
+        (arg("l1", "l1"), arg("lambd", "l2")),
+        "loss += lambd·Σw²/2 + l1·Σ|w| by hand: the penalty's gradient is dense, so the table's gradient is dense "
+        "(is_sparse False) and every row decays, coupled, with any optimizer",
+        "coupled", "torch.nn.Embedding(sparse=True) per table, loss Σ g⊙E[rows] plus the d2l penalty on every "
+        "weight, the case's optimizer without weight_decay: " + UPDATE_OF_STEPS,
+        caveats=("The workaround for the refusals of weight_decay with sparse gradients: the sparse gradient is "
+                 "gone (autograd adds the dense penalty gradient), and with it SGD's and Adagrad's sparse paths.",),
+        role="loss", special=Special("sparse", tuple(replace(c, variants=()) for c in (
+            TORCH_SGD, TORCH_ADAM, TORCH_ADAGRAD))),
     ),
     Convention(
         "torch.optim.SparseAdam", "torch", "update", ("update",),
