@@ -8,6 +8,7 @@ float coefficient is weakly typed in jax and so never widens a low-precision com
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
@@ -85,18 +86,39 @@ def _hypers(task: Task) -> dict[str, Any]:
 
 
 def _scaling(name: str, args: dict[str, Any]) -> optax.GradientTransformation:
-    """The scaling transform of ``optax.sgd``/``optax.adam`` without its learning rate, as optax/_src/alias.py
-    builds them: sgd = chain(trace(momentum, nesterov), scale_by_learning_rate); adam = chain(scale_by_adam, …)."""
+    """The scaling transform of an optax alias without its learning rate, as optax/_src/alias.py builds it:
+    sgd = chain(trace(momentum, nesterov), scale_by_learning_rate); adam = chain(scale_by_adam, …); nadam is
+    adam(nesterov=True); rmsprop = chain(scale_by_rms|scale_by_stddev, scale_by_learning_rate, trace(momentum)),
+    whose trace comes here before the decay (the same steps at a constant learning rate)."""
+    a = {k: v for k, v in args.items() if k != "learning_rate"}
     if name == "optax.sgd":
-        momentum = args.get("momentum")
-        return optax.identity() if momentum is None else optax.trace(momentum, nesterov=args.get("nesterov", False))
-    if name == "optax.adam":
-        return optax.scale_by_adam(args["b1"], args["b2"], args["eps"])
-    raise LookupError(f"no scaling transform for {name}")
+        momentum = a.get("momentum")
+        return optax.identity() if momentum is None else optax.trace(momentum, nesterov=a.get("nesterov", False))
+    if name == "optax.rmsprop":
+        momentum, centered = a.pop("momentum", None), a.pop("centered", False)
+        rms = (optax.scale_by_stddev if centered else optax.scale_by_rms)(**a)
+        return rms if momentum is None else optax.chain(rms, optax.trace(momentum))
+    if name == "optax.nadam":
+        return optax.scale_by_adam(**a, nesterov=True)
+    transforms = {"optax.adam": optax.scale_by_adam, "optax.amsgrad": optax.scale_by_amsgrad,
+                  "optax.adagrad": optax.scale_by_rss, "optax.adadelta": optax.scale_by_adadelta,
+                  "optax.adamax": optax.scale_by_adamax, "optax.radam": optax.scale_by_radam,
+                  "optax.lion": optax.scale_by_lion}
+    if name not in transforms:
+        raise LookupError(f"no scaling transform for {name}")
+    return transforms[name](**a)
 
 
 def _optimizer(name: str, args: dict[str, Any]) -> optax.GradientTransformation:
-    return getattr(optax, name.removeprefix("optax."))(**args)
+    """An optax alias; one with a decay of its own gets ``weight_decay=0.0`` (optax.lion's default is 1e-3): the
+    chain's add_decayed_weights is then the only decay."""
+    fn = getattr(optax, name.removeprefix("optax."))
+    own = {"weight_decay": 0.0} if "weight_decay" in inspect.signature(fn).parameters else {}
+    return fn(**args, **own)
+
+
+#: The mask argument of the aliases with a decay of their own (optax/_src/alias.py: adadelta's is weight_decay_mask).
+_MASK_ARG = {"optax.adadelta": "weight_decay_mask"}
 
 
 class JaxAdapter(Adapter):
@@ -111,7 +133,8 @@ class JaxAdapter(Adapter):
             "optax.tree_utils.tree_norm": self.penalty(tree_norm),
             "optax.add_decayed_weights": self.coupled,
             "optax.add_decayed_weights.after": self.decoupled,
-            "optax.adamw": self.adamw,
+            **{api: self.own for api in ("optax.adamw", "optax.adamaxw", "optax.nadamw", "optax.lion", "optax.lamb",
+                                         "optax.adadelta")},
             "flax.nnx.Optimizer": self.flax,
         }
 
@@ -152,10 +175,13 @@ class JaxAdapter(Adapter):
                             optax.scale_by_learning_rate(args["learning_rate"]))
         return self._steps(task, params, chain)
 
-    def adamw(self, task: Task) -> Value:
-        """``optax.adamw(…, weight_decay, mask)``."""
+    def own(self, task: Task) -> Value:
+        """An alias with its own decay argument: ``optax.adamw|adamaxw|nadamw|lion|lamb|adadelta(…, weight_decay,
+        mask)`` (adadelta's mask is ``weight_decay_mask``)."""
         params = self._params(task)
-        tx = optax.adamw(**_hypers(task), **task.native, mask=_mask(task, params))
+        name = task.options["optimizer"]
+        mask = {_MASK_ARG.get(name, "mask"): _mask(task, params)}
+        tx = getattr(optax, name.removeprefix("optax."))(**_hypers(task), **task.native, **mask)
         return self._steps(task, params, tx)
 
     def flax(self, task: Task) -> Value:
