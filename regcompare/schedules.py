@@ -94,7 +94,30 @@ SCHEDULERS: dict[str, dict[str, Scheduler]] = {
                             lambda s, lr: {"learning_rate": lr, "warmup_steps": s["warmup_steps"],
                                            "start_lr": s["start_factor"] * lr, "end_lr": lr}),
     },
+    # optax's schedule functions (optax/schedules/_schedule.py), called by scale_by_learning_rate with the step
+    # count, 0 at the first update (optax/_src/transform.py scale_by_schedule): step k runs at lr(k). Piecewise
+    # switches at count >= boundary (jnp.sign(threshold - count)), as paddle; its values are scales of the last.
+    "jax": {
+        "step": Scheduler("optax.exponential_decay",
+                          lambda s, lr: {"init_value": lr, "transition_steps": s["step_size"],
+                                         "decay_rate": s["gamma"], "staircase": True}),
+        "exponential": Scheduler("optax.exponential_decay",
+                                 lambda s, lr: {"init_value": lr, "transition_steps": 1, "decay_rate": s["gamma"]}),
+        "cosine": Scheduler("optax.cosine_decay_schedule",
+                            lambda s, lr: {"init_value": lr, "decay_steps": s["t_max"], "alpha": s["eta_min"] / lr}),
+        "piecewise": Scheduler("optax.piecewise_constant_schedule", lambda s, lr: _optax_piecewise(s)),
+        "warmup": Scheduler("optax.linear_schedule",
+                            lambda s, lr: {"init_value": s["start_factor"] * lr, "end_value": lr,
+                                           "transition_steps": s["warmup_steps"]}),
+    },
 }
+
+
+def _optax_piecewise(spec: Spec) -> dict[str, Any]:
+    """optax's piecewise schedule multiplies: boundaries_and_scales={b_i: values[i+1]/values[i]}."""
+    values = list(spec["values"])
+    scales = {int(b): values[i + 1] / values[i] for i, b in enumerate(spec["boundaries"])}
+    return {"init_value": values[0], "boundaries_and_scales": scales}
 
 
 KERAS_MOMENTUM_WHY = (
@@ -152,6 +175,8 @@ WEIGHT_DECAY_SCHEDULE_REFUSALS: dict[str, str] = {
 def weight_decay_schedule_refusal(framework: str, role: str, coupling: str) -> str:
     """Why an API cannot take a weight-decay schedule ('' if it takes one: Keras optimizers' ``weight_decay``
     accepts a callable in the constructor)."""
+    if framework == "jax":
+        return ""  # optax's add_decayed_weights takes a schedule as weight_decay (optax/transforms/_adding.py)
     if framework == "tensorflow":
         if role == "optimizer" and coupling == "decoupled":
             return ""

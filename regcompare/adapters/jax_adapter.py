@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
+from regcompare import schedules  # noqa: E402
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value  # noqa: E402
 
 Params = dict[str, jax.Array]
@@ -78,11 +79,40 @@ def _mask(task: Task, params: Params) -> Any:
 
 
 def _hypers(task: Task) -> dict[str, Any]:
-    """The optimizer's own arguments (the variant's ``mask`` key is applied through ``_mask``)."""
+    """The optimizer's own arguments (the variant's ``mask`` key is applied through ``_mask``), its learning rate
+    the case's schedule as optax's schedule function when there is one."""
     args = {k: v for k, v in task.options["args"].items() if k != "mask"}
     if "momentum" in args and not args["momentum"]:
         args["momentum"] = None  # optax.sgd's "no momentum" is None (no trace at all), not a trace of decay 0
+    schedule = lr_schedule(task)
+    if schedule is not None:
+        args["learning_rate"] = schedule
     return args
+
+
+def lr_schedule(task: Task) -> optax.Schedule | None:
+    """The case's ``schedule`` as optax's schedule function (regcompare.schedules), None for a constant lr. optax
+    calls it with the update count, 0 at the first update (scale_by_schedule), so step k runs at lr(k)."""
+    spec = task.options.get("schedule")
+    if spec is None:
+        return None
+    found = schedules.scheduler("jax", spec)
+    if found is None:
+        raise LookupError(f"no optax schedule for {spec['name']!r}")
+    make = getattr(optax, found.api.removeprefix("optax."))
+    return make(**found.kwargs(spec, float(task.options["args"]["learning_rate"])))
+
+
+def _decay(task: Task) -> float | optax.Schedule:
+    """The case's decay coefficient: a constant, or with a weight-decay schedule (``schedule.weight_decay``)
+    wd·lr(k)/lr₀ as a schedule, which add_decayed_weights calls with its own count (optax/transforms/_adding.py)."""
+    wd = float(task.native.get("weight_decay", 0.0))
+    spec = task.options.get("schedule")
+    schedule = lr_schedule(task)
+    if schedule is None or spec is None or not spec.get("weight_decay"):
+        return wd
+    lr0 = float(spec["values"][0]) if spec["name"] == "piecewise" else float(task.options["args"]["learning_rate"])
+    return lambda count: wd * schedule(count) / lr0
 
 
 def _scaling(name: str, args: dict[str, Any]) -> optax.GradientTransformation:
@@ -164,13 +194,13 @@ class JaxAdapter(Adapter):
     def coupled(self, task: Task) -> Value:
         """``chain(add_decayed_weights(wd, mask), optax.sgd|adam(…))``: the decay term goes through the optimizer."""
         params = self._params(task)
-        decay = optax.add_decayed_weights(task.native.get("weight_decay", 0.0), _mask(task, params))
+        decay = optax.add_decayed_weights(_decay(task), _mask(task, params))
         return self._steps(task, params, optax.chain(decay, _optimizer(task.options["optimizer"], _hypers(task))))
 
     def decoupled(self, task: Task) -> Value:
         """``chain(<scaling>, add_decayed_weights(wd, mask), scale_by_learning_rate(lr))``: after the scaling."""
         params, args = self._params(task), _hypers(task)
-        decay = optax.add_decayed_weights(task.native.get("weight_decay", 0.0), _mask(task, params))
+        decay = optax.add_decayed_weights(_decay(task), _mask(task, params))
         chain = optax.chain(_scaling(task.options["optimizer"], args), decay,
                             optax.scale_by_learning_rate(args["learning_rate"]))
         return self._steps(task, params, chain)
@@ -181,7 +211,7 @@ class JaxAdapter(Adapter):
         params = self._params(task)
         name = task.options["optimizer"]
         mask = {_MASK_ARG.get(name, "mask"): _mask(task, params)}
-        tx = getattr(optax, name.removeprefix("optax."))(**_hypers(task), **task.native, **mask)
+        tx = getattr(optax, name.removeprefix("optax."))(**_hypers(task), weight_decay=_decay(task), **mask)
         return self._steps(task, params, tx)
 
     def flax(self, task: Task) -> Value:
@@ -200,7 +230,8 @@ class JaxAdapter(Adapter):
         elif task.options["args"].get("mask") == "callable":
             mask = _mask(task, params)
         model = Model(params)
-        optimizer = nnx.Optimizer(model, optax.adamw(**_hypers(task), **task.native, mask=mask), wrt=nnx.Param)
+        optimizer = nnx.Optimizer(model, optax.adamw(**_hypers(task), weight_decay=_decay(task), mask=mask),
+                                  wrt=nnx.Param)
         grads = {n: to_jax(g, task.dtype) for n, g in task.options["grads"].items()}
 
         def loss(m: Model) -> jax.Array:  # Σ g⊙p: its gradient is the case's loss gradient, as nnx.grad gives it

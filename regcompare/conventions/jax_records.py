@@ -16,6 +16,7 @@ import math
 
 from regcompare.conventions.model import Convention, OptimizerCall, Placement, Variant, adam_hypers, arg, hyper
 from regcompare.conventions.texts import DECOUPLED, NOT_L2, PENALTY_GRAD, UPDATE_OF_STEPS
+from regcompare.schedules import schedule_classes
 
 #: optax's mask as a callable that returns True for every leaf: the mask code path on a case without a scope.
 MASK_VARIANT = Variant("mask", (("mask", "callable"),))
@@ -185,6 +186,19 @@ RECORDS: tuple[Convention, ...] = (
                  "scaling (optax/_src/alias.py adadelta), as torch.optim.Adadelta(weight_decay).",
                  "The mask is spelled weight_decay_mask; learning_rate defaults to None (no scaling: lr 1)."),
         optimizers=(OPTAX_ADADELTA,), role="optimizer", placement=_MASK,
+    ),
+    Convention(
+        "optax.schedules", "jax", "update", (), (),
+        "step k runs at lr(k) = schedule(count), count 0 at the first update (optax/_src/transform.py "
+        "scale_by_schedule); scale_by_learning_rate comes after add_decayed_weights in adamw and the decoupled "
+        "chains, so the decoupled decay is scaled by the scheduled lr: w ← w − lr(k)·(u + weight_decay·w)",
+        "decoupled", "the case's optimizer.schedule as " + schedule_classes("jax") + " as learning_rate",
+        caveats=("piecewise_constant_schedule takes scales, not values: boundaries_and_scales={b: values[i+1]/"
+                 "values[i]}, switching once count >= b (as paddle PiecewiseDecay; Keras switches one step later).",
+                 "A weight-decay schedule is a schedule passed as add_decayed_weights' weight_decay, called with that "
+                 "transform's own count (optax/transforms/_adding.py): weight_decay·lr(k)/lr₀.",
+                 "optax.rmsprop scales by the lr before its momentum trace (lr inside the momentum, as Keras SGD): "
+                 "under a schedule its momentum keeps past steps' lr; no schedule case runs it."),
     ),
     Convention(
         "flax.nnx.Optimizer", "jax", "update", ("update",),
