@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from regcompare import schedules  # noqa: E402
+from regcompare import program_run, schedules  # noqa: E402
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value  # noqa: E402
 
 Params = dict[str, jax.Array]
@@ -172,8 +172,35 @@ class JaxAdapter(Adapter):
         return f"jax {jax.__version__}, optax {optax.__version__}, flax {version('flax')}"
 
     def program(self, task: Task) -> Value:
-        """Program cases (user snippets) are not run in the jax worker yet."""
-        raise Unsupported("jax runs no program snippets yet (torch, tensorflow and paddle do)")
+        """The user's snippet (docs/programs.md) given ``params`` (a dict of jax arrays), ``jax``, ``jnp`` and
+        ``optax``; it defines ``tx``, an optax GradientTransformation, trained in optax's idiom: ``grads =
+        jax.grad(loss)(params)`` (the loss Σ g⊙w, so every gradient is the case's g), ``updates, state =
+        tx.update(grads, state, params)``, ``params = optax.apply_updates(params, updates)``; a schedule is
+        ``tx``'s own learning_rate. The weights after every step, in the case's layout."""
+        params = {n: to_jax(w, task.dtype) for n, w in task.weights.items()}
+        names = program_run.run_snippet(task, {"jax": jax, "jnp": jnp, "optax": optax, "params": params}, "tx")
+        for other in ("model", "step", "scheduler"):
+            if other in names:
+                raise program_run.ProgramError(f"the jax snippet defines `{other}`: jax programs train `params` with "
+                                               "`tx` only (an optax schedule goes in tx's learning_rate)")
+        tx = names["tx"]
+        grads = {n: to_jax(g, task.dtype) for n, g in task.options["grads"].items()}
+
+        def loss(p: Params) -> jax.Array:
+            return sum(jnp.sum(grads[n] * p[n]) for n in p)
+
+        state = {"params": params, "opt": tx.init(params)}
+
+        def step() -> None:
+            updates, state["opt"] = tx.update(jax.grad(loss)(state["params"]), state["opt"], state["params"])
+            state["params"] = optax.apply_updates(state["params"], updates)
+
+        def read() -> dict[str, np.ndarray]:
+            return {n: to_numpy(p).copy() for n, p in state["params"].items()}
+
+        history = program_run.train(task.options["steps"], step, None, read)
+        out: dict[str, np.ndarray] = {n: np.stack(h) for n, h in history.items()}
+        return out | {program_run.MAPPING_KEY: np.asarray("")}
 
     def penalty(self, make: Callable[[dict[str, float]], Penalty]) -> Callable[[Task], Value]:
         """An API measured as a penalty, or its gradient per tensor by ``jax.grad``."""

@@ -98,6 +98,50 @@ OPTAX_RPROP = OptimizerCall(
         "(optax/_src/transform.py scale_by_rprop: the update is jnp.where(s < 0, 0, state.prev_updates)); torch "
         "steps by sign(gₜ)·ηₜ at once. Measured: rprop(0.1) on a constant gradient moves 0, 0.1, 0.12 (torch: "
         "0.1, 0.12, 0.144)", variants=(MASK_VARIANT,))
+#: The scaling transform of each alias (optax/_src/alias.py), for the decoupled chain split off its learning rate.
+SCALING = {"optax.adam": "optax.scale_by_adam", "optax.amsgrad": "optax.scale_by_amsgrad",
+           "optax.adagrad": "optax.scale_by_rss", "optax.adadelta": "optax.scale_by_adadelta",
+           "optax.adamax": "optax.scale_by_adamax", "optax.radam": "optax.scale_by_radam",
+           "optax.lion": "optax.scale_by_lion"}
+
+
+def _code(value: float | bool | str) -> str:
+    return str(value) if isinstance(value, bool | str) else repr(float(value))
+
+
+def _kwargs(args: dict[str, float | bool | str], drop: tuple[str, ...] = ()) -> str:
+    return ", ".join(f"{k}={_code(v)}" for k, v in args.items() if k not in drop)
+
+
+def scaling_text(api: str, args: dict[str, float | bool | str]) -> str:
+    """The scaling transform of ``api`` with its arguments, as optax/_src/alias.py builds the alias."""
+    if api == "optax.sgd":
+        momentum = args.get("momentum") or 0.0
+        return (f"optax.trace(decay={_code(momentum)}, nesterov={args.get('nesterov', False)})" if momentum
+                else "optax.identity()")
+    if api == "optax.rmsprop":
+        rms = "optax.scale_by_stddev" if args.get("centered") else "optax.scale_by_rms"
+        text = f"{rms}({_kwargs(args, ('learning_rate', 'momentum', 'centered'))})"
+        momentum = args.get("momentum") or 0.0
+        return f"optax.chain({text}, optax.trace(decay={_code(momentum)}))" if momentum else text
+    if api == "optax.nadam":
+        return f"optax.scale_by_adam({_kwargs(args, ('learning_rate',))}, nesterov=True)"
+    return f"{SCALING[api]}({_kwargs(args, ('learning_rate',))})"
+
+
+def setting_text(conv: Convention, call: OptimizerCall, decay: dict[str, float],
+                 args: dict[str, float | bool | str]) -> str:
+    """How a JAX user writes a chain or flax record (``regcompare translate``): real optax code."""
+    wd = _code(decay.get("weight_decay", 0.0))
+    if conv.api == "optax.add_decayed_weights":
+        return f"optax.chain(optax.add_decayed_weights(weight_decay={wd}), {call.api}({_kwargs(args)}))"
+    if conv.api == "optax.add_decayed_weights.after":
+        return (f"optax.chain({scaling_text(call.api, args)}, optax.add_decayed_weights(weight_decay={wd}), "
+                f"optax.scale_by_learning_rate({_code(args.get('learning_rate', 1e-3))}))")
+    return (f"flax.nnx.Optimizer(model, {call.api}({_kwargs(args)}, weight_decay={wd}, "
+            "mask=jax.tree.map(lambda p: p.ndim > 1, params)), wrt=nnx.Param)")
+
+
 #: The optax aliases optax.chain(add_decayed_weights(…), <alias>) runs with: the coupled decay goes through each.
 COUPLED_CALLS = (OPTAX_SGD, OPTAX_ADAM, OPTAX_AMSGRAD, OPTAX_ADAGRAD, OPTAX_RMSPROP, OPTAX_ADADELTA, OPTAX_ADAMAX,
                  OPTAX_NADAM, OPTAX_RADAM, OPTAX_LAMB, OPTAX_LION, OPTAX_RPROP)
@@ -197,6 +241,9 @@ RECORDS: tuple[Convention, ...] = (
                  "values[i]}, switching once count >= b (as paddle PiecewiseDecay; Keras switches one step later).",
                  "A weight-decay schedule is a schedule passed as add_decayed_weights' weight_decay, called with that "
                  "transform's own count (optax/transforms/_adding.py): weight_decay·lr(k)/lr₀.",
+                 "exponential_decay and linear_schedule compute in float32 even with x64 enabled (the int32 count "
+                 "divided): float64 runs see float32-rounded learning rates (measured: exponential_decay(0.1, 1, 0.5, "
+                 "staircase=True)(1) = 0.05000000074505806); cosine_decay_schedule stays float64.",
                  "optax.rmsprop scales by the lr before its momentum trace (lr inside the momentum, as Keras SGD): "
                  "under a schedule its momentum keeps past steps' lr; no schedule case runs it."),
     ),
@@ -209,6 +256,6 @@ RECORDS: tuple[Convention, ...] = (
         f"grads): {UPDATE_OF_STEPS}",
         caveats=(NOT_L2, "Flax examples decay only kernels (and so never biases or norm scales) with this mask; "
                  "without a scope in the case every parameter is decayed (mask=None)."),
-        optimizers=(OPTAX_ADAMW,), role="optimizer", placement=_FLAX_MASK,
+        optimizers=(OPTAX_ADAMW,), role="flax", placement=_FLAX_MASK,
     ),
 )
