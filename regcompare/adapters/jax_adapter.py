@@ -24,6 +24,7 @@ from flax import nnx  # noqa: E402
 
 from regcompare import program_run, schedules  # noqa: E402
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value  # noqa: E402
+from regcompare.conventions.jax_records import SCALING  # noqa: E402
 
 Params = dict[str, jax.Array]
 Penalty = Callable[[Params], jax.Array]
@@ -130,13 +131,9 @@ def _scaling(name: str, args: dict[str, Any]) -> optax.GradientTransformation:
         return rms if momentum is None else optax.chain(rms, optax.trace(momentum))
     if name == "optax.nadam":
         return optax.scale_by_adam(**a, nesterov=True)
-    transforms = {"optax.adam": optax.scale_by_adam, "optax.amsgrad": optax.scale_by_amsgrad,
-                  "optax.adagrad": optax.scale_by_rss, "optax.adadelta": optax.scale_by_adadelta,
-                  "optax.adamax": optax.scale_by_adamax, "optax.radam": optax.scale_by_radam,
-                  "optax.lion": optax.scale_by_lion}
-    if name not in transforms:
+    if name not in SCALING:
         raise LookupError(f"no scaling transform for {name}")
-    return transforms[name](**a)
+    return getattr(optax, SCALING[name].removeprefix("optax."))(**a)
 
 
 def _optimizer(name: str, args: dict[str, Any]) -> optax.GradientTransformation:
