@@ -55,7 +55,7 @@ OPTAX_RMSPROP = OptimizerCall("optax.rmsprop", "rmsprop", (
     hyper("momentum", "momentum", 0.0), hyper("centered", "centered", False)), options=(("eps_inside_sqrt", True),),
     why="optax.rmsprop: eps_in_sqrt=True by default, ε inside the root, g·rsqrt(v + ε), centered rsqrt(v − ḡ² + ε) "
         "(optax/_src/transform.py scale_by_rms, scale_by_stddev); torch: √v + ε. optax's eps_in_sqrt=False is "
-        "torch's placement (not run as a variant: a variant cannot undo the class's documented options)",
+        "torch's placement",
     nearest=_EPS_SQUARED,
     variants=(MASK_VARIANT, Variant("centered", (("centered", True),), (("centered", True),),
                                     why="the centered variance v − ḡ² (scale_by_stddev)")))
@@ -97,7 +97,8 @@ OPTAX_RPROP = OptimizerCall(
     why="optax.rprop returns the step it stored at the previous call: 0 at the first step, then sign(gₜ₋₁)·ηₜ₋₁ "
         "(optax/_src/transform.py scale_by_rprop: the update is jnp.where(s < 0, 0, state.prev_updates)); torch "
         "steps by sign(gₜ)·ηₜ at once. Measured: rprop(0.1) on a constant gradient moves 0, 0.1, 0.12 (torch: "
-        "0.1, 0.12, 0.144)", variants=(MASK_VARIANT,))
+        "0.1, 0.12, 0.144). Reported upstream as a bug: google-deepmind/optax pull request 1725 (open)",
+    variants=(MASK_VARIANT,))
 #: The scaling transform of each alias (optax/_src/alias.py), for the decoupled chain split off its learning rate.
 SCALING = {"optax.adam": "optax.scale_by_adam", "optax.amsgrad": "optax.scale_by_amsgrad",
            "optax.adagrad": "optax.scale_by_rss", "optax.adadelta": "optax.scale_by_adadelta",
