@@ -114,6 +114,7 @@ def _parser() -> _Parser:
     p_tr.add_argument("--optimizer", choices=_optimizer_names(), help="for a layer regularizer: the optimizer it meets")
     p_tr.add_argument("--scheduler", help="the source framework's lr scheduler on it, e.g. 'StepLR(step_size=10, "
                       "gamma=0.5)'")
+    p_tr.add_argument("--to", help="only these frameworks, comma-separated (e.g. jax,keras-jax)")
     return parser
 
 
@@ -124,15 +125,23 @@ def _optimizer_names() -> list[str]:
 
 
 def _translate_options(args: argparse.Namespace) -> tuple[list[str], str | None, str | None]:
-    """The name=value pairs, ``--optimizer`` and ``--scheduler``, wherever they stood on the command line."""
+    """The name=value pairs, ``--optimizer`` and ``--scheduler`` (``--to`` goes back on ``args.to``), wherever
+    they stood on the command line."""
     again = _Parser(prog="regcompare translate", add_help=False)
     again.add_argument("--optimizer", choices=_optimizer_names(), default=args.optimizer)
     again.add_argument("--scheduler", default=args.scheduler)
+    again.add_argument("--to", default=args.to)
     known, rest = again.parse_known_args(args.args)
     options = [r for r in rest if r.startswith("-")]
     if options:
-        raise _UsageError(f"regcompare translate: unknown option {options[0]}; it takes --optimizer, --scheduler "
-                          f"and name=value")
+        raise _UsageError(f"regcompare translate: unknown option {options[0]}; it takes --optimizer, --scheduler, "
+                          "--to and name=value")
+    args.to = known.to
+    if args.to:
+        unknown = sorted(set(args.to.split(",")) - set(adapters.frameworks()))
+        if unknown:
+            raise _UsageError(f"regcompare translate: --to {unknown[0]}: known frameworks are "
+                              f"{', '.join(adapters.frameworks())}")
     return rest, known.optimizer, known.scheduler
 
 
@@ -330,11 +339,11 @@ def cmd_translate(args: argparse.Namespace) -> int:
     except TranslateError as exc:
         raise _UsageError(f"regcompare translate: {exc}") from None
     found = translations(src)
-    print(_explicit(render(src, found), src, found))
+    print(_explicit(render(src, found), src, found, args.to.split(",") if args.to else None))
     return EXIT_OK
 
 
-def _explicit(text: str, src: Any, found: list[Any]) -> str:
+def _explicit(text: str, src: Any, found: list[Any], only: list[str] | None = None) -> str:
     """``translate``'s table with nothing left unsaid: the source's own framework lists the source setting first,
     and a framework where nothing reproduces it says ``none`` with the nearest option."""
     from regcompare.translate import setting_text
@@ -353,7 +362,7 @@ def _explicit(text: str, src: Any, found: list[Any]) -> str:
         else:
             current.append(line)
     out = list(head)
-    for fw in adapters.frameworks():
+    for fw in only or adapters.frameworks():
         # translate's own "nothing here" lines give way to the one line below (``none:`` with the nearest option)
         lines = [ln for ln in blocks.get(fw, [])
                  if ln != "  no setting reproduces it" and not ln.startswith("  no equivalent: no ")]

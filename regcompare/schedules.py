@@ -104,6 +104,8 @@ WEIGHT_DECAY_SCHEDULE_REFUSALS: dict[str, str] = {
 def weight_decay_schedule_refusal(framework: str, role: str, coupling: str) -> str:
     """Why an API cannot take a weight-decay schedule ('' if it takes one: Keras optimizers' ``weight_decay``
     accepts a callable in the constructor)."""
+    if framework == "jax":
+        return ""  # optax's add_decayed_weights takes a schedule as weight_decay (optax/transforms/_adding.py)
     if classes_framework(framework) == "tensorflow":
         if role == "optimizer" and coupling == "decoupled":
             return ""

@@ -109,6 +109,26 @@ def _value(text: str) -> float | bool | tuple[float, ...]:
     return parts[0] if len(parts) == 1 else parts
 
 
+def split_call(text: str) -> tuple[str, list[str]]:
+    """``torch.optim.AdamW(lr=1e-3, betas=(0.9, 0.999))`` as the API and its ``name=value`` pairs (a tuple value
+    joined by commas, as the command line writes it); a bare API name has no pairs."""
+    api, paren, rest = text.strip().partition("(")
+    if not paren:
+        return api, []
+    if not rest.rstrip().endswith(")"):
+        raise TranslateError(f"{text!r}: a call ends with ')'")
+    pairs, depth, current = [], 0, ""
+    for ch in rest.rstrip()[:-1]:
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            pairs.append(current)
+            current = ""
+        else:
+            current += ch
+    pairs.append(current)
+    return api.strip(), ["".join(p.split()) for p in pairs if p.strip()]
+
+
 def parse_args(pairs: list[str]) -> dict[str, float | bool]:
     """``name=value`` pairs; a tuple value ``betas=0.9,0.999`` becomes ``betas[0]``, ``betas[1]``."""
     out: dict[str, float | bool] = {}
@@ -309,6 +329,10 @@ def setting_text(conv: Convention, call: OptimizerCall, native: dict[str, float]
     if conv.role == "loss":
         return (f"loss += {conv.formula.split(',')[0].removeprefix('loss += ')} by hand ({decay}), with "
                 f"{call.call_text(args)} and no weight_decay")
+    if conv.role in ("chain", "flax"):  # optax: the decay is a transform in a chain, or flax wraps the optimizer
+        from regcompare.conventions import jax_records
+
+        return jax_records.setting_text(conv, call, native, args)
     if conv.role == "optimizer regularizer":
         return call.call_text(args, extra=f"weight_decay={conv.api}({decay})")
     extra = ", ".join(filter(None, [decay, conv.call_args]))
@@ -352,8 +376,11 @@ def command(api: str, pairs: list[str], family: str | None = None, scheduler: st
 
 
 def parsed_source(api: str, pairs: list[str], family: str | None = None, scheduler: str | None = None) -> Source:
-    """The command line's source call, checked: real keywords mapped, impossible values refused; ``scheduler``
-    (``--scheduler "StepLR(step_size=10, gamma=0.5)"``) is the source framework's lr scheduler on it."""
+    """The command line's source call, checked: real keywords mapped, impossible values refused. ``api`` may be a
+    whole call, ``torch.optim.AdamW(lr=1e-3, weight_decay=0.01)``, its arguments before the ``pairs``;
+    ``scheduler`` (``--scheduler "StepLR(step_size=10, gamma=0.5)"``) is the source framework's lr scheduler on it."""
+    api, inline = split_call(api)
+    pairs = inline + list(pairs)
     try:
         src = source(*real_keywords(api, parse_args(pairs)), family)
     except TranslateError:

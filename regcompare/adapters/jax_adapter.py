@@ -8,6 +8,7 @@ float coefficient is weakly typed in jax and so never widens a low-precision com
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
@@ -21,7 +22,9 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
+from regcompare import program_run, schedules  # noqa: E402
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value  # noqa: E402
+from regcompare.conventions.jax_records import SCALING  # noqa: E402
 
 Params = dict[str, jax.Array]
 Penalty = Callable[[Params], jax.Array]
@@ -77,26 +80,72 @@ def _mask(task: Task, params: Params) -> Any:
 
 
 def _hypers(task: Task) -> dict[str, Any]:
-    """The optimizer's own arguments (the variant's ``mask`` key is applied through ``_mask``)."""
+    """The optimizer's own arguments (the variant's ``mask`` key is applied through ``_mask``), its learning rate
+    the case's schedule as optax's schedule function when there is one."""
     args = {k: v for k, v in task.options["args"].items() if k != "mask"}
     if "momentum" in args and not args["momentum"]:
         args["momentum"] = None  # optax.sgd's "no momentum" is None (no trace at all), not a trace of decay 0
+    schedule = lr_schedule(task)
+    if schedule is not None:
+        args["learning_rate"] = schedule
     return args
 
 
+def lr_schedule(task: Task) -> optax.Schedule | None:
+    """The case's ``schedule`` as optax's schedule function (regcompare.schedules), None for a constant lr. optax
+    calls it with the update count, 0 at the first update (scale_by_schedule), so step k runs at lr(k)."""
+    spec = task.options.get("schedule")
+    if spec is None:
+        return None
+    found = schedules.scheduler("jax", spec)
+    if found is None:
+        raise LookupError(f"no optax schedule for {spec['name']!r}")
+    make = getattr(optax, found.api.removeprefix("optax."))
+    return make(**found.kwargs(spec, float(task.options["args"]["learning_rate"])))
+
+
+def _decay(task: Task) -> float | optax.Schedule:
+    """The case's decay coefficient: a constant, or with a weight-decay schedule (``schedule.weight_decay``)
+    wd·lr(k)/lr₀ as a schedule, which add_decayed_weights calls with its own count (optax/transforms/_adding.py)."""
+    wd = float(task.native.get("weight_decay", 0.0))
+    spec = task.options.get("schedule")
+    schedule = lr_schedule(task)
+    if schedule is None or spec is None or not spec.get("weight_decay"):
+        return wd
+    lr0 = float(spec["values"][0]) if spec["name"] == "piecewise" else float(task.options["args"]["learning_rate"])
+    return lambda count: wd * schedule(count) / lr0
+
+
 def _scaling(name: str, args: dict[str, Any]) -> optax.GradientTransformation:
-    """The scaling transform of ``optax.sgd``/``optax.adam`` without its learning rate, as optax/_src/alias.py
-    builds them: sgd = chain(trace(momentum, nesterov), scale_by_learning_rate); adam = chain(scale_by_adam, …)."""
+    """The scaling transform of an optax alias without its learning rate, as optax/_src/alias.py builds it:
+    sgd = chain(trace(momentum, nesterov), scale_by_learning_rate); adam = chain(scale_by_adam, …); nadam is
+    adam(nesterov=True); rmsprop = chain(scale_by_rms|scale_by_stddev, scale_by_learning_rate, trace(momentum)),
+    whose trace comes here before the decay (the same steps at a constant learning rate)."""
+    a = {k: v for k, v in args.items() if k != "learning_rate"}
     if name == "optax.sgd":
-        momentum = args.get("momentum")
-        return optax.identity() if momentum is None else optax.trace(momentum, nesterov=args.get("nesterov", False))
-    if name == "optax.adam":
-        return optax.scale_by_adam(args["b1"], args["b2"], args["eps"])
-    raise LookupError(f"no scaling transform for {name}")
+        momentum = a.get("momentum")
+        return optax.identity() if momentum is None else optax.trace(momentum, nesterov=a.get("nesterov", False))
+    if name == "optax.rmsprop":
+        momentum, centered = a.pop("momentum", None), a.pop("centered", False)
+        rms = (optax.scale_by_stddev if centered else optax.scale_by_rms)(**a)
+        return rms if momentum is None else optax.chain(rms, optax.trace(momentum))
+    if name == "optax.nadam":
+        return optax.scale_by_adam(**a, nesterov=True)
+    if name not in SCALING:
+        raise LookupError(f"no scaling transform for {name}")
+    return getattr(optax, SCALING[name].removeprefix("optax."))(**a)
 
 
 def _optimizer(name: str, args: dict[str, Any]) -> optax.GradientTransformation:
-    return getattr(optax, name.removeprefix("optax."))(**args)
+    """An optax alias; one with a decay of its own gets ``weight_decay=0.0`` (optax.lion's default is 1e-3): the
+    chain's add_decayed_weights is then the only decay."""
+    fn = getattr(optax, name.removeprefix("optax."))
+    own = {"weight_decay": 0.0} if "weight_decay" in inspect.signature(fn).parameters else {}
+    return fn(**args, **own)
+
+
+#: The mask argument of the aliases with a decay of their own (optax/_src/alias.py: adadelta's is weight_decay_mask).
+_MASK_ARG = {"optax.adadelta": "weight_decay_mask"}
 
 
 class JaxAdapter(Adapter):
@@ -111,7 +160,8 @@ class JaxAdapter(Adapter):
             "optax.tree_utils.tree_norm": self.penalty(tree_norm),
             "optax.add_decayed_weights": self.coupled,
             "optax.add_decayed_weights.after": self.decoupled,
-            "optax.adamw": self.adamw,
+            **{api: self.own for api in ("optax.adamw", "optax.adamaxw", "optax.nadamw", "optax.lion", "optax.lamb",
+                                         "optax.adadelta")},
             "flax.nnx.Optimizer": self.flax,
         }
 
@@ -119,8 +169,35 @@ class JaxAdapter(Adapter):
         return f"jax {jax.__version__}, optax {optax.__version__}, flax {version('flax')}"
 
     def program(self, task: Task) -> Value:
-        """Program cases (user snippets) are not run in the jax worker yet."""
-        raise Unsupported("jax runs no program snippets yet (torch, tensorflow and paddle do)")
+        """The user's snippet (docs/programs.md) given ``params`` (a dict of jax arrays), ``jax``, ``jnp`` and
+        ``optax``; it defines ``tx``, an optax GradientTransformation, trained in optax's idiom: ``grads =
+        jax.grad(loss)(params)`` (the loss Σ g⊙w, so every gradient is the case's g), ``updates, state =
+        tx.update(grads, state, params)``, ``params = optax.apply_updates(params, updates)``; a schedule is
+        ``tx``'s own learning_rate. The weights after every step, in the case's layout."""
+        params = {n: to_jax(w, task.dtype) for n, w in task.weights.items()}
+        names = program_run.run_snippet(task, {"jax": jax, "jnp": jnp, "optax": optax, "params": params}, "tx")
+        for other in ("model", "step", "scheduler"):
+            if other in names:
+                raise program_run.ProgramError(f"the jax snippet defines `{other}`: jax programs train `params` with "
+                                               "`tx` only (an optax schedule goes in tx's learning_rate)")
+        tx = names["tx"]
+        grads = {n: to_jax(g, task.dtype) for n, g in task.options["grads"].items()}
+
+        def loss(p: Params) -> jax.Array:
+            return sum(jnp.sum(grads[n] * p[n]) for n in p)
+
+        state = {"params": params, "opt": tx.init(params)}
+
+        def step() -> None:
+            updates, state["opt"] = tx.update(jax.grad(loss)(state["params"]), state["opt"], state["params"])
+            state["params"] = optax.apply_updates(state["params"], updates)
+
+        def read() -> dict[str, np.ndarray]:
+            return {n: to_numpy(p).copy() for n, p in state["params"].items()}
+
+        history = program_run.train(task.options["steps"], step, None, read)
+        out: dict[str, np.ndarray] = {n: np.stack(h) for n, h in history.items()}
+        return out | {program_run.MAPPING_KEY: np.asarray("")}
 
     def penalty(self, make: Callable[[dict[str, float]], Penalty]) -> Callable[[Task], Value]:
         """An API measured as a penalty, or its gradient per tensor by ``jax.grad``."""
@@ -141,21 +218,24 @@ class JaxAdapter(Adapter):
     def coupled(self, task: Task) -> Value:
         """``chain(add_decayed_weights(wd, mask), optax.sgd|adam(…))``: the decay term goes through the optimizer."""
         params = self._params(task)
-        decay = optax.add_decayed_weights(task.native.get("weight_decay", 0.0), _mask(task, params))
+        decay = optax.add_decayed_weights(_decay(task), _mask(task, params))
         return self._steps(task, params, optax.chain(decay, _optimizer(task.options["optimizer"], _hypers(task))))
 
     def decoupled(self, task: Task) -> Value:
         """``chain(<scaling>, add_decayed_weights(wd, mask), scale_by_learning_rate(lr))``: after the scaling."""
         params, args = self._params(task), _hypers(task)
-        decay = optax.add_decayed_weights(task.native.get("weight_decay", 0.0), _mask(task, params))
+        decay = optax.add_decayed_weights(_decay(task), _mask(task, params))
         chain = optax.chain(_scaling(task.options["optimizer"], args), decay,
                             optax.scale_by_learning_rate(args["learning_rate"]))
         return self._steps(task, params, chain)
 
-    def adamw(self, task: Task) -> Value:
-        """``optax.adamw(…, weight_decay, mask)``."""
+    def own(self, task: Task) -> Value:
+        """An alias with its own decay argument: ``optax.adamw|adamaxw|nadamw|lion|lamb|adadelta(…, weight_decay,
+        mask)`` (adadelta's mask is ``weight_decay_mask``)."""
         params = self._params(task)
-        tx = optax.adamw(**_hypers(task), **task.native, mask=_mask(task, params))
+        name = task.options["optimizer"]
+        mask = {_MASK_ARG.get(name, "mask"): _mask(task, params)}
+        tx = getattr(optax, name.removeprefix("optax."))(**_hypers(task), weight_decay=_decay(task), **mask)
         return self._steps(task, params, tx)
 
     def flax(self, task: Task) -> Value:
@@ -174,7 +254,8 @@ class JaxAdapter(Adapter):
         elif task.options["args"].get("mask") == "callable":
             mask = _mask(task, params)
         model = Model(params)
-        optimizer = nnx.Optimizer(model, optax.adamw(**_hypers(task), **task.native, mask=mask), wrt=nnx.Param)
+        optimizer = nnx.Optimizer(model, optax.adamw(**_hypers(task), weight_decay=_decay(task), mask=mask),
+                                  wrt=nnx.Param)
         grads = {n: to_jax(g, task.dtype) for n, g in task.options["grads"].items()}
 
         def loss(m: Model) -> jax.Array:  # Σ g⊙p: its gradient is the case's loss gradient, as nnx.grad gives it

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -26,7 +27,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from regcompare import schedules
+from regcompare import program_run, schedules
 from regcompare.adapters.base import Adapter, Task, Unsupported, Value, tuple_args
 
 #: A backend tensor (tf.Tensor, torch.Tensor, jax.Array).
@@ -101,6 +102,25 @@ def total(terms: Sequence[Tensor]) -> Tensor:
     return functools.reduce(operator.add, terms)
 
 
+def bound_program_weights(task: Task, model: Any, params: dict[str, keras.Variable]) -> dict[str, Any]:
+    """A program's trained variables by the case's weight names: ``params``, or the built ``model``'s variables
+    matched by their Keras names (``kernel``, ``bias``, …; regcompare.program_run.bind) and set to the case's
+    values. The same matching as the tensorflow worker's, on any backend."""
+    if model is None:
+        return {n: program_run.LayoutEntry(n, n, v) for n, v in params.items()}
+    if not model.built:
+        raise program_run.ProgramError("the snippet's model is not built: call model.build(input_shape)")
+    # Keras numbers layer names per process (dense_3/kernel): the number is dropped, so the text is reproducible.
+    entries = [program_run.LayoutEntry(v.name, re.sub(r"_\d+(?=/|$)", "", v.path), v) for v in model.trainable_weights]
+    bound = program_run.bind(list(task.weights), entries)
+    for name, entry in bound.items():
+        if entry.param.dtype != task.dtype:
+            raise program_run.ProgramError(f"the model's {entry.where} is {entry.param.dtype}, the case's dtype "
+                                           f"{task.dtype}: build the layer with dtype={task.dtype!r}")
+        entry.param.assign(np.asarray(task.weights[name]))
+    return bound
+
+
 class KerasAdapter(Adapter):
     """Keras' regularizer and optimizer APIs; a subclass gives the backend's autodiff (``_grad``,
     ``_gradients``) and may measure penalties its own way (``_measure``)."""
@@ -130,8 +150,40 @@ class KerasAdapter(Adapter):
         return super().run(task)
 
     def program(self, task: Task) -> Value:
-        """Program cases run user snippets in TensorFlow's Keras only (the tensorflow adapter overrides this)."""
-        raise Unsupported(f"{self.framework} runs no program snippets yet: Keras programs run on tensorflow")
+        """The user's snippet (docs/programs.md) on this backend, given ``params`` (``keras.Variable``s), ``keras``
+        and ``ops``: it defines ``opt`` and may define a built ``model``, trained as the tensorflow worker trains it
+        (loss Σ g⊙w plus ``model.losses``, as ``fit()`` adds them; ``opt.apply_gradients``), the gradient by this
+        backend's autodiff. A custom ``step`` is TensorFlow's GradientTape idiom: the tensorflow worker's only."""
+        params = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
+        previous = keras.config.floatx()
+        keras.config.set_floatx(task.dtype if task.dtype != "bfloat16" else previous)
+        try:
+            names = program_run.run_snippet(task, {"keras": keras, "ops": ops, "params": params})
+        finally:
+            keras.config.set_floatx(previous)
+        for other, why in (("scheduler", "Keras takes a schedule as the optimizer's learning_rate"),
+                           ("step", "a custom step (GradientTape) runs in the tensorflow worker only")):
+            if other in names:
+                raise program_run.ProgramError(f"the snippet defines `{other}`: {why}")
+        model = names.get("model")
+        bound = bound_program_weights(task, model, params)
+        grads = {n: ops.convert_to_tensor(np.asarray(g)) for n, g in task.options["grads"].items()}
+        variables = [e.param for e in bound.values()]
+
+        def weight(name: str) -> Tensor:
+            entry = bound[name]
+            return ops.transpose(entry.param.value) if entry.transposed else entry.param.value
+
+        def loss() -> Tensor:
+            return total([*(ops.sum(grads[n] * weight(n)) for n in bound), *(model.losses if model else [])])
+
+        def step() -> None:
+            names["opt"].apply_gradients(zip(self._gradients(loss, variables), variables, strict=True))
+
+        history = program_run.train(task.options["steps"], step, None,
+                                    lambda: {n: to_numpy(weight(n)).copy() for n in bound})
+        mapping = program_run.mapping_text(bound) if model is not None else ""
+        return {n: np.stack(h) for n, h in history.items()} | {program_run.MAPPING_KEY: np.asarray(mapping)}
 
     def keras_l1(self, task: Task) -> Value:
         return self._regularizer(task, keras.regularizers.L1)

@@ -144,8 +144,8 @@ class Convention:
     role: str = ""
     """Where the decay arguments go, for ``translate``: ``optimizer`` (the optimizer's own argument),
     ``layer`` (a layer's ``kernel_regularizer``), ``optimizer regularizer`` (the optimizer's
-    ``weight_decay=`` object), ``param`` (a ``ParamAttr`` on the parameter) or ``chain`` (optax: a transform
-    chained with the optimizer, where ``call_args`` says)."""
+    ``weight_decay=`` object), ``param`` (a ``ParamAttr`` on the parameter), ``chain`` (optax: a transform
+    chained with the optimizer, where ``call_args`` says) or ``flax`` (an optax optimizer inside nnx.Optimizer)."""
     placement: Placement | None = None
     """For ``update``: how the API expresses a regularizer's ``scope`` and ``param`` (None: it cannot)."""
     weight_norm: WeightNorm | None = None

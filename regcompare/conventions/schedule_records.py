@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Spec = Mapping[str, Any]
-Form = Literal["key", "lr", "times_lr", "over_lr", "fixed", "piecewise_lambda"]
+Form = Literal["key", "lr", "times_lr", "over_lr", "fixed", "piecewise_lambda", "first_value", "scales"]
 REQUIRED = object()
 """An argument the class requires (no default)."""
 
@@ -35,7 +35,9 @@ class ScheduleArg:
 
     - ``key``: the schedule's ``key`` as it is; ``lr``: the optimizer's lr; ``times_lr`` / ``over_lr``: the key
       times / over lr (Keras ``alpha = eta_min/lr``); ``fixed``: always ``value``; ``piecewise_lambda``: torch's
-      ``LambdaLR`` function, values[bisect_right(boundaries, k)]/lr."""
+      ``LambdaLR`` function, values[bisect_right(boundaries, k)]/lr; ``first_value``: values[0] (optax's
+      ``init_value`` of a piecewise schedule); ``scales``: optax's ``boundaries_and_scales``, {boundaries[i]:
+      values[i+1]/values[i]} (its lr is multiplied by each scale as the count passes the boundary)."""
 
     name: str
     form: Form
@@ -57,6 +59,11 @@ class ScheduleArg:
             return spec[self.key] / lr
         if self.form == "fixed":
             return self.value
+        if self.form == "first_value":
+            return float(spec["values"][0])
+        if self.form == "scales":
+            values = list(spec["values"])
+            return {int(b): values[i + 1] / values[i] for i, b in enumerate(spec["boundaries"])}
         return piecewise_lambda(spec, lr)
 
 
@@ -116,6 +123,12 @@ class ScheduleClass:
             if a.form == "piecewise_lambda":
                 raise ScheduleReadError(f"{self.api} takes a Python function: translate reads numeric arguments "
                                         f"only (give the piecewise schedule as paddle PiecewiseDecay)")
+            if a.form == "scales":  # values from init_value and the running product of the scales
+                boundaries = sorted(int(b) for b in value)
+                values = [float(given[next(x.name for x in self.args if x.form == "first_value")])]
+                for b in boundaries:
+                    values.append(values[-1] * float(value[b]))
+                spec["boundaries"], spec["values"] = boundaries, values
             if a.form in ("key", "times_lr", "over_lr"):
                 factor = {"key": 1.0, "times_lr": 1.0 / lr, "over_lr": lr}[a.form]
                 spec[a.key] = value if a.form == "key" else value * factor
@@ -134,6 +147,9 @@ class ScheduleClass:
             return own.pop()
         if self.schedule == "piecewise" and "values" in given:
             return float(next(iter(given["values"])))
+        firsts = [a.name for a in self.args if a.form == "first_value"]
+        if firsts:
+            return float(given[firsts[0]])
         if lr is None:
             raise ScheduleReadError(f"{self.api} takes its lr from the optimizer: give the optimizer's lr")
         return float(lr)
@@ -168,6 +184,7 @@ KERAS_MOMENTUM_WHY = (
 _TORCH = "torch/optim/lr_scheduler.py"
 _KERAS = "keras/src/optimizers/schedules/learning_rate_schedule.py"
 _PADDLE = "python/paddle/optimizer/lr.py"
+_OPTAX = "optax/schedules/_schedule.py"
 
 SCHEDULE_CLASSES: tuple[ScheduleClass, ...] = (
     # --- torch.optim.lr_scheduler: the optimizer's lr is the base lr ---
@@ -224,6 +241,28 @@ SCHEDULE_CLASSES: tuple[ScheduleClass, ...] = (
                   (_a("learning_rate", "lr"), _a("warmup_steps", "key", "warmup_steps"),
                    _a("start_lr", "times_lr", "start_factor"), _a("end_lr", "lr")),
                   f"{_PADDLE} LinearWarmup.get_lr"),
+    # --- optax's schedule functions: the schedule carries the lr and is the transform's learning_rate; optax calls
+    # it with the update count, 0 at the first update (optax/_src/transform.py scale_by_schedule) ---
+    ScheduleClass("jax", "step", "optax.exponential_decay",
+                  (_a("init_value", "lr"), _a("transition_steps", "key", "step_size"), _a("decay_rate", "key", "gamma"),
+                   _a("staircase", "fixed", value=True, default=False)),
+                  f"{_OPTAX} exponential_decay (init·rate^floor(count/transition_steps) with staircase)"),
+    ScheduleClass("jax", "exponential", "optax.exponential_decay",
+                  (_a("init_value", "lr"), _a("transition_steps", "fixed", value=1), _a("decay_rate", "key", "gamma"),
+                   _a("staircase", "fixed", value=False, default=False)),
+                  f"{_OPTAX} exponential_decay (init·rate^(count/transition_steps))"),
+    ScheduleClass("jax", "cosine", "optax.cosine_decay_schedule",
+                  (_a("init_value", "lr"), _a("decay_steps", "key", "t_max"), _a("alpha", "over_lr", "eta_min",
+                                                                                 default=0.0)),
+                  f"{_OPTAX} cosine_decay_schedule (init·((1 − alpha)·(1 + cos(π·count/decay_steps))/2 + alpha))"),
+    ScheduleClass("jax", "piecewise", "optax.piecewise_constant_schedule",
+                  (_a("init_value", "first_value"), _a("boundaries_and_scales", "scales")),
+                  f"{_OPTAX} piecewise_constant_schedule (switches once count >= boundary: "
+                  "jnp.sign(threshold − count), as paddle; each value a scale of the last)"),
+    ScheduleClass("jax", "warmup", "optax.linear_schedule",
+                  (_a("init_value", "times_lr", "start_factor"), _a("end_value", "lr"),
+                   _a("transition_steps", "key", "warmup_steps")),
+                  f"{_OPTAX} linear_schedule (init → end over transition_steps counts)"),
 )
 
 STEPPING: dict[str, Stepping] = {
@@ -237,6 +276,8 @@ STEPPING: dict[str, Stepping] = {
                        "learning_rate=scheduler in place of the number, scheduler = {scheduler}; "
                        "scheduler.step() after optimizer.step()",
                        f"{_PADDLE} LRScheduler.step (the docs' loops call it once per epoch or per batch)"),
+    "jax": Stepping("jax", "optimizer iterations", "learning_rate={scheduler} in place of the number",
+                    "optax/_src/transform.py scale_by_schedule (schedule(count), count 0 at the first update)"),
 }
 
 

@@ -5,6 +5,7 @@ paddle/optimizer/radam.py, its docstring's formula).
     ρ∞ = 2/(1−β₂) − 1;   ρₜ = ρ∞ − 2tβ₂ᵗ/(1−β₂ᵗ)
     ρₜ > 5: r = √((ρₜ−4)(ρₜ−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρₜ)),  w ← w − lr·m̂·r·√(1−β₂ᵗ)/(√v + ε)
     else:   w ← w − lr·m̂ (SGD with momentum)
+    eps_on "v_hat" (optax.radam, optax/_src/transform.py scale_by_radam): w ← w − lr·m̂·r/(√v̂ + ε), v̂ = v/(1−β₂ᵗ)
 
 With β₂ = 0.999 ρₜ passes 5 at t = 6: a case needs 7 steps or more to see both branches. Keras has no RAdam.
 
@@ -30,6 +31,7 @@ SETTINGS = (
     Setting("beta2", 0.999, "fraction", "β₂, second-moment decay"),
     Setting("eps", 1e-8, "positive", "ε, added to the raw √v"),
 )
+OPTIONS = {"eps_on": "v"}
 
 
 def step(ctx: Step) -> np.ndarray:
@@ -45,4 +47,6 @@ def step(ctx: Step) -> np.ndarray:
     if rho_t <= 5.0:
         return -ctx.lr * m_hat
     rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+    if s["eps_on"] == "v_hat":
+        return -ctx.lr * m_hat * rect / (np.sqrt(v) / math.sqrt(c2) + s["eps"])
     return -ctx.lr * m_hat * rect * math.sqrt(c2) / (np.sqrt(v) + s["eps"])

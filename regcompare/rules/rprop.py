@@ -3,6 +3,8 @@
     s ← sign(g·g_prev) mapped to etaplus (> 0), etaminus (< 0), 1 (= 0)
     η ← clamp(η·s, step_size_min, step_size_max)    (η starts at lr)
     g ← 0 where s = etaminus;   w ← w − sign(g)·η;   g_prev ← g
+    lagged (optax.rprop, optax/_src/transform.py scale_by_rprop): the step applied is the previous step's
+    sign(g)·η (0 at the first step, and 0 where s = etaminus), this step's is kept for the next one
 
 ===================  =======  ==========================================
 key                  default  torch / paddle
@@ -30,6 +32,7 @@ SETTINGS = (
     Setting("step_size_min", 1e-6, "positive", "lower clamp of η"),
     Setting("step_size_max", 50.0, "positive", "upper clamp of η"),
 )
+OPTIONS = {"lagged": False}
 
 
 def step(ctx: Step) -> np.ndarray:
@@ -41,4 +44,9 @@ def step(ctx: Step) -> np.ndarray:
     eta = np.clip(eta * factor, s["step_size_min"], s["step_size_max"])
     g = np.where(sign < 0, 0.0, g)
     ctx.state["prev"], ctx.state["eta"] = g, eta
-    return -np.sign(g) * eta
+    delta = -np.sign(g) * eta
+    if s.get("lagged"):  # optax returns the step it stored last time, zero where the sign flipped
+        lagged = np.where(sign < 0, 0.0, ctx.state.get("delta", np.zeros_like(g)))
+        ctx.state["delta"] = delta
+        return lagged
+    return delta
