@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 
 from regcompare.conventions.model import Convention, OptimizerCall, Placement, Variant, adam_hypers, arg, hyper
+from regcompare.conventions.schedule_records import schedule_classes
 from regcompare.conventions.texts import DECOUPLED, NOT_L2, PENALTY_GRAD, UPDATE_OF_STEPS
-from regcompare.schedules import schedule_classes
 
 #: optax's mask as a callable that returns True for every leaf: the mask code path on a case without a scope.
 MASK_VARIANT = Variant("mask", (("mask", "callable"),))
