@@ -24,7 +24,7 @@ import numpy as np
 from regcompare import adapters
 from regcompare.adapters import AdapterSpec
 from regcompare.adapters.base import Task
-from regcompare.protocol import Timeout, read_message, write_message
+from regcompare.protocol import Reader, Timeout, write_message
 
 Status = Literal["ok", "unsupported", "error", "skipped"]
 
@@ -97,13 +97,14 @@ class Worker:
             )
         os.close(to_child)
         os.close(from_child_w)
+        self._results = Reader(self._from_child)
         self.sent: set[Any] = set()
         self._closed = False
 
     def hello(self, timeout: float) -> FrameworkInfo:
         """Wait for the framework import to finish: its version, or why it could not run."""
         try:
-            message = read_message(self._from_child, timeout)
+            message = self._results.read(timeout)
         except Timeout:
             self.kill()
             return FrameworkInfo("error", reason=f"import did not finish within {timeout:g} s")
@@ -161,7 +162,7 @@ class Worker:
             return
         for _ in jobs:
             try:
-                message = read_message(self._from_child, timeout)
+                message = self._results.read(timeout)
             except Timeout:
                 yield "hung"
                 return

@@ -125,3 +125,36 @@ def test_gradient_items_of_a_case_share_one_reference(write_case) -> None:
     assert all(len(group) >= 2 and all(r is group[0] for r in group) for group in by_reg.values())
     w = np.array([[1, -2], [-3, 4]], np.float64)
     assert all(np.array_equal(group[0], l2 * w) for l2, group in by_reg.items())  # l2·w, computed here
+
+
+def test_the_read_ahead_reader_gives_back_every_message_small_and_large_in_order() -> None:
+    import os
+    import threading
+
+    from regcompare.protocol import Reader, Timeout, write_message
+
+    rng = np.random.default_rng(3)
+    messages = [("result", i, "ok", rng.normal(size=int(n)).astype(np.float32), "")
+                for i, n in enumerate(rng.choice([0, 1, 16, 5000, 40_000, 300_000], size=60))]
+    read_fd, write_fd = os.pipe()
+
+    def write() -> None:
+        for m in messages:
+            write_message(write_fd, m)
+        os.close(write_fd)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    reader = Reader(read_fd, chunk=1 << 12)
+    got = [reader.read(timeout=30) for _ in messages]
+    assert reader.read(timeout=30) is None  # end of stream
+    writer.join()
+    os.close(read_fd)
+    assert [g[:3] for g in got] == [m[:3] for m in messages]
+    assert all(np.array_equal(g[3], m[3]) and g[3].dtype == m[3].dtype for g, m in zip(got, messages, strict=True))
+
+    read_fd, write_fd = os.pipe()
+    with pytest.raises(Timeout):
+        Reader(read_fd).read(timeout=0.2)  # nothing comes
+    os.close(read_fd)
+    os.close(write_fd)
