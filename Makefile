@@ -41,8 +41,9 @@ browser:
 test: install lint browser
 	$(PY) -m pytest
 
+# `make bench BENCH_ARGS=--quick` skips the largest suites; BENCH_ARGS=--profile shows where the parent's time goes.
 bench: install
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # Everything make and the tools create: the environment, every report (screenshots, reproductions, bench),
 # caches and build metadata. reports/.gitkeep stays.

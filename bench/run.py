@@ -6,9 +6,13 @@ For each suite, side by side on this machine:
 2. direct  — ``bench/direct.py`` per framework, all at once: the same framework calls in a plain loop;
 3. harness — ``regcompare run`` on the same suite (workers, oracle, comparison, all five reports).
 
-It prints harness/floor and harness/direct, the harness's cost per task, and peak memory (the
-parent and the largest worker, sampled from /proc), and writes ``reports/bench.json``.
-``--quick`` skips the 10,000-case suite and the 10⁷-element tensor.
+It prints harness/floor and harness/direct, the harness's cost per task ((harness − direct) / tasks, and the
+parent's own CPU time per task, which does not depend on what else the machine runs), and peak memory (the
+parent and the largest worker, sampled from /proc); then the edit-run loop: how long ``run --watch`` takes to
+print the rows of one edited case. It ends with the issue's table, the figures of ``bench/before.json`` (the
+harness before batching, measured the same way) side by side, and writes ``reports/bench.json``.
+``--quick`` skips the 10,000-case suite and the 10⁷-element tensor; ``--profile`` prints where the parent's time
+goes on 1,000 small cases (bench/parent_profile.py) and stops.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import argparse
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -58,11 +63,21 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of the process itself so far (/proc/PID/stat), None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class PeakMemory:
-    """Samples the RSS of a process and of each descendant every 20 ms; keeps the peaks."""
+    """Samples the RSS of a process and of each descendant every 20 ms; keeps the peaks, and the process's own CPU
+    time at the last sample."""
 
     def __init__(self, pid: int) -> None:
-        self.pid, self.parent, self.child = pid, 0.0, 0.0
+        self.pid, self.parent, self.child, self.cpu = pid, 0.0, 0.0, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -70,6 +85,7 @@ class PeakMemory:
     def _sample(self) -> None:
         while not self._stop.is_set():
             self.parent = max(self.parent, _rss_mb(self.pid))
+            self.cpu = _cpu_s(self.pid) or self.cpu
             for pid in _descendants(self.pid):
                 self.child = max(self.child, _rss_mb(pid))
             self._stop.wait(0.02)
@@ -122,29 +138,98 @@ def measure(name: str, paths: list[str], scratch: Path, floor_s: float) -> dict:
         "suite": name, "tasks": tasks, "rows": rows, "floor_s": floor_s, "direct_s": direct_s,
         "harness_s": harness_s, "harness_over_floor": harness_s / floor_s, "harness_over_direct": harness_s / direct_s,
         "overhead_ms_per_task": 1000 * (harness_s - direct_s) / max(tasks, 1),
+        "parent_cpu_s": memory.cpu, "parent_cpu_ms_per_task": 1000 * memory.cpu / max(tasks, 1),
         "peak_parent_mb": memory.parent, "peak_worker_mb": memory.child,
         "peak_direct_mb": max(d["peak_rss_mb"] for d in per_fw.values()), "report_html_mb": html,
         "direct": per_fw,
     }
     print(f"{name:<16}{tasks:>8}{floor_s:>9.2f}{direct_s:>10.2f}{harness_s:>11.2f}"
           f"{result['harness_over_floor']:>9.2f}{result['harness_over_direct']:>9.2f}"
-          f"{result['overhead_ms_per_task']:>10.3f}{memory.parent:>9.0f}{memory.child:>9.0f}"
+          f"{result['overhead_ms_per_task']:>10.3f}{result['parent_cpu_ms_per_task']:>9.3f}"
+          f"{memory.parent:>9.0f}{memory.child:>9.0f}"
           f"{result['peak_direct_mb']:>9.0f}{html:>8.2f}", flush=True)
     return result
+
+
+def watch_rerun(folder: Path, scratch: Path) -> dict[str, float]:
+    """``run --watch`` on a suite: the first run, then the seconds from saving one edited case file to the line
+    that reports its re-run (its rows are printed before it); then Ctrl-C, which must end it with status 0."""
+    command = [sys.executable, "-u", "-m", "regcompare", "run", str(folder), "--out", str(scratch / "watch"),
+               "--frameworks", ",".join(FRAMEWORKS), "--watch"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if line.startswith("watching "):
+                break
+        first = time.perf_counter() - started
+        times = []
+        for i, case in enumerate(sorted(folder.glob("*.yaml"))[:3]):
+            time.sleep(0.5)  # another modification time than the first run's, on any file system
+            edited = time.perf_counter()
+            case.write_text(case.read_text().replace("l2: 0.01}", f"l2: 0.0{i + 2}}}"))
+            for line in proc.stdout:
+                if line.startswith("re-ran "):
+                    times.append(time.perf_counter() - edited)
+                    break
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if code != 0 or len(times) != 3:
+        raise SystemExit(f"run --watch: {len(times)} of 3 edits re-run, exit status {code}")
+    return {"first_run_s": first, "rerun_s": sorted(times)[1], "reruns_s": times}
+
+
+def _before(name: str, before: dict[str, dict]) -> dict:
+    return before.get(name, {})
+
+
+def table(results: list[dict], before: dict[str, dict], watch: dict[str, float] | None) -> str:
+    """The issue's table, each figure with the one of ``bench/before.json`` beside it (before → now)."""
+
+    def pair(old: float | None, new: float, form: str) -> str:
+        return f"{new:{form}}" if old is None else f"{old:{form}} → {new:{form}}"
+
+    head = "| suite | tasks | direct s | regcompare s | ÷ direct | harness ms/task | parent CPU ms/task | parent MB |"
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        b = _before(r["suite"], before)
+        lines.append(
+            f"| {r['suite']} | {r['tasks']:,} | {pair(b.get('direct_s'), r['direct_s'], '.1f')} | "
+            f"{pair(b.get('harness_s'), r['harness_s'], '.1f')} | "
+            f"{pair(b.get('harness_over_direct'), r['harness_over_direct'], '.2f')} | "
+            f"{pair(b.get('overhead_ms_per_task'), r['overhead_ms_per_task'], '.3f')} | "
+            f"{pair(b.get('parent_cpu_ms_per_task'), r['parent_cpu_ms_per_task'], '.3f')} | "
+            f"{pair(b.get('peak_parent_mb'), r['peak_parent_mb'], '.0f')} |")
+    if watch:
+        lines.append(f"\nrun --watch: one edited case re-run and its rows printed {watch['rerun_s']:.2f} s after "
+                     f"the save (median of 3; the first run took {watch['first_run_s']:.1f} s)")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 10,000-case suite and the 1e7 tensor")
     parser.add_argument("--suite", action="append", help="only suites whose name starts with this (repeatable)")
+    parser.add_argument("--profile", action="store_true", help="profile the parent on 1,000 small cases, then stop")
+    parser.add_argument("--no-watch", action="store_true", help="skip the run --watch measurement")
     args = parser.parse_args()
+    if args.profile:
+        from parent_profile import profile
+
+        print(profile(1000))
+        return
     sizes = (10, 100, 1000) if args.quick else (10, 100, 1000, 10_000)
     tensors = (10**6,) if args.quick else (10**6, 10**7)
     print(f"frameworks: {', '.join(FRAMEWORKS)}; {os.cpu_count()} cores")
     floor_s = min(floor() for _ in range(3))
     print(f"import floor (all frameworks at once, best of 3): {floor_s:.2f} s\n")
     print(f"{'suite':<16}{'tasks':>8}{'floor s':>9}{'direct s':>10}{'harness s':>11}{'/floor':>9}{'/direct':>9}"
-          f"{'ms/task':>10}{'parentMB':>9}{'workerMB':>9}{'directMB':>9}{'htmlMB':>8}")
+          f"{'ms/task':>10}{'cpu ms':>9}{'parentMB':>9}{'workerMB':>9}{'directMB':>9}{'htmlMB':>8}")
     results = []
     with tempfile.TemporaryDirectory(prefix="regcompare-bench-") as tmp:
         scratch = Path(tmp)
@@ -155,9 +240,15 @@ def main() -> None:
         for name, make in suites:
             if not args.suite or name.startswith(tuple(args.suite)):
                 results.append(measure(name, [str(make())], scratch, floor_s))
+        watch = None if args.no_watch else watch_rerun(small_suite(scratch / "watch-10", 10), scratch)
+    before_file = ROOT / "bench" / "before.json"
+    before = json.loads(before_file.read_text()) if before_file.exists() else {"results": []}
+    print(f"\nBefore → now (before: {before.get('source', 'none')}):\n")
+    print(table(results, {r["suite"]: r for r in before["results"]}, watch))
     out = ROOT / "reports" / "bench.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"floor_s": floor_s, "frameworks": FRAMEWORKS, "results": results}, indent=1))
+    out.write_text(json.dumps({"floor_s": floor_s, "frameworks": FRAMEWORKS, "results": results, "watch": watch},
+                              indent=1))
     print(f"\nwritten {out.relative_to(ROOT)}")
 
 

@@ -97,6 +97,8 @@ def _parser() -> _Parser:
                        help="seconds a framework's import may take (default: %(default)s)")
     p_run.add_argument("--max-elements", type=_count, default=DEFAULT_MAX_ELEMENTS,
                        help="elements a case may hold: weights, gradients, training data (default: %(default)s)")
+    p_run.add_argument("--watch", action="store_true",
+                       help="after the run, keep the workers up and re-run each case file that changes (Ctrl-C ends)")
     p_val = sub.add_parser("validate", help="check case files against the schema")
     p_val.add_argument("paths", nargs="+")
     p_val.add_argument("--max-elements", type=_count, default=DEFAULT_MAX_ELEMENTS)
@@ -247,13 +249,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        result = run(cases, frameworks, pool, progress)
-    finally:
-        progress.stop()
+
+    def close() -> None:
         pool.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+    try:
+        result = run(cases, frameworks, pool, progress)
+    except BaseException:
+        close()
+        raise
+    finally:
+        progress.stop()
+    if not args.watch:
+        close()
     seconds = time.monotonic() - started
     doc = results_document(result, environment(result, seconds))
     translated = translator_summary(result.rows)
@@ -271,13 +281,32 @@ def cmd_run(args: argparse.Namespace) -> int:
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"regcompare: could not write the reports to {args.out}: {exc.strerror or exc}{where}; "
               "the previous reports are left as they were", file=sys.stderr)
+        if args.watch:
+            close()
         return EXIT_FAILED
     print("\n".join(summary_lines(result, args.out, seconds, progress.tasks)))
     for line in translator_lines(translated):
         print(line)
     for entry in result.stale:
         print(f"stale known finding: {entry}", file=sys.stderr)
+    if args.watch:
+        return _watch(args, frameworks, pool, close)
     return EXIT_FAILED if result.failures else EXIT_OK
+
+
+def _watch(args: argparse.Namespace, frameworks: tuple[str, ...], pool: WorkerPool, close: Any) -> int:
+    """``run --watch`` after its first run: the edit-run loop (regcompare.watch) until Ctrl-C, then a clean exit."""
+    from regcompare.watch import watch
+
+    sys.stdout.flush()
+    try:
+        watch(args.paths, frameworks, pool, args.max_elements)
+    except KeyboardInterrupt:
+        pass  # the way a watch ends; the handler has already stopped the workers
+    finally:
+        close()
+    print("watch ended: workers stopped", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -66,6 +66,34 @@ def _errors(a: np.ndarray, r: np.ndarray, dtype: str, tol: Tolerance) -> _Errors
     return _Errors(abs_err, rel_err, ulps, bound, abs_err > bound, overflow_is_right)
 
 
+def _finite_errors(a: np.ndarray, r: np.ndarray, dtype: str, tol: Tolerance) -> _Errors | None:
+    """``_errors`` with a quarter of the array operations, for the common case where it is exact to skip the rest:
+    every value finite and the reference within the dtype's range, so no NaN or inf rule applies and the exact
+    value rounds to a finite one (None otherwise). Small arrays are judged by the hundred thousand: per-call
+    overhead, not arithmetic, is their cost."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        diff = a - r
+        abs_r = np.abs(r)
+        if not (np.isfinite(diff).all() and abs_r.max() <= _max(dtype)):
+            return None  # a non-finite value on either side, or a reference that may round to inf: the full rules
+        abs_err = np.abs(diff)
+        bound = tol.atol + tol.rtol * abs_r
+        exact = abs_err == 0
+        rel_err = np.where(exact, 0.0, abs_err / abs_r)  # a zero reference with an error: inf, as in _errors
+        ulps = np.where(exact, 0.0, abs_err / ulp(r, dtype))
+    return _Errors(abs_err, rel_err, ulps, bound, abs_err > bound, False)
+
+
+def _max(dtype: str) -> float:
+    """The dtype's largest finite value (cached: finfo is slow to build)."""
+    if dtype not in _MAX:
+        _MAX[dtype] = float(finfo(dtype).max)
+    return _MAX[dtype]
+
+
+_MAX: dict[str, float] = {}
+
+
 def compare(
     actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Tolerance, tol_source: str,
     where: Callable[[tuple[int, ...]], str] = at_index,
@@ -77,6 +105,12 @@ def compare(
         return Verdict(False, None, None, None, None, f"shape {list(a.shape)} where {list(r.shape)} was expected")
     if a.size == 0:
         return Verdict(True, 0.0, 0.0, 0.0, None, f"empty tensor; {allowed}")
+    if a.size <= _CHUNK:  # one chunk: the finite shortcut, when it applies
+        chunk = _finite_errors(a.reshape(-1).astype(np.float64), r.reshape(-1).astype(np.float64), dtype, tol)
+        if chunk is not None and not chunk.bad.any():
+            index = tuple(int(i) for i in np.unravel_index(int(np.argmax(chunk.abs_err)), a.shape))
+            figures = (float(chunk.abs_err.max()), float(chunk.rel_err.max()), float(chunk.ulps.max()))
+            return Verdict(True, *figures, index, f"within {allowed}")
 
     flat_a, flat_r = a.reshape(-1), r.reshape(-1)
     figures = [0.0, 0.0, 0.0]

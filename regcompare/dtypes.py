@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Literal, NamedTuple, Protocol
 
 import ml_dtypes
@@ -50,6 +51,7 @@ def numpy_dtype(name: str) -> np.dtype:
     return np.dtype(_NUMPY[name])
 
 
+@functools.cache  # built once per dtype: every comparison asks for it
 def finfo(name: str) -> ml_dtypes.finfo:
     return ml_dtypes.finfo(_NUMPY[name])
 

@@ -36,6 +36,10 @@ def _listed(value: np.ndarray | float | None) -> Any:
     """A value for JSON: a number or nested list; NaN and ±inf as the strings "NaN", "Infinity", "-Infinity"."""
     if value is None:
         return None
+    if type(value) is float:  # a figure (abs_err, ulp): no array round trip for the commonest value of a row
+        if math.isfinite(value):
+            return value
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     if np.size(value) > MAX_LISTED_ELEMENTS:  # before any copy: a 10⁷-element result is summarized
         return None
     array = np.asarray(value).astype(np.float64)
@@ -91,7 +95,11 @@ def references(item: Item, inputs: dict[str, np.ndarray]) -> tuple[References, D
         value = shared(item.case, key, lambda: oracle.penalty(inputs, item.regularizer))
         return {None: np.asarray(value)}, None
     if item.quantity != "update":
-        return dict(oracle.gradient(inputs, item.regularizer)), None
+        if sum(w.size for w in inputs.values()) > MAX_LISTED_ELEMENTS:
+            return dict(oracle.gradient(inputs, item.regularizer)), None  # a large one is made per item, not kept
+        # Every framework's gradient item of a case shares one reference (read only: compare copies what it widens).
+        key = ("gradient", item.dtype, item.regularizer)
+        return dict(shared(item.case, key, lambda: oracle.gradient(inputs, item.regularizer))), None
     call = item.optimizer
     assert call is not None, "update items are planned with their optimizer"
     grads = grads_of(item.case, item.dtype)[1]

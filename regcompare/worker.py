@@ -8,8 +8,9 @@ worker's log, never the protocol.
 
 Messages are pickled tuples behind an 8-byte length (``protocol.py``):
 parent → worker ``("weights", wid, {name: array})``, ``("task", key, wid, api, quantity, dtype, native,
-options)``, ``("forget", wid)``, ``("stop",)``; worker → parent ``("hello", status, text)`` and
-``("result", key, status, value, detail)``.
+options)``, ``("forget", wid)``, ``("batch", [message, ...])`` (those three, handled in order), ``("stop",)``;
+worker → parent ``("hello", status, text)`` and ``("result", key, status, value, detail)``, one per task as it
+is done.
 """
 
 from __future__ import annotations
@@ -135,15 +136,21 @@ def serve(module_name: str, fd_in: int, fd_out: int, package: str = "") -> None:
         message = read_message(fd_in)
         if message is None or message[0] == "stop":
             return
-        kind = message[0]
-        if kind == "weights":
-            weights[message[1]] = message[2]
-        elif kind == "forget":
-            weights.pop(message[1], None)
-        elif kind == "task":
-            key, wid, api, quantity, dtype, native, options = message[1:]
-            task = Task(api, quantity, dtype, native, weights[wid], options)
-            write_message(fd_out, ("result", key, *_answer(adapter, task)))
+        for part in message[1] if message[0] == "batch" else [message]:
+            _handle(adapter, part, weights, fd_out)
+
+
+def _handle(adapter: Adapter, message: tuple[Any, ...], weights: dict[int, dict[str, np.ndarray]], fd_out: int) -> None:
+    """One message of a batch (or sent alone): keep or drop a weight set, or answer a task."""
+    kind = message[0]
+    if kind == "weights":
+        weights[message[1]] = message[2]
+    elif kind == "forget":
+        weights.pop(message[1], None)
+    elif kind == "task":
+        key, wid, api, quantity, dtype, native, options = message[1:]
+        task = Task(api, quantity, dtype, native, weights[wid], options)
+        write_message(fd_out, ("result", key, *_answer(adapter, task)))
 
 
 #: Seconds between checks that the parent is still there.

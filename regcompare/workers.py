@@ -24,13 +24,17 @@ import numpy as np
 from regcompare import adapters
 from regcompare.adapters import AdapterSpec
 from regcompare.adapters.base import Task
-from regcompare.protocol import Timeout, read_message, write_message
+from regcompare.protocol import Reader, Timeout, write_message
 
 Status = Literal["ok", "unsupported", "error", "skipped"]
 
 DEFAULT_TASK_TIMEOUT = 120.0
 DEFAULT_START_TIMEOUT = 300.0
 MAX_RESTARTS = 3
+#: Jobs sent to a worker in one message, and the new weights' bytes such a message may carry: enough that the
+#: round trip is paid once per many small tasks, few enough that the outcomes of an interrupted run end soon.
+BATCH_TASKS = 256
+BATCH_BYTES = 64 << 20
 
 
 @dataclass
@@ -93,13 +97,14 @@ class Worker:
             )
         os.close(to_child)
         os.close(from_child_w)
+        self._results = Reader(self._from_child)
         self.sent: set[Any] = set()
         self._closed = False
 
     def hello(self, timeout: float) -> FrameworkInfo:
         """Wait for the framework import to finish: its version, or why it could not run."""
         try:
-            message = read_message(self._from_child, timeout)
+            message = self._results.read(timeout)
         except Timeout:
             self.kill()
             return FrameworkInfo("error", reason=f"import did not finish within {timeout:g} s")
@@ -131,27 +136,45 @@ class Worker:
             return ""
         return lines[-1][:300] if lines else ""
 
-    def evaluate(self, job: Job, timeout: float, forget: Iterable[Any] = ()) -> Outcome | Literal["died", "hung"]:
-        """The job's outcome, or how the worker was lost: ``died`` (end of stream) or ``hung`` (timeout)."""
-        try:
-            for wid in forget:
-                if wid in self.sent:
-                    write_message(self._to_child, ("forget", wid))
-                    self.sent.discard(wid)
+    def evaluate_many(
+        self, jobs: list[Job], timeout: float, forget: Iterable[Any] = ()
+    ) -> Iterator[Outcome | Literal["died", "hung"]]:
+        """The jobs' outcomes in order, as they arrive; after ``died`` (end of stream) or ``hung`` (no result within
+        ``timeout`` of the previous one) nothing more: that job is the one the worker was lost on.
+
+        The whole batch goes out in one message (weights it needs first, once per worker), so the worker runs
+        its tasks back to back as a plain loop would, instead of waiting a round trip for each."""
+        parts: list[tuple[Any, ...]] = []
+        for wid in forget:
+            if wid in self.sent:
+                parts.append(("forget", wid))
+                self.sent.discard(wid)
+        for job in jobs:
             if job.wid not in self.sent:
-                write_message(self._to_child, ("weights", job.wid, job.task.weights))
+                parts.append(("weights", job.wid, job.task.weights))
                 self.sent.add(job.wid)
             t = job.task
-            write_message(self._to_child, ("task", job.key, job.wid, t.api, t.quantity, t.dtype, t.native, t.options))
-            message = read_message(self._from_child, timeout)
+            parts.append(("task", job.key, job.wid, t.api, t.quantity, t.dtype, t.native, t.options))
+        try:
+            write_message(self._to_child, ("batch", parts))
         except BrokenPipeError:
-            return "died"
-        except Timeout:
-            return "hung"
-        if message is None:
-            return "died"
-        _, _key, status, value, detail = message
-        return Outcome(status, value, detail)
+            yield "died"
+            return
+        for _ in jobs:
+            try:
+                message = self._results.read(timeout)
+            except Timeout:
+                yield "hung"
+                return
+            if message is None:
+                yield "died"
+                return
+            _, _key, status, value, detail = message
+            yield Outcome(status, value, detail)
+
+    def evaluate(self, job: Job, timeout: float, forget: Iterable[Any] = ()) -> Outcome | Literal["died", "hung"]:
+        """One job's outcome, or how the worker was lost: ``died`` (end of stream) or ``hung`` (timeout)."""
+        return next(iter(self.evaluate_many([job], timeout, forget)))
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -224,26 +247,63 @@ class WorkerPool:
         return self.info[framework]
 
     def run(self, framework: str, jobs: list[Job], on_outcome: Callable[[Job, Outcome], None]) -> None:
-        """Evaluate jobs in order; every job gets exactly one outcome, whatever happens."""
+        """Evaluate jobs in order; every job gets exactly one outcome, whatever happens.
+
+        Jobs go to the worker in batches (``_batch``); a worker lost on a job costs that job, and the rest of its
+        batch goes to the fresh worker."""
         last_use = {job.wid: i for i, job in enumerate(jobs)}
         lost: dict[Any, int] = {}
-        for i, job in enumerate(jobs):
+        i = 0
+        while i < len(jobs):
+            job = jobs[i]
             if self.closed:
                 on_outcome(job, Outcome("error", detail="the run was interrupted"))
+                i += 1
                 continue
             if lost.get(job.group, 0) > MAX_RESTARTS:
                 on_outcome(job, Outcome("error", detail=self._given_up(lost[job.group], job.group)))
+                i += 1
                 continue
             worker = self._worker(framework)
             if worker is None:
                 on_outcome(job, self._not_running(framework))
+                i += 1
                 continue
+            batch = self._batch(jobs, i, worker, lost)
             forget = [wid for wid in list(worker.sent) if last_use.get(wid, -1) < i]
-            outcome = worker.evaluate(job, self.task_timeout, forget)
-            if not isinstance(outcome, Outcome):
-                outcome = self._lost(framework, worker, hung=outcome == "hung")
-                lost[job.group] = lost.get(job.group, 0) + 1
-            on_outcome(job, outcome)
+            answered = 0
+            try:
+                for job, outcome in zip(batch, worker.evaluate_many(batch, self.task_timeout, forget), strict=False):
+                    answered += 1
+                    if not isinstance(outcome, Outcome):
+                        outcome = self._lost(framework, worker, hung=outcome == "hung")
+                        lost[job.group] = lost.get(job.group, 0) + 1
+                    on_outcome(job, outcome)
+                    i += 1
+                    if self.closed:
+                        break  # the rest are answered "interrupted" at once, not after the worker's next result
+            finally:
+                if answered < len(batch) and self.workers.get(framework) is worker:
+                    # Results of this batch are still on their way: the next batch would read them as its own.
+                    self._retire(framework, worker)
+
+    def _batch(self, jobs: list[Job], start: int, worker: Worker, lost: dict[Any, int]) -> list[Job]:
+        """The jobs from ``start`` that go to the worker in one message: at most ``BATCH_TASKS``, with at most
+        ``BATCH_BYTES`` of weights the worker does not hold yet (one job at least), and none of a group given up
+        (a group's budget only changes when a worker is lost, which ends the batch)."""
+        batch: list[Job] = []
+        new_bytes, new = 0, set()
+        for job in jobs[start:start + BATCH_TASKS]:
+            if lost.get(job.group, 0) > MAX_RESTARTS:
+                break
+            if job.wid not in worker.sent and job.wid not in new:
+                size = sum(np.asarray(w).nbytes for w in job.task.weights.values())
+                if batch and new_bytes + size > BATCH_BYTES:
+                    break
+                new_bytes += size
+                new.add(job.wid)
+            batch.append(job)
+        return batch
 
     @staticmethod
     def _given_up(times: int, group: Any) -> str:
@@ -262,6 +322,15 @@ class WorkerPool:
         why = worker.death()  # waits for the exit status before anything is closed
         worker.close()
         return Outcome("error", detail=why)
+
+    def _retire(self, framework: str, worker: Worker) -> None:
+        """Stop a worker whose stream is out of step with its jobs (a caller's exception, an interrupt)."""
+        self.workers.pop(framework, None)
+        with self._lock:
+            if worker in self._spawned:
+                self._spawned.remove(worker)
+        worker.kill()
+        worker.close()
 
     def _not_running(self, framework: str) -> Outcome:
         if self.closed:
