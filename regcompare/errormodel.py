@@ -1,0 +1,345 @@
+"""The error model: how far a correct implementation may land from the float64 reference, row by row.
+
+A row's allowed error follows from what was computed, not from one table per dtype. Besides the float64
+reference, regcompare computes the same quantity the way a correct implementation in the row's dtype may
+compute it — *samples*, each a different but legitimate order of operations and rounding — and measures
+their spread from the reference. The band a framework's value must fall in is (docs/error-model.md)::
+
+    |actual − reference| ≤ atol + rtol·|reference|
+    rtol = FLOOR_EPS · eps(dtype)                 the floor: the result's own rounding and a few ops
+    atol = WIDEN · spread                         spread = max over samples and elements |sample − reference|
+
+The samples, by quantity:
+
+- ``penalty`` (l1·Σ|w| + l2/2·Σw²): terms rounded to the dtype or kept in the accumulator, summed in the
+  accumulator (float32 for float16/bfloat16/float32 — what torch, TensorFlow and paddle do — and float64 for
+  float64) pairwise (numpy), sequentially forwards and backwards, and in 16 lanes (a SIMD kernel), then rounded
+  to the dtype. The spread grows with the reduction length n (about √n·eps for random orders, up to n·eps).
+- ``gradient`` (l1·sign(w) + l2·w): each op rounded to the dtype; the exact value rounded once; and the term
+  read back through one SGD step with regcompare's probe learning rate (regcompare.measure), as torch and paddle
+  rows are measured.
+- ``update``: the rule module (regcompare.rules, numpy) run for the case's steps with every array in the dtype
+  (each op rounded, bfloat16 through ml_dtypes), and run in the next wider type with the weights and the rule's
+  state rounded to the dtype after each step (an "opmath" kernel: torch's fused/foreach paths compute float16
+  in float32). For float64 the sample is the same rule in x87 long double (64-bit significand): its distance to
+  the float64 reference is float64's own rounding error along the steps. The spread grows with the steps.
+
+``WIDEN`` = 4: the samples are two to eight of the many orders a framework may use; an implementation that
+rounds the same number of times in another order lands within a few times their spread (torch's own optimizer
+tests allow 5× the single-op tolerance for the same reason). ``FLOOR_EPS`` = 2: every row may be off by the
+rounding of its result and of an input scalar (lr, a coefficient) rounded to the dtype, 2 eps relative, even
+where the samples happen to agree with the reference exactly. A faulty implementation — a factor 2, decay in
+the wrong place, skipped elements, a drift of one ULP per step — is off by much more than either
+(``bench/trust.py`` measures both sides).
+
+Weight-normalization updates are not sampled in the dtype: the float64 update from inputs perturbed by one
+rounding (±eps of the dtype, relative) measures how much the computation amplifies a rounding error, and the
+spread is that times the steps (each step rounds again). Rules that see all tensors as one vector (``JOINT``)
+get the analytic estimate ``spread = (steps + log2 n) · eps · max|reference|`` (``fallback``).
+
+A case's ``tolerance`` entry for a dtype replaces the model's rtol and/or atol (``dtypes.tolerance_for``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from regcompare import measure, rules
+from regcompare.conventions import Decay, Regularizer
+from regcompare.dtypes import Tolerance, cast, finfo, numpy_dtype
+
+if TYPE_CHECKING:
+    from regcompare.plan import Item
+
+#: The spread of the samples is widened by this factor (see the module docstring).
+WIDEN = 4.0
+#: Every row may be off by this many eps of its dtype, relative, whatever the samples say.
+FLOOR_EPS = 2.0
+#: Lanes of the vectorized sum sample (an AVX-512 register of float32).
+LANES = 16
+
+
+@dataclass(frozen=True)
+class Band:
+    """The allowed error of one row: the tolerance, the samples' spread, and the source in words."""
+
+    tol: Tolerance
+    spread: float
+    source: str
+
+    def as_row(self) -> dict[str, Any]:
+        """The row's ``tolerance`` key: the figures and where they came from."""
+        return {"rtol": self.tol.rtol, "atol": self.tol.atol, "spread": self.spread, "source": self.source}
+
+
+def eps(dtype: str) -> float:
+    return float(finfo(dtype).eps)
+
+
+def band(spread: float, dtype: str, what: str) -> Band:
+    """The band for a measured ``spread``: atol = WIDEN·spread, rtol = FLOOR_EPS·eps(dtype)."""
+    spread = float(spread) if math.isfinite(spread) else 0.0
+    tol = Tolerance(FLOOR_EPS * eps(dtype), WIDEN * spread)
+    return Band(tol, spread, f"error model: {what}; atol = {WIDEN:g} × spread {spread:.3g}, "
+                             f"rtol = {FLOOR_EPS:g} eps({dtype})")
+
+
+def spread_of(samples: Iterable[np.ndarray], reference: np.ndarray) -> float:
+    """The largest distance of any sample's finite elements from the reference's finite elements.
+
+    Non-finite elements (an overflow, NaN inputs) are the comparison's business, not the band's."""
+    ref = np.asarray(reference, np.float64)
+    worst = 0.0
+    for sample in samples:
+        s = np.asarray(sample, np.float64)
+        ok = np.isfinite(s) & np.isfinite(ref)
+        if ok.any():
+            worst = max(worst, float(np.max(np.abs(s[ok] - ref[ok]))))
+    return worst
+
+
+def accumulator(dtype: str) -> np.dtype:
+    """Where a correct implementation accumulates sums of the dtype: float32 below float64."""
+    return np.dtype(np.float64 if dtype == "float64" else np.float32)
+
+
+def wider(dtype: str) -> np.dtype:
+    """The type an opmath kernel computes the dtype in: float32 for 16-bit types, then float64, long double."""
+    return np.dtype({"float16": np.float32, "bfloat16": np.float32, "float32": np.float64}.get(dtype, np.longdouble))
+
+
+# --- penalty -------------------------------------------------------------------------------------------------
+
+
+def _sequential(x: np.ndarray, acc: np.dtype) -> float:
+    return float(np.cumsum(x, dtype=acc)[-1]) if x.size else 0.0
+
+
+def _lanes(x: np.ndarray, acc: np.dtype) -> float:
+    """LANES running sums, one per SIMD lane, then the lanes summed: a vectorized kernel's order."""
+    padded = np.zeros(-(-x.size // LANES) * LANES, acc)
+    padded[:x.size] = x
+    return float(np.add.reduce(padded.reshape(-1, LANES), axis=0, dtype=acc).sum(dtype=acc))
+
+
+ORDERS: dict[str, Callable[[np.ndarray, np.dtype], float]] = {
+    "pairwise": lambda x, acc: float(np.sum(x, dtype=acc)),
+    "sequential": _sequential,
+    "reversed": lambda x, acc: _sequential(x[::-1], acc),
+    "lanes": _lanes,
+}
+
+
+def penalty_samples(weights: dict[str, np.ndarray], reg: Regularizer, dtype: str) -> list[float]:
+    """The penalty as correct implementations in ``dtype`` compute it: each order of ``ORDERS``, with the terms
+    rounded to the dtype (torch's ``w.pow(2)`` in float16) and kept in the accumulator."""
+    acc = accumulator(dtype)
+    d = numpy_dtype(dtype)
+    flats = [np.asarray(w).reshape(-1) for w in weights.values()]
+    out = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for term_type in dict.fromkeys((d, acc)):  # float64: one and the same
+            abs_terms = [np.abs(w.astype(acc)).astype(term_type).astype(acc) for w in flats]
+            sq_terms = [np.square(w.astype(acc)).astype(term_type).astype(acc) for w in flats]
+            for order in ORDERS.values():
+                total = acc.type(0.0)
+                if reg.l1:
+                    total = total + acc.type(reg.l1) * acc.type(sum(order(t, acc) for t in abs_terms))
+                if reg.l2:
+                    total = total + acc.type(reg.l2 / 2) * acc.type(sum(order(t, acc) for t in sq_terms))
+                out.append(float(cast(np.asarray(total, np.float64), dtype)))
+    return out
+
+
+# --- gradient ------------------------------------------------------------------------------------------------
+
+
+def gradient_samples(w: np.ndarray, reg: Regularizer, dtype: str, lr: float) -> list[np.ndarray]:
+    """l1·sign(w) + l2·w: each op in the dtype; rounded once; and read back through one SGD step of ``lr``."""
+    d = numpy_dtype(dtype)
+    w_d = np.asarray(w).astype(d)
+    w64 = w_d.astype(np.float64)
+    exact = np.zeros(w64.shape)
+    per_op = np.zeros(w64.shape, d)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if reg.l1:
+            exact = exact + reg.l1 * np.sign(w64)
+            per_op = (per_op + (reg.l1 * np.sign(w_d)).astype(d)).astype(d)
+        if reg.l2:
+            exact = exact + reg.l2 * w64
+            per_op = (per_op + (reg.l2 * w_d).astype(d)).astype(d)
+        rounded = cast(exact, dtype)
+        stepped = cast(w64 - lr * rounded.astype(np.float64), dtype)
+        through_step = measure.term_from_step(w_d, stepped, lr)
+    return [per_op, rounded, through_step]
+
+
+# --- update --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpdateSpec:
+    """What one update reference computed: the rule, its full settings, the steps, each tensor's decay."""
+
+    family: str
+    settings: dict[str, Any]
+    steps: int
+    decays: dict[str, Decay]
+
+
+def _round_state(state: dict[str, Any], dtype: str, work: np.dtype) -> None:
+    for key, value in state.items():
+        if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+            state[key] = cast(value.astype(np.float64), dtype).astype(work)
+
+
+def run_in(
+    spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Decay, work: np.dtype, store: str | None = None,
+    scalars: type | None = None,
+) -> np.ndarray:
+    """One tensor after the steps of the rule with every array in ``work`` (each op rounded there); with
+    ``store``, the weights and the rule's state are rounded to that dtype after every step, as a kernel that
+    computes in ``work`` and keeps its tensors in ``store`` does; with ``scalars`` (np.float32), the
+    hyper-parameters and coefficients are held in that type, so 1 − β₂ᵗ and the like are computed there."""
+    mod = rules.module(spec.family)
+    settings, lr = spec.settings, float(spec.settings["lr"])
+    if scalars is not None:
+        settings = {k: scalars(v) if isinstance(v, float) else v for k, v in settings.items()}
+        lr = scalars(lr)
+        decay = Decay(Regularizer(scalars(decay.coupled.l1), scalars(decay.coupled.l2)), scalars(decay.decoupled))
+    w = np.asarray(w0).astype(work)
+    g = np.asarray(dw).astype(work)
+    if settings.get("maximize"):
+        g = -g
+    state: dict[str, Any] = {}
+    takes = getattr(mod, "takes_decoupled", lambda s: False)(settings)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for t in range(1, spec.steps + 1):
+            w = (w + rules.step_once(mod, w, g, decay, settings, t, lr, state, takes)).astype(work)
+            if store is not None:
+                w = cast(w.astype(np.float64), store).astype(work)
+                _round_state(state, store, work)
+    return w
+
+
+def update_samples(spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Decay, dtype: str) -> list[np.ndarray]:
+    """The samples of one tensor's update in ``dtype`` (module docstring): in the dtype itself, and computed one
+    type wider with the weights and state stored in the dtype, and in float32 with the hyper-parameters held in
+    float32 (Keras and paddle keep them in float32 variables or attributes); for float64, the rule in long
+    double."""
+    if dtype == "float64":
+        return [run_in(spec, w0, dw, decay, np.dtype(np.longdouble))]
+    d, f32 = numpy_dtype(dtype), np.dtype(np.float32)
+    return [run_in(spec, w0, dw, decay, d), run_in(spec, w0, dw, decay, wider(dtype), store=dtype),
+            run_in(spec, w0, dw, decay, f32, store=dtype, scalars=np.float32)]
+
+
+def perturbed(w: np.ndarray, dtype: str, seed: int) -> np.ndarray:
+    """``w`` with every element moved by ±eps(dtype) relative (a fixed random sign per element)."""
+    signs = np.random.default_rng(seed).choice((-1.0, 1.0), size=np.shape(w))
+    return np.asarray(w, np.float64) * (1.0 + signs * eps(dtype))
+
+
+def weight_norm_samples(item: Item, w0: np.ndarray, dw: np.ndarray) -> list[dict[str, np.ndarray]]:
+    """Weight normalization is not sampled in the dtype (the oracle is float64-only): instead, the float64 update
+    from inputs perturbed by one rounding (±eps) measures how much this computation amplifies one rounding
+    error; ``_update_band`` multiplies that by the steps, each of which rounds again."""
+    from regcompare import oracle
+
+    call, spec = item.optimizer, item.case.spec.weight_norm
+    assert call is not None and spec is not None
+    return [oracle.weight_norm_update(perturbed(w0, item.dtype, seed), perturbed(dw, item.dtype, seed + 1),
+                                      item.regularizer, call.family, item.settings(), item.case.spec.steps, spec.dim,
+                                      call.rule_options(own=False)) for seed in (0, 2)]
+
+
+def fallback(reference: np.ndarray, dtype: str, steps: int) -> float:
+    """The analytic spread of a computation not sampled: (steps + log2 n) rounding errors of max|reference|."""
+    ref = np.asarray(reference, np.float64)
+    finite = np.abs(ref[np.isfinite(ref)])
+    scale = float(finite.max()) if finite.size else 0.0
+    return (steps + math.log2(max(ref.size, 1))) * eps(dtype) * scale
+
+
+# --- the bands of an item's rows ----------------------------------------------------------------------------
+
+
+def _update_spec(item: Item) -> UpdateSpec | None:
+    call = item.optimizer
+    if call is None or item.case.spec.weight_norm is not None or getattr(rules.module(call.family), "JOINT", False):
+        return None
+    names = list(item.case.weights)
+    if item.placed is not None:
+        decays = {t: item.placed.canonical(t) for t in names}
+    else:
+        decays = dict.fromkeys(names, Decay(item.regularizer))
+    settings = rules.canonical(call.family, item.settings(), call.rule_options(own=False))
+    return UpdateSpec(call.family, settings, item.case.spec.steps, decays)
+
+
+def _shared(item: Item, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    from regcompare.plan import shared  # plan imports adapters: loaded when a row is judged, not at import
+
+    return shared(item.case, ("error model", *key), make)
+
+
+def _penalty_band(item: Item, inputs: dict[str, np.ndarray], reference: np.ndarray) -> Band:
+    key = ("penalty", item.dtype, item.regularizer)
+    samples = _shared(item, key, lambda: penalty_samples(inputs, item.regularizer, item.dtype))
+    n = sum(int(np.size(w)) for w in inputs.values())
+    what = f"penalty, sum of {n:,} terms in {item.dtype}, {len(samples)} orders"
+    return band(spread_of([np.asarray(s) for s in samples], reference), item.dtype, what)
+
+
+def _gradient_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, reference: np.ndarray) -> Band:
+    reg = item.regularizer
+    lr = measure.probe_lr(inputs, reg.l1, reg.l2, item.dtype)
+    samples = _shared(item, ("gradient", item.dtype, reg, tensor),
+                      lambda: gradient_samples(inputs[tensor], reg, item.dtype, lr))
+    return band(spread_of(samples, reference), item.dtype, f"gradient term in {item.dtype}, 3 roundings")
+
+
+def _update_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, reference: np.ndarray) -> Band:
+    steps = item.case.spec.steps
+    spec = _update_spec(item)
+    weight = tensor.rsplit(".", 1)[0] if tensor not in inputs else tensor
+    if item.case.spec.weight_norm is not None and item.optimizer is not None and weight in inputs:
+        from regcompare.plan import grads_of
+
+        dw = grads_of(item.case, item.dtype)[1][weight]
+        runs = _shared(item, ("weight norm", item.dtype, item.regularizer, weight),
+                       lambda: weight_norm_samples(item, inputs[weight], dw))
+        part = tensor[len(weight) + 1:] or "w"
+        spread = spread_of([r[part] for r in runs], reference) * steps
+        what = f"weight-norm update, {steps} step(s) in {item.dtype}, one rounding's effect × steps"
+        return band(spread, item.dtype, what)
+    if spec is None or tensor not in inputs:
+        what = f"update, {steps} step(s) in {item.dtype}, analytic (not sampled)"
+        return band(fallback(reference, item.dtype, steps), item.dtype, what)
+    from regcompare.plan import grads_of
+
+    dw = grads_of(item.case, item.dtype)[0][tensor]
+    key = ("update", item.dtype, spec.family, tuple(sorted(spec.settings.items(), key=str)), steps,
+           spec.decays[tensor], tensor)
+    samples = _shared(item, key, lambda: update_samples(spec, inputs[tensor], dw, spec.decays[tensor], item.dtype))
+    what = f"{spec.family} update, {steps} step(s) of {np.size(reference):,} elements in {item.dtype}"
+    return band(spread_of(samples, reference), item.dtype, what)
+
+
+def bands(item: Item, inputs: dict[str, np.ndarray], reference: dict[str | None, np.ndarray]) -> dict[str | None,
+                                                                                                       Band]:
+    """The band of each row of an item (``None``: the penalty), from the item's inputs and references."""
+    out: dict[str | None, Band] = {}
+    for tensor, ref in reference.items():
+        if item.quantity == "penalty" or tensor is None:
+            out[tensor] = _penalty_band(item, inputs, ref)
+        elif item.quantity == "gradient":
+            out[tensor] = _gradient_band(item, inputs, tensor, ref)
+        else:
+            out[tensor] = _update_band(item, inputs, tensor, ref)
+    return out
