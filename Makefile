@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install compare test lint bench browser clean
+.PHONY: install compare test lint bench trust browser clean
 
 # The virtual environment with every framework, pinned by constraints.txt (torch 2.13.0 is the CPU
 # build; an unpinned torch would pull several GB of CUDA packages).
@@ -31,6 +31,10 @@ test: install lint browser
 
 bench: install
 	$(PY) bench/run.py
+
+# False alarms on generated cases over every update rule and dtype, and injected faults caught (reports/trust.json).
+trust: install
+	$(PY) bench/trust.py
 
 clean:
 	rm -rf $(VENV) reports/*.json reports/*.csv reports/*.md reports/*.html reports/*.xml

@@ -105,7 +105,9 @@ def fault_cases(rng: np.random.Generator, per_rule: int) -> list[tuple[str, str]
     """Cases where each fault is material (``FAULT_CASES``): ``decay`` has a decay of 0.5 (a doubled 5e-4 is
     below bfloat16's resolution) and SGD with momentum (decay after plain SGD is the same update); ``drift`` runs
     100 steps with a decay of 5e-4 (a strong decay pulls a drift back instead of letting it compound); ``eps``
-    has gradients of 1e-6 and almost no decay, so √v̂ is near ε (elsewhere ε's place is invisible in any dtype)."""
+    has gradients of 1e-6 and almost no decay, so √v̂ is near ε (elsewhere ε's place is invisible in any dtype).
+    Adam runs with lr 0.1: at 0.01 a bfloat16 weight near 1 (ULP 0.0078) cannot resolve Adam's steps of ~lr, and
+    a correct implementation's rounding is then as large as any fault."""
     out = []
     for rule in ("sgd", "adam"):
         for i in range(per_rule):
@@ -115,7 +117,7 @@ def fault_cases(rng: np.random.Generator, per_rule: int) -> list[tuple[str, str]
                     continue
                 shape = _size(rng)
                 opt = ({"name": "sgd", "lr": 0.05, "momentum": momentum} if rule == "sgd"
-                       else {"name": "adam", "lr": 1e-2, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
+                       else {"name": "adam", "lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
                 seeds = rng.integers(1 << 30, size=2)
                 body = {
                     "weights": {"w": {"shape": shape, "init": "normal", "seed": int(seeds[0]), "scale": 1.0}},

@@ -32,7 +32,7 @@ def tolerance(case: Case, dtype: str, model: errormodel.Band) -> tuple[Tolerance
     with the row's ``tolerance`` key (the figures and their source)."""
     override = case.spec.tolerance.get(dtype)  # type: ignore[call-overload]
     tol, source = tolerance_for(dtype, model.tol, override, model.source)
-    return tol, source, model.as_row() | {"rtol": tol.rtol, "atol": tol.atol, "source": source}
+    return tol, source, errormodel.Band(tol, model.spread, source).as_row()
 
 
 def _listed(value: np.ndarray | float | None) -> Any:
