@@ -3,7 +3,8 @@
 A row's allowed error follows from what was computed, not from one table per dtype. Besides the float64
 reference, regcompare computes the same quantity the way a correct implementation in the row's dtype may
 compute it — *samples*, each a different but legitimate order of operations and rounding — and measures
-their spread from the reference. The band a framework's value must fall in is, element by element (docs/error-model.md)::
+their spread from the reference. The band a framework's value must fall in is, element by element
+(docs/error-model.md)::
 
     |actual − reference| ≤ atol + rtol·|reference|
     rtol   = FLOOR_EPS · eps(dtype)                   the floor: the result's own rounding and a few ops
@@ -57,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from regcompare import measure, rules
+from regcompare import conventions, measure, rules
 from regcompare.conventions import Decay, Regularizer
 from regcompare.dtypes import Tolerance, cast, finfo, numpy_dtype
 
@@ -289,17 +290,34 @@ def fallback(reference: np.ndarray, dtype: str, steps: int) -> float:
 # --- the bands of an item's rows ----------------------------------------------------------------------------
 
 
-def _update_spec(item: Item) -> UpdateSpec | None:
+def _update_spec(item: Item, documented: bool = False) -> UpdateSpec | None:
+    """What the item's canonical reference computed, or (``documented``) its reference by the API's own documented
+    semantics, as ``regcompare.judge.references`` makes them; None where the update is not sampled."""
     call = item.optimizer
     if call is None or item.case.spec.weight_norm is not None or getattr(rules.module(call.family), "JOINT", False):
         return None
-    names = list(item.case.weights)
+    names, reg = list(item.case.weights), item.regularizer
+    own = documented and (item.placed is not None or bool(call.options))
     if item.placed is not None:
-        decays = {t: item.placed.canonical(t) for t in names}
+        placed = item.placed
+        decays = {t: conventions.documented(item.conv, placed, t)[0] if documented else placed.canonical(t)
+                  for t in names}
+    elif documented:
+        # The plain documented reference is the decoupled oracle; a class with its own rule options keeps the
+        # canonical coupling unless it is documented decoupled. An L1 term has no decoupled form.
+        decoupled = (item.conv.coupling == "decoupled" or not call.options) and not reg.l1
+        decays = dict.fromkeys(names, Decay(decoupled=reg.l2) if decoupled else Decay(reg))
     else:
-        decays = dict.fromkeys(names, Decay(item.regularizer))
-    settings = rules.canonical(call.family, item.settings(), call.rule_options(own=False))
+        decays = dict.fromkeys(names, Decay(reg))
+    settings = rules.canonical(call.family, item.settings(), call.rule_options(own=own))
     return UpdateSpec(call.family, settings, item.case.spec.steps, decays)
+
+
+def widest(a: Band, b: Band) -> Band:
+    """Both bands at once, element by element: the larger atol and rtol of the two."""
+    atol = np.maximum(np.asarray(a.tol.atol, np.float64), np.asarray(b.tol.atol, np.float64))
+    tol = Tolerance(max(a.tol.rtol, b.tol.rtol), atol if atol.ndim else float(atol))
+    return Band(tol, max(a.spread, b.spread), f"{a.source}; widened by the documented semantics' samples")
 
 
 def _shared(item: Item, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
@@ -324,36 +342,57 @@ def _gradient_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, refer
     return band(spread_of(samples, reference), item.dtype, f"gradient term in {item.dtype}, 3 roundings")
 
 
-def _update_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, reference: np.ndarray) -> Band:
-    steps = item.case.spec.steps
-    spec = _update_spec(item)
-    weight = tensor.rsplit(".", 1)[0] if tensor not in inputs else tensor
-    if item.case.spec.weight_norm is not None and item.optimizer is not None and weight in inputs:
-        from regcompare.plan import grads_of
+def _weight_norm_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, weight: str,
+                      reference: np.ndarray) -> Band:
+    from regcompare.plan import grads_of
 
-        dw = grads_of(item.case, item.dtype)[1][weight]
-        runs = _shared(item, ("weight norm", item.dtype, item.regularizer, weight),
-                       lambda: weight_norm_samples(item, inputs[weight], dw))
-        part = tensor[len(weight) + 1:] or "w"
-        spread = spread_of([r[part] for r in runs], reference).max(initial=0.0) * steps
-        what = f"weight-norm update, {steps} step(s) in {item.dtype}, one rounding's effect × steps"
-        return band(spread, item.dtype, what)
-    if spec is None or tensor not in inputs:
-        what = f"update, {steps} step(s) in {item.dtype}, analytic (not sampled)"
-        return band(fallback(reference, item.dtype, steps), item.dtype, what)
+    steps = item.case.spec.steps
+    dw = grads_of(item.case, item.dtype)[1][weight]
+    runs = _shared(item, ("weight norm", item.dtype, item.regularizer, weight),
+                   lambda: weight_norm_samples(item, inputs[weight], dw))
+    part = tensor[len(weight) + 1:] or "w"
+    spread = spread_of([r[part] for r in runs], reference).max(initial=0.0) * steps
+    what = f"weight-norm update, {steps} step(s) in {item.dtype}, one rounding's effect × steps"
+    return band(spread, item.dtype, what)
+
+
+def _sampled_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, reference: np.ndarray,
+                  spec: UpdateSpec) -> Band:
     from regcompare.plan import grads_of
 
     dw = grads_of(item.case, item.dtype)[0][tensor]
-    key = ("update", item.dtype, spec.family, tuple(sorted(spec.settings.items(), key=str)), steps,
+    key = ("update", item.dtype, spec.family, tuple(sorted(spec.settings.items(), key=str)), spec.steps,
            spec.decays[tensor], tensor)
     samples = _shared(item, key, lambda: update_samples(spec, inputs[tensor], dw, spec.decays[tensor], item.dtype))
-    what = f"{spec.family} update, {steps} step(s) of {np.size(reference):,} elements in {item.dtype}"
+    what = f"{spec.family} update, {spec.steps} step(s) of {np.size(reference):,} elements in {item.dtype}"
     return band(spread_of(samples, reference), item.dtype, what)
 
 
-def bands(item: Item, inputs: dict[str, np.ndarray], reference: dict[str | None, np.ndarray]) -> dict[str | None,
-                                                                                                       Band]:
-    """The band of each row of an item (``None``: the penalty), from the item's inputs and references."""
+def _update_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, reference: np.ndarray,
+                 alt: np.ndarray | None) -> Band:
+    """The canonical reference's band; where the API has a documented reference too, widened by that one's (a
+    row is judged against both, and a correct decoupled implementation rounds differently from a coupled one)."""
+    weight = tensor.rsplit(".", 1)[0] if tensor not in inputs else tensor
+    if item.case.spec.weight_norm is not None and item.optimizer is not None and weight in inputs:
+        return _weight_norm_band(item, inputs, tensor, weight, reference)
+    spec = _update_spec(item)
+    if spec is None or tensor not in inputs:
+        steps = item.case.spec.steps
+        what = f"update, {steps} step(s) in {item.dtype}, analytic (not sampled)"
+        return band(fallback(reference, item.dtype, steps), item.dtype, what)
+    canonical = _sampled_band(item, inputs, tensor, reference, spec)
+    own = None if alt is None else _update_spec(item, documented=True)
+    if own is None or own == spec:
+        return canonical
+    return widest(canonical, _sampled_band(item, inputs, tensor, np.asarray(alt, np.float64), own))
+
+
+def bands(
+    item: Item, inputs: dict[str, np.ndarray], reference: dict[str | None, np.ndarray],
+    documented: dict[str, np.ndarray] | None = None,
+) -> dict[str | None, Band]:
+    """The band of each row of an item (``None``: the penalty), from the item's inputs and references
+    (``documented``: the API's own semantics' reference, for ``update``)."""
     out: dict[str | None, Band] = {}
     for tensor, ref in reference.items():
         if item.quantity == "penalty" or tensor is None:
@@ -361,5 +400,6 @@ def bands(item: Item, inputs: dict[str, np.ndarray], reference: dict[str | None,
         elif item.quantity == "gradient":
             out[tensor] = _gradient_band(item, inputs, tensor, ref)
         else:
-            out[tensor] = _update_band(item, inputs, tensor, ref)
+            alt = None if documented is None else documented.get(tensor)
+            out[tensor] = _update_band(item, inputs, tensor, ref, alt)
     return out

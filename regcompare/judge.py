@@ -158,7 +158,7 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
         return judge_trajectory(item, outcome)
     try:
         reference, documented_ = references(item, inputs)
-        bands = errormodel.bands(item, inputs, reference)
+        bands = errormodel.bands(item, inputs, reference, documented_ and documented_.reference)
     except ValueError as exc:  # a case whose grads do not fit its weights
         reference, documented_ = dict(oracle.gradient(inputs, item.regularizer)), None
         outcome = Outcome("error", detail=str(exc))
