@@ -336,10 +336,14 @@ def _penalty_band(item: Item, inputs: dict[str, np.ndarray], reference: np.ndarr
 
 def _gradient_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, reference: np.ndarray) -> Band:
     reg = item.regularizer
-    lr = measure.probe_lr(inputs, reg.l1, reg.l2, item.dtype)
-    samples = _shared(item, ("gradient", item.dtype, reg, tensor),
-                      lambda: gradient_samples(inputs[tensor], reg, item.dtype, lr))
-    return band(spread_of(samples, reference), item.dtype, f"gradient term in {item.dtype}, 3 roundings")
+
+    def make() -> Band:
+        lr = measure.probe_lr(inputs, reg.l1, reg.l2, item.dtype)
+        samples = gradient_samples(inputs[tensor], reg, item.dtype, lr)
+        return band(spread_of(samples, reference), item.dtype, f"gradient term in {item.dtype}, 3 roundings")
+
+    # The band, not the samples, is kept for the case's other APIs: one array instead of three.
+    return _shared(item, ("gradient", item.dtype, reg, tensor), make)
 
 
 def _weight_norm_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, weight: str,
@@ -360,12 +364,15 @@ def _sampled_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, refere
                   spec: UpdateSpec) -> Band:
     from regcompare.plan import grads_of
 
-    dw = grads_of(item.case, item.dtype)[0][tensor]
+    def make() -> Band:
+        dw = grads_of(item.case, item.dtype)[0][tensor]
+        samples = update_samples(spec, inputs[tensor], dw, spec.decays[tensor], item.dtype)
+        what = f"{spec.family} update, {spec.steps} step(s) of {np.size(reference):,} elements in {item.dtype}"
+        return band(spread_of(samples, reference), item.dtype, what)
+
     key = ("update", item.dtype, spec.family, tuple(sorted(spec.settings.items(), key=str)), spec.steps,
            spec.decays[tensor], tensor)
-    samples = _shared(item, key, lambda: update_samples(spec, inputs[tensor], dw, spec.decays[tensor], item.dtype))
-    what = f"{spec.family} update, {spec.steps} step(s) of {np.size(reference):,} elements in {item.dtype}"
-    return band(spread_of(samples, reference), item.dtype, what)
+    return _shared(item, key, make)
 
 
 def _update_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, reference: np.ndarray,
