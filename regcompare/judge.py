@@ -312,7 +312,8 @@ def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
         "reconciled": None if curves is None else _listed(curves["w_norm"]),
         "reference": _listed(ref["w_norm"]), "expected": None,
         "abs_err": _figure(verdict and verdict.abs_err), "rel_err": _figure(verdict and verdict.rel_err),
-        "ulp": _figure(verdict and verdict.ulp), "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
+        "ulp": _figure(verdict and verdict.ulp),
+        "tolerance": {"rtol": tol.rtol, "atol": tol.atol, "source": tol_source},
         "summary": None, "status": status, "detail": detail, "known": None,
         # trajectory keys: the curves the report draws, and how the run was made
         "style": training and training.style, "training": training and training.how, "lambda": lam,
