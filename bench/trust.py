@@ -140,10 +140,15 @@ def _write(folder: Path, cases: list[tuple[str, str]]) -> list[str]:
     return paths
 
 
+def _progress(framework: str, done: int, total: int) -> None:
+    if done == total or done % max(1, total // 5) == 0:
+        print(f"  {framework}: {done}/{total}", file=sys.stderr, flush=True)
+
+
 def _run(paths: list[str], frameworks: tuple[str, ...]) -> engine.Run:
     pool = WorkerPool(task_timeout=600)
     try:
-        return engine.run(load_cases(paths), frameworks, pool)
+        return engine.run(load_cases(paths), frameworks, pool, _progress)
     finally:
         pool.close()
 

@@ -12,7 +12,7 @@ import pytest
 
 from regcompare import engine
 from regcompare.cases import load_case
-from regcompare.conventions.findings import CONDITIONS, FINDINGS, SUITE_MARKER, Finding, by_id
+from regcompare.conventions.findings import CONDITIONS, FINDINGS, RESULTS, SUITE_MARKER, Finding, by_id
 from regcompare.judge import STATUSES
 from tests.conftest import run_cli
 
@@ -31,6 +31,7 @@ def test_every_finding_has_an_id_a_status_a_reason_a_source_and_a_framework() ->
         assert f.status in STATUSES and f.status not in ("match", "skipped")
         assert f.reason and f.source and f.framework
         assert f.inputs is None or f.inputs in CONDITIONS
+        assert f.result is None or f.result in RESULTS
 
 
 def test_a_finding_selects_by_every_field_it_gives() -> None:
@@ -52,6 +53,15 @@ def test_an_input_condition_needs_the_cases_weights() -> None:
     assert ftz.explains(row, {"w": np.array([0.0, 1e-40])})
     assert not ftz.explains(row, {"w": np.array([0.0, 1e-30])})  # a normal float32
     assert not ftz.explains(row, None)
+
+
+def test_a_result_condition_explains_only_such_results() -> None:
+    eps = by_id()["torch-float16-adam-eps-underflow"]
+    row = _row(framework="torch", api="torch.optim.Adam", quantity="update", dtype="float16",
+               optimizer="torch.optim.Adam(lr=0.01)", detail="NaN where the exact value is 0.5 at index (3,)")
+    assert eps.explains(row)
+    assert eps.explains(row | {"detail": "overflow: float16 result is -inf where the exact value 0.2 fits float16"})
+    assert not eps.explains(row | {"detail": "0.49 vs 0.5: abs err 0.01 > 0.001 allowed"})
 
 
 def test_marked_rows_carry_the_id_and_the_reason_and_do_not_fail(write_case) -> None:

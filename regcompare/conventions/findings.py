@@ -39,6 +39,18 @@ CONDITIONS: dict[str, Callable[[dict[str, np.ndarray]], bool]] = {
 }
 
 
+def _non_finite(row: dict[str, Any]) -> bool:
+    """The row's worst element is inf or NaN where the exact value is finite (regcompare.compare's wording)."""
+    detail = str(row.get("detail") or "")
+    return detail.startswith(("overflow:", "NaN where"))
+
+
+#: Conditions on a row's result that a finding may require, by name.
+RESULTS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "non-finite result": _non_finite,
+}
+
+
 @dataclass(frozen=True)
 class Finding:
     """One framework behaviour: the rows it selects (every given field must match; ``api`` and ``optimizer`` are
@@ -58,6 +70,8 @@ class Finding:
     tensor: str | None = None
     inputs: str | None = None
     """A name in ``CONDITIONS`` the case's weights must satisfy."""
+    result: str | None = None
+    """A name in ``RESULTS`` the row's result must satisfy (a finding about NaN explains NaN, not any mismatch)."""
 
     def selects(self, row: dict[str, Any], weights: dict[str, np.ndarray] | None = None) -> bool:
         """Whether the row is one this finding is about (its status aside)."""
@@ -72,6 +86,8 @@ class Finding:
         if self.dtypes is not None and row.get("dtype") not in self.dtypes:
             return False
         if self.tensor is not None and row.get("tensor") != self.tensor:
+            return False
+        if self.result is not None and not RESULTS[self.result](row):
             return False
         return self.inputs is None or (weights is not None and CONDITIONS[self.inputs](weights))
 
@@ -110,6 +126,16 @@ FINDINGS: tuple[Finding, ...] = (
         dtypes=("float32", "float64"),
     ),
     Finding(
+        "keras-low-precision-hyperparameters", "mismatch",
+        "Keras optimizers compute in the variable's dtype and cast the learning rate, momentum, betas and ε to it: "
+        "float16 and bfloat16 runs use them rounded to the dtype (lr 0.01 is 0.0100098 in bfloat16, β₂ = 0.999 is "
+        "1.0, so Adam's 1 − β₂ᵗ is 0; ε = 1e-8 is 0 in float16, so an underflowed v gives NaN); torch keeps lr "
+        "and the betas as Python floats",
+        "keras/src/optimizers/sgd.py and adam.py (update_step: ops.cast(learning_rate, variable.dtype), "
+        "ops.cast(self.beta_2, variable.dtype))",
+        framework="tensorflow", api="keras.*", quantities=("update",), dtypes=("float16", "bfloat16"),
+    ),
+    Finding(
         "keras-float32-hyperparameters", "mismatch",
         "Keras keeps the learning rate in a float32 variable (BaseOptimizer: backend.Variable(learning_rate, "
         "dtype=backend.floatx())) and regularizer coefficients as float32 constants, even for float64 weights: "
@@ -127,6 +153,15 @@ FINDINGS: tuple[Finding, ...] = (
         framework="paddle", optimizer="paddle.optimizer.Momentum*", quantities=("update",), dtypes=_FLOAT64,
     ),
     Finding(
+        "paddle-adamw-float32-coeff", "mismatch",
+        "paddle's adamw kernel takes the weight-decay coefficient as a float attribute (float32): a float64 run "
+        "decays by 1 − lr·0.100000001 instead of 1 − lr·0.1 (checked: with that coefficient the float64 update "
+        "matches paddle to 7e-15 after 75 steps)",
+        "python/paddle/optimizer/adamw.py (_append_optimize_op: coeff as an attribute); "
+        "paddle/phi/kernels/cpu/adamw_kernel.cc (float coeff)",
+        framework="paddle", optimizer="paddle.optimizer.AdamW*", quantities=("update",), dtypes=_FLOAT64,
+    ),
+    Finding(
         "paddle-adam-float32", "mismatch",
         "paddle's float32 Adam kernel lands ~1e-6 (17–70 ULP) from the exact update after 3 steps where torch is "
         "within 2 ULP; neither float32 betas, a float32 lr nor float32 bias corrections reproduce it (inspected, "
@@ -141,6 +176,15 @@ FINDINGS: tuple[Finding, ...] = (
         "yet traced; torch's parametrization matches)",
         "python/paddle/nn/utils/weight_norm_hook.py (norm_except_dim, _weight_norm)",
         framework="paddle", api="paddle.nn.utils.weight_norm", quantities=("update",), dtypes=_FLOAT64,
+    ),
+    Finding(
+        "torch-float16-adam-eps-underflow", "mismatch",
+        "torch's Adam keeps ε and the moments in the parameter's dtype: in float16 ε = 1e-8 rounds to 0 and "
+        "(1 − β₂)·g² underflows to 0 for |g| below ~0.008, so √v̂ + ε = 0 and the step is ±inf or NaN (checked: "
+        "one step with g = 1e-3 gives −inf)",
+        "torch/optim/adam.py (_single_tensor_adam: denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps))",
+        framework="torch", optimizer="torch.optim.Adam*", quantities=("update",), dtypes=("float16",),
+        result="non-finite result",
     ),
     Finding(
         "paddle-no-cpu-float16", "unsupported",
