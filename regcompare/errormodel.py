@@ -29,7 +29,8 @@ The samples, by quantity:
 - ``update``: the rule module (regcompare.rules, numpy) run for the case's steps in the next wider type with the
   weights and the rule's state rounded to the dtype after each step (an "opmath" kernel: torch computes float16
   and bfloat16 in float32 and stores the dtype), the same in float32 with the hyper-parameters held in float32
-  (Keras and paddle keep them in float32), and for float32 also with every op rounded to float32. (16-bit
+  (Keras and paddle keep them in float32; β powers as paddle's running float32 products) and decoupled decay as
+  a multiplication by the rounded 1 − lr·λ (torch), and for float32 also with every op rounded to float32. (16-bit
   types are not run op by op: their scalars would round too, β₂ = 0.999 to 1.0 in bfloat16, which no framework
   does.) For float64 the sample is the same rule in x87 long double (64-bit significand): its distance to the
   float64 reference is float64's own rounding error along the steps. The spread grows with the steps.
@@ -212,6 +213,23 @@ class UpdateSpec:
     decays: dict[str, Decay]
 
 
+class Float32Scalar(float):
+    """A hyper-parameter held in float32 (the value rounded to float32, still a Python float, so arrays keep their
+    dtype), whose integer powers are running float32 products: paddle's Adam keeps β₁ᵗ and β₂ᵗ in float32
+    accumulators multiplied by β each step, and 1 − β₂ᵗ amplifies their rounding a thousandfold."""
+
+    def __new__(cls, value: float) -> Float32Scalar:
+        return super().__new__(cls, float(np.float32(value)))
+
+    def __pow__(self, exponent: Any, modulo: Any = None) -> Any:
+        if modulo is not None or not isinstance(exponent, int) or exponent < 0:
+            return float(self) ** exponent
+        product = np.float32(1.0)
+        for _ in range(exponent):
+            product = np.float32(product * np.float32(self))
+        return product
+
+
 def _round_state(state: dict[str, Any], dtype: str, work: np.dtype) -> None:
     for key, value in state.items():
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
@@ -225,7 +243,8 @@ def run_in(
     """One tensor after the steps of the rule with every array in ``work`` (each op rounded there); with
     ``store``, the weights and the rule's state are rounded to that dtype after every step, as a kernel that
     computes in ``work`` and keeps its tensors in ``store`` does; with ``scalars`` (np.float32), the
-    hyper-parameters and coefficients are held in that type, so 1 − β₂ᵗ and the like are computed there; with
+    hyper-parameters and coefficients are held in that type (``Float32Scalar``), so 1 − β₂ᵗ and the like are
+    computed there; with
     ``factor``, decoupled decay multiplies by the rounded 1 − lr·λ (torch's ``param.mul_(1 - lr * wd)``) instead of
     subtracting lr·λ·w."""
     mod = rules.module(spec.family)
@@ -264,7 +283,7 @@ def update_samples(spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Deca
         return [run_in(spec, w0, dw, decay, np.dtype(np.longdouble))]
     f32 = np.dtype(np.float32)
     samples = [run_in(spec, w0, dw, decay, wider(dtype), store=dtype),
-               run_in(spec, w0, dw, decay, f32, store=dtype, scalars=np.float32, factor=True)]
+               run_in(spec, w0, dw, decay, f32, store=dtype, scalars=Float32Scalar, factor=True)]
     if dtype == "float32":  # per op in the dtype; 16-bit types would round β₂ = 0.999 to 1 (no framework does)
         samples.append(run_in(spec, w0, dw, decay, numpy_dtype(dtype)))
     return samples

@@ -162,14 +162,6 @@ FINDINGS: tuple[Finding, ...] = (
         framework="paddle", optimizer="paddle.optimizer.AdamW*", quantities=("update",), dtypes=_FLOAT64,
     ),
     Finding(
-        "paddle-adam-float32", "mismatch",
-        "paddle's float32 Adam kernel lands ~1e-6 (17–70 ULP) from the exact update after 3 steps where torch is "
-        "within 2 ULP; neither float32 betas, a float32 lr nor float32 bias corrections reproduce it (inspected, "
-        "not yet traced)",
-        "paddle/phi/kernels/cpu/adam_kernel.cc (AdamDenseKernel, AdamFunctor<T, CPUAdam>)",
-        framework="paddle", optimizer="paddle.optimizer.Adam*", quantities=("update",), dtypes=("float32",),
-    ),
-    Finding(
         "paddle-weight-norm-float64", "mismatch",
         "paddle.nn.utils.weight_norm in float64 lands ~1e-13 relative (300–13,000 ULP) from the exact g, v and w "
         "after two plain SGD steps with dim=1, where one rounding of the inputs moves them by ~1e-15 (inspected, not "
