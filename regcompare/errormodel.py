@@ -30,10 +30,11 @@ The samples, by quantity:
   weights and the rule's state rounded to the dtype after each step (an "opmath" kernel: torch computes float16
   and bfloat16 in float32 and stores the dtype), the same in float32 with the hyper-parameters held in float32
   (Keras and paddle keep them in float32; β powers as paddle's running float32 products) and decoupled decay as
-  a multiplication by the rounded 1 − lr·λ (torch), and for float32 also with every op rounded to float32. (16-bit
-  types are not run op by op: their scalars would round too, β₂ = 0.999 to 1.0 in bfloat16, which no framework
-  does.) For float64 the sample is the same rule in x87 long double (64-bit significand): its distance to the
-  float64 reference is float64's own rounding error along the steps. The spread grows with the steps.
+  a multiplication by the rounded 1 − lr·λ (torch), and op by op: each op rounded to float32, or for 16-bit
+  types each op computed in float32 and rounded to the dtype (torch's for-loop path; the scalars stay float32,
+  as β₂ = 0.999 would be 1.0 in bfloat16). For float64 the samples are the same rule in x87 long double (64-bit
+  significand) — its distance to the float64 reference is float64's own rounding error along the steps — and in
+  float64 with decoupled decay as a rounded factor. The spread grows with the steps.
 
 ``WIDEN`` = 4: the samples are two to eight of the many orders a framework may use; an implementation that
 rounds the same number of times in another order lands within a few times their spread (torch's own optimizer
@@ -230,6 +231,22 @@ class Float32Scalar(float):
         return product
 
 
+def per_op(dtype: str) -> type[np.ndarray]:
+    """A float32 array type whose every ufunc result is rounded to ``dtype``: each op computed in float32 and
+    stored in the dtype, as torch's for-loop path does for float16/bfloat16 tensors (opmath per op), while
+    Python-float scalars stay float32 (rounding them to bfloat16 would make β₂ = 0.999 exactly 1)."""
+
+    class PerOp(np.ndarray):
+        def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+            plain = [x.view(np.ndarray) if isinstance(x, PerOp) else x for x in inputs]
+            result = getattr(ufunc, method)(*plain, **kwargs)
+            if isinstance(result, np.ndarray) and result.dtype.kind == "f":
+                return cast(result, dtype).astype(np.float32).view(PerOp)
+            return result
+
+    return PerOp
+
+
 def _round_state(state: dict[str, Any], dtype: str, work: np.dtype) -> None:
     for key, value in state.items():
         if isinstance(value, np.ndarray) and value.dtype.kind == "f":
@@ -238,7 +255,7 @@ def _round_state(state: dict[str, Any], dtype: str, work: np.dtype) -> None:
 
 def run_in(
     spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Decay, work: np.dtype, store: str | None = None,
-    scalars: type | None = None, factor: bool = False,
+    scalars: type | None = None, factor: bool = False, rounding: type[np.ndarray] | None = None,
 ) -> np.ndarray:
     """One tensor after the steps of the rule with every array in ``work`` (each op rounded there); with
     ``store``, the weights and the rule's state are rounded to that dtype after every step, as a kernel that
@@ -246,7 +263,7 @@ def run_in(
     hyper-parameters and coefficients are held in that type (``Float32Scalar``), so 1 − β₂ᵗ and the like are
     computed there; with
     ``factor``, decoupled decay multiplies by the rounded 1 − lr·λ (torch's ``param.mul_(1 - lr * wd)``) instead of
-    subtracting lr·λ·w."""
+    subtracting lr·λ·w; with ``rounding`` (``per_op``), the arrays are of that type, which rounds every op."""
     mod = rules.module(spec.family)
     settings, lr = spec.settings, float(spec.settings["lr"])
     takes = getattr(mod, "takes_decoupled", lambda s: False)(settings)
@@ -260,6 +277,8 @@ def run_in(
         decay = Decay(Regularizer(scalars(decay.coupled.l1), scalars(decay.coupled.l2)), scalars(decay.decoupled))
     w = np.asarray(w0).astype(work)
     g = np.asarray(dw).astype(work)
+    if rounding is not None:
+        w, g = w.view(rounding), g.view(rounding)
     if settings.get("maximize"):
         g = -g
     state: dict[str, Any] = {}
@@ -275,17 +294,23 @@ def run_in(
 
 
 def update_samples(spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Decay, dtype: str) -> list[np.ndarray]:
-    """The samples of one tensor's update in ``dtype`` (module docstring): in the dtype itself, and computed one
-    type wider with the weights and state stored in the dtype, and in float32 with the hyper-parameters held in
-    float32 (Keras and paddle keep them in float32 variables or attributes); for float64, the rule in long
-    double."""
+    """The samples of one tensor's update in ``dtype`` (module docstring): computed one type wider with the weights
+    and state stored in the dtype; in float32 with the hyper-parameters held in float32 (Keras and paddle keep
+    them in float32 variables or attributes) and decoupled decay as a rounded factor; op by op (float32 itself,
+    or each op in float32 rounded to a 16-bit dtype). For float64: the rule in long double, and in float64 with
+    decoupled decay as a rounded factor."""
     if dtype == "float64":
-        return [run_in(spec, w0, dw, decay, np.dtype(np.longdouble))]
+        samples = [run_in(spec, w0, dw, decay, np.dtype(np.longdouble))]
+        if decay.decoupled:  # without it, this sample is the reference itself
+            samples.append(run_in(spec, w0, dw, decay, np.dtype(np.float64), factor=True))
+        return samples
     f32 = np.dtype(np.float32)
     samples = [run_in(spec, w0, dw, decay, wider(dtype), store=dtype),
                run_in(spec, w0, dw, decay, f32, store=dtype, scalars=Float32Scalar, factor=True)]
-    if dtype == "float32":  # per op in the dtype; 16-bit types would round β₂ = 0.999 to 1 (no framework does)
+    if dtype == "float32":
         samples.append(run_in(spec, w0, dw, decay, numpy_dtype(dtype)))
+    else:  # op by op: each op in float32, rounded to the dtype
+        samples.append(run_in(spec, w0, dw, decay, f32, rounding=per_op(dtype)).view(np.ndarray))
     return samples
 
 
