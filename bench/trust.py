@@ -105,14 +105,17 @@ def fault_cases(rng: np.random.Generator, per_rule: int) -> list[tuple[str, str]
     """Cases where each fault is material (``FAULT_CASES``): ``decay`` has a decay of 0.5 (a doubled 5e-4 is
     below bfloat16's resolution) and SGD with momentum (decay after plain SGD is the same update); ``drift`` runs
     100 steps with a decay of 5e-4 (a strong decay pulls a drift back instead of letting it compound); ``eps``
-    has gradients of 1e-6 and almost no decay, so √v̂ is near ε (elsewhere ε's place is invisible in any dtype).
-    Adam runs with lr 0.1: at 0.01 a bfloat16 weight near 1 (ULP 0.0078) cannot resolve Adam's steps of ~lr, and
-    a correct implementation's rounding is then as large as any fault."""
+    has gradients of 1e-8, so √v̂ is near ε = 1e-8 at every step (elsewhere ε's place is invisible in any dtype,
+    and bfloat16 Adam's own rounding over 100 steps is larger than a few percent of a step) — 1e-6 in float16,
+    whose smallest subnormal is 6e-8. Adam runs with lr 0.1: at 0.01 a bfloat16 weight near 1 (ULP 0.0078)
+    cannot resolve Adam's steps of ~lr, and a correct implementation's rounding is then as large as any fault."""
     out = []
+    kinds = (("decay", 0.5, 1.0, 0.9, list(DTYPES), ""), ("drift", 5e-4, 1.0, 0.0, list(DTYPES), ""),
+             ("eps", 1e-7, 1e-8, 0.0, [d for d in DTYPES if d != "float16"], ""),
+             ("eps", 1e-7, 1e-6, 0.0, ["float16"], "-16"))
     for rule in ("sgd", "adam"):
         for i in range(per_rule):
-            for kind, l2, grad_scale, momentum in (("decay", 0.5, 1.0, 0.9), ("drift", 5e-4, 1.0, 0.0),
-                                                   ("eps", 1e-7, 1e-6, 0.0)):
+            for kind, l2, grad_scale, momentum, dtypes, suffix in kinds:
                 if rule == "sgd" and kind == "eps":
                     continue
                 shape = _size(rng)
@@ -122,10 +125,10 @@ def fault_cases(rng: np.random.Generator, per_rule: int) -> list[tuple[str, str]
                 body = {
                     "weights": {"w": {"shape": shape, "init": "normal", "seed": int(seeds[0]), "scale": 1.0}},
                     "grads": {"w": {"shape": shape, "init": "normal", "seed": int(seeds[1]), "scale": grad_scale}},
-                    "dtypes": list(DTYPES), "regularizers": [{"l2": l2}], "quantities": ["update"],
+                    "dtypes": dtypes, "regularizers": [{"l2": l2}], "quantities": ["update"],
                     "optimizer": opt, "steps": 100 if kind == "drift" else int(rng.integers(1, 101)),
                 }
-                name = f"fault-{kind}-{rule}-{i}"
+                name = f"fault-{kind}-{rule}-{i}{suffix}"
                 out.append((name, _case(name, body)))
     return out
 
@@ -154,7 +157,7 @@ def _run(paths: list[str], frameworks: tuple[str, ...]) -> engine.Run:
 
 
 def false_alarms(tmp: Path, rng: np.random.Generator, scale: float) -> dict[str, Any]:
-    cases = update_cases(rng, max(1, round(8 * scale))) + penalty_cases(rng, max(1, round(8 * scale)))
+    cases = update_cases(rng, max(1, round(14 * scale))) + penalty_cases(rng, max(1, round(14 * scale)))
     started = time.monotonic()
     result = _run(_write(tmp / "alarms", cases), FRAMEWORKS)
     alarms = [r for r in result.rows if r["status"] in ("mismatch", "error") and not r["known"]]

@@ -352,6 +352,8 @@ def _update_spec(item: Item, documented: bool = False) -> UpdateSpec | None:
         return None
     names, reg = list(item.case.weights), item.regularizer
     own = documented and (item.placed is not None or bool(call.options))
+    if documented and not own and item.conv.coupling != "decoupled":
+        return None  # a coupled API's decoupled reference only tells a wrong coupling apart: no band of its own
     if item.placed is not None:
         placed = item.placed
         decays = {t: conventions.documented(item.conv, placed, t)[0] if documented else placed.canonical(t)
