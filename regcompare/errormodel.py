@@ -34,7 +34,9 @@ The samples, by quantity:
   types each op computed in float32 and rounded to the dtype (torch's for-loop path; the scalars stay float32,
   as β₂ = 0.999 would be 1.0 in bfloat16). For float64 the samples are the same rule in x87 long double (64-bit
   significand) — its distance to the float64 reference is float64's own rounding error along the steps — and in
-  float64 with decoupled decay as a rounded factor. The spread grows with the steps.
+  float64 with decoupled decay as a rounded factor. The spread grows with the steps. An API documented with its
+  own semantics (decoupled decay, a precedence rule, its own rule option) is judged against those too, so it
+  also gets that computation's samples, and its band is the wider of the two.
 
 ``WIDEN`` = 4: the samples are two to eight of the many orders a framework may use; an implementation that
 rounds the same number of times in another order lands within a few times their spread (torch's own optimizer
