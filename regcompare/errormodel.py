@@ -8,10 +8,12 @@ their spread from the reference. The band a framework's value must fall in is, e
 
     |actual − reference| ≤ atol + rtol·|reference|
     rtol   = FLOOR_EPS · eps(dtype)                   the floor: the result's own rounding and a few ops
-    atol   = WIDEN · max(spread, median spread)       per element; spread = max over samples |sample − reference|
+    atol   = WIDEN · max(spread, typical spread)      per element; spread = max over samples |sample − reference|
 
 An element's own spread, widened, is what a correct implementation may do there; an element where the samples
-happen to agree with the reference still gets what a typical element of the tensor (the median) may do. Per
+happen to agree with the reference still gets what a typical element of the tensor may do: the median spread
+relative to each element's magnitude (max(|w₀|, |reference|): a weight that shrank keeps the rounding of the
+values it went through), times this element's magnitude. Per
 element rather than one figure per tensor, because low precision is uneven: a float16 weight whose step is below
 half its ULP does not move at all (a correct implementation stalls there), and one whose Adam v underflows takes
 a huge step, while their neighbours move and round at random; one figure for all would hide a fault on the
@@ -34,7 +36,8 @@ The samples, by quantity:
   types each op computed in float32 and rounded to the dtype (torch's for-loop path; the scalars stay float32,
   as β₂ = 0.999 would be 1.0 in bfloat16). For float64 the samples are the same rule in x87 long double (64-bit
   significand) — its distance to the float64 reference is float64's own rounding error along the steps — and in
-  float64 with decoupled decay as a rounded factor. The spread grows with the steps. An API documented with its
+  float64 with β powers as running float64 products and decoupled decay as a rounded factor. The spread grows
+  with the steps. An API documented with its
   own semantics (decoupled decay, a precedence rule, its own rule option) is judged against those too, so it
   also gets that computation's samples, and its band is the wider of the two.
 
@@ -101,12 +104,19 @@ def eps(dtype: str) -> float:
     return float(finfo(dtype).eps)
 
 
-def band(spread: np.ndarray | float, dtype: str, what: str) -> Band:
+def band(spread: np.ndarray | float, dtype: str, what: str, scale: np.ndarray | None = None) -> Band:
     """The band for a measured spread (one figure, or one per element):
-    atol = WIDEN·max(spread, median spread) per element, rtol = FLOOR_EPS·eps(dtype)."""
+    atol = WIDEN·max(spread, typical spread) per element, rtol = FLOOR_EPS·eps(dtype). The typical spread is the
+    median one, or with ``scale`` (the magnitude each element had: max(|w₀|, |reference|) for an update) the
+    median spread relative to its element's scale, times this element's scale."""
     s = np.nan_to_num(np.asarray(spread, np.float64), nan=0.0, posinf=0.0)
     worst = float(s.max()) if s.size else 0.0
-    typical = float(np.median(s)) if s.size else 0.0
+    typical: Any = float(np.median(s)) if s.size else 0.0
+    if scale is not None and s.ndim and s.size:
+        sc = np.nan_to_num(np.abs(np.asarray(scale, np.float64)), nan=0.0, posinf=0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = np.where(sc > 0, s / sc, 0.0)
+        typical = float(np.median(relative)) * sc
     atol: Any = WIDEN * np.maximum(s, typical) if s.ndim else WIDEN * worst
     tol = Tolerance(FLOOR_EPS * eps(dtype), atol)
     per = " per element" if s.ndim else ""
@@ -216,21 +226,26 @@ class UpdateSpec:
     decays: dict[str, Decay]
 
 
-class Float32Scalar(float):
-    """A hyper-parameter held in float32 (the value rounded to float32, still a Python float, so arrays keep their
-    dtype), whose integer powers are running float32 products: paddle's Adam keeps β₁ᵗ and β₂ᵗ in float32
-    accumulators multiplied by β each step, and 1 − β₂ᵗ amplifies their rounding a thousandfold."""
+def held_in(dtype: str) -> type[float]:
+    """A float type for hyper-parameters held in ``dtype`` (the value rounded to it, still a Python float, so arrays
+    keep their dtype), whose integer powers are running products in that dtype: paddle's Adam keeps β₁ᵗ and β₂ᵗ
+    in accumulators of the parameter's type (float32 for float16/bfloat16/float32) multiplied by β each step,
+    and 1 − β₂ᵗ amplifies their rounding a thousandfold."""
+    kind = np.dtype(np.float64 if dtype == "float64" else np.float32).type
 
-    def __new__(cls, value: float) -> Float32Scalar:
-        return super().__new__(cls, float(np.float32(value)))
+    class Held(float):
+        def __new__(cls, value: float) -> Held:
+            return super().__new__(cls, float(kind(value)))
 
-    def __pow__(self, exponent: Any, modulo: Any = None) -> Any:
-        if modulo is not None or not isinstance(exponent, int) or exponent < 0:
-            return float(self) ** exponent
-        product = np.float32(1.0)
-        for _ in range(exponent):
-            product = np.float32(product * np.float32(self))
-        return product
+        def __pow__(self, exponent: Any, modulo: Any = None) -> Any:
+            if modulo is not None or not isinstance(exponent, int) or exponent < 0:
+                return float(self) ** exponent
+            product = kind(1.0)
+            for _ in range(exponent):
+                product = kind(product * kind(self))
+            return product
+
+    return Held
 
 
 def per_op(dtype: str) -> type[np.ndarray]:
@@ -262,8 +277,8 @@ def run_in(
     """One tensor after the steps of the rule with every array in ``work`` (each op rounded there); with
     ``store``, the weights and the rule's state are rounded to that dtype after every step, as a kernel that
     computes in ``work`` and keeps its tensors in ``store`` does; with ``scalars`` (np.float32), the
-    hyper-parameters and coefficients are held in that type (``Float32Scalar``), so 1 − β₂ᵗ and the like are
-    computed there; with
+    hyper-parameters and coefficients are held in that type (``held_in``), so 1 − β₂ᵗ and the like are computed
+    there; with
     ``factor``, decoupled decay multiplies by the rounded 1 − lr·λ (torch's ``param.mul_(1 - lr * wd)``) instead of
     subtracting lr·λ·w; with ``rounding`` (``per_op``), the arrays are of that type, which rounds every op."""
     mod = rules.module(spec.family)
@@ -299,16 +314,14 @@ def update_samples(spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Deca
     """The samples of one tensor's update in ``dtype`` (module docstring): computed one type wider with the weights
     and state stored in the dtype; in float32 with the hyper-parameters held in float32 (Keras and paddle keep
     them in float32 variables or attributes) and decoupled decay as a rounded factor; op by op (float32 itself,
-    or each op in float32 rounded to a 16-bit dtype). For float64: the rule in long double, and in float64 with
-    decoupled decay as a rounded factor."""
+    or each op in float32 rounded to a 16-bit dtype). For float64: the rule in long double, and in float64 with β
+    powers as running products and decoupled decay as a rounded factor."""
     if dtype == "float64":
-        samples = [run_in(spec, w0, dw, decay, np.dtype(np.longdouble))]
-        if decay.decoupled:  # without it, this sample is the reference itself
-            samples.append(run_in(spec, w0, dw, decay, np.dtype(np.float64), factor=True))
-        return samples
+        return [run_in(spec, w0, dw, decay, np.dtype(np.longdouble)),
+                run_in(spec, w0, dw, decay, np.dtype(np.float64), scalars=held_in(dtype), factor=True)]
     f32 = np.dtype(np.float32)
     samples = [run_in(spec, w0, dw, decay, wider(dtype), store=dtype),
-               run_in(spec, w0, dw, decay, f32, store=dtype, scalars=Float32Scalar, factor=True)]
+               run_in(spec, w0, dw, decay, f32, store=dtype, scalars=held_in("float32"), factor=True)]
     if dtype == "float32":
         samples.append(run_in(spec, w0, dw, decay, numpy_dtype(dtype)))
     else:  # op by op: each op in float32, rounded to the dtype
@@ -398,7 +411,8 @@ def _gradient_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, refer
     def make() -> Band:
         lr = measure.probe_lr(inputs, reg.l1, reg.l2, item.dtype)
         samples = gradient_samples(inputs[tensor], reg, item.dtype, lr)
-        return band(spread_of(samples, reference), item.dtype, f"gradient term in {item.dtype}, 3 roundings")
+        return band(spread_of(samples, reference), item.dtype, f"gradient term in {item.dtype}, 3 roundings",
+                    np.abs(reference))
 
     # The band, not the samples, is kept for the case's other APIs: one array instead of three.
     return _shared(item, ("gradient", item.dtype, reg, tensor), make)
@@ -426,7 +440,8 @@ def _sampled_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, refere
         dw = grads_of(item.case, item.dtype)[0][tensor]
         samples = update_samples(spec, inputs[tensor], dw, spec.decays[tensor], item.dtype)
         what = f"{spec.family} update, {spec.steps} step(s) of {np.size(reference):,} elements in {item.dtype}"
-        return band(spread_of(samples, reference), item.dtype, what)
+        scale = np.maximum(np.abs(np.asarray(inputs[tensor], np.float64)), np.abs(reference))
+        return band(spread_of(samples, reference), item.dtype, what, scale)
 
     key = ("update", item.dtype, spec.family, tuple(sorted(spec.settings.items(), key=str)), spec.steps,
            spec.decays[tensor], tensor)
