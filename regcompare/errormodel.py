@@ -13,8 +13,8 @@ their spread from the reference. The band a framework's value must fall in is, e
 An element's own spread, widened, is what a correct implementation may do there; an element where the samples
 happen to agree with the reference still gets what a typical element of the tensor may do: the median spread
 relative to each element's magnitude (max(|w₀|, |reference|, |reference − w₀|): a weight that shrank keeps the
-rounding of the values it went through), times this element's magnitude; and FLOOR_EPS·eps of that magnitude is
-added, the floor on those values rather than on the result alone. Per
+rounding of the values it went through), times this element's magnitude; and FLOOR_EPS·eps of max(|w₀|,
+|reference|) is added, the floor on the value it started from rather than on its result alone. Per
 element rather than one figure per tensor, because low precision is uneven: a float16 weight whose step is below
 half its ULP does not move at all (a correct implementation stalls there), and one whose Adam v underflows takes
 a huge step, while their neighbours move and round at random; one figure for all would hide a fault on the
@@ -105,12 +105,16 @@ def eps(dtype: str) -> float:
     return float(finfo(dtype).eps)
 
 
-def band(spread: np.ndarray | float, dtype: str, what: str, scale: np.ndarray | None = None) -> Band:
+def band(
+    spread: np.ndarray | float, dtype: str, what: str, scale: np.ndarray | None = None,
+    magnitude: np.ndarray | None = None,
+) -> Band:
     """The band for a measured spread (one figure, or one per element):
     atol = WIDEN·max(spread, typical spread) per element, rtol = FLOOR_EPS·eps(dtype). The typical spread is the
     median one, or with ``scale`` (the magnitude each element went through: max(|w₀|, |reference|, |reference −
-    w₀|) for an update) the median spread relative to its element's scale, times this element's scale; the floor
-    then applies to the scale too (FLOOR_EPS·eps·scale is added to atol)."""
+    w₀|) for an update) the median spread relative to its element's scale, times this element's scale. With
+    ``magnitude`` (max(|w₀|, |reference|)), FLOOR_EPS·eps·magnitude is added to atol: the floor on the value
+    the element started from, not only on its result."""
     s = np.nan_to_num(np.asarray(spread, np.float64), nan=0.0, posinf=0.0)
     worst = float(s.max()) if s.size else 0.0
     typical: Any = float(np.median(s)) if s.size else 0.0
@@ -120,8 +124,8 @@ def band(spread: np.ndarray | float, dtype: str, what: str, scale: np.ndarray | 
             relative = np.where(sc > 0, s / sc, 0.0)
         typical = float(np.median(relative)) * sc
     atol: Any = WIDEN * np.maximum(s, typical) if s.ndim else WIDEN * worst
-    if scale is not None and s.ndim and s.size:
-        atol = atol + FLOOR_EPS * eps(dtype) * sc  # the floor, on the values the element went through
+    if magnitude is not None and s.ndim and s.size:
+        atol = atol + FLOOR_EPS * eps(dtype) * np.abs(magnitude)  # the floor, on the values it started from too
     tol = Tolerance(FLOOR_EPS * eps(dtype), atol)
     per = " per element" if s.ndim else ""
     return Band(tol, worst, f"error model: {what}; atol = {WIDEN:g} × spread{per} (largest {worst:.3g}), "
@@ -445,8 +449,9 @@ def _sampled_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, refere
         samples = update_samples(spec, inputs[tensor], dw, spec.decays[tensor], item.dtype)
         what = f"{spec.family} update, {spec.steps} step(s) of {np.size(reference):,} elements in {item.dtype}"
         w0 = np.asarray(inputs[tensor], np.float64)
-        scale = np.maximum(np.maximum(np.abs(w0), np.abs(reference)), np.abs(reference - w0))
-        return band(spread_of(samples, reference), item.dtype, what, scale)
+        magnitude = np.maximum(np.abs(w0), np.abs(reference))
+        scale = np.maximum(magnitude, np.abs(reference - w0))
+        return band(spread_of(samples, reference), item.dtype, what, scale, magnitude)
 
     key = ("update", item.dtype, spec.family, tuple(sorted(spec.settings.items(), key=str)), spec.steps,
            spec.decays[tensor], tensor)

@@ -42,10 +42,11 @@ def test_band_widens_each_elements_spread_and_never_goes_below_the_largest() -> 
     assert "error model" in row["source"]
 
 
-def test_with_a_scale_the_floor_is_the_typical_relative_spread_and_two_eps_of_the_scale() -> None:
+def test_with_a_scale_the_floor_is_the_typical_relative_spread_and_two_eps_of_the_magnitude() -> None:
     # relative spreads [1e-3/1, 0/2]: median 5e-4; typical = 5e-4·[1, 2] = [5e-4, 1e-3];
     # atol = 4·max([1e-3, 0], typical) + 2·2⁻²³·[1, 2] = [4e-3 + 2⁻²², 4e-3 + 2⁻²¹].
-    got = errormodel.band(np.array([1e-3, 0.0]), "float32", "hand", scale=np.array([1.0, -2.0]))
+    got = errormodel.band(np.array([1e-3, 0.0]), "float32", "hand", scale=np.array([1.0, -2.0]),
+                          magnitude=np.array([1.0, -2.0]))
     np.testing.assert_allclose(got.tol.atol, [4e-3 + 2.0**-22, 4e-3 + 2.0**-21], rtol=1e-15, atol=0)
 
 
