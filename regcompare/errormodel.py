@@ -12,9 +12,9 @@ their spread from the reference. The band a framework's value must fall in is, e
 
 An element's own spread, widened, is what a correct implementation may do there; an element where the samples
 happen to agree with the reference still gets what a typical element of the tensor may do: the median spread
-relative to each element's magnitude (max(|w₀|, |reference|, |reference − w₀|): a weight that shrank keeps the
-rounding of the values it went through), times this element's magnitude; and FLOOR_EPS·eps of max(|w₀|,
-|reference|) is added, the floor on the value it started from rather than on its result alone. Per
+relative to each element's magnitude (max(|w₀|, |reference|): a weight that shrank keeps the rounding of the
+value it started from), times this element's magnitude; and FLOOR_EPS·eps of that magnitude is added, the floor
+on the value it started from rather than on its result alone. Per
 element rather than one figure per tensor, because low precision is uneven: a float16 weight whose step is below
 half its ULP does not move at all (a correct implementation stalls there), and one whose Adam v underflows takes
 a huge step, while their neighbours move and round at random; one figure for all would hide a fault on the
@@ -111,8 +111,8 @@ def band(
 ) -> Band:
     """The band for a measured spread (one figure, or one per element):
     atol = WIDEN·max(spread, typical spread) per element, rtol = FLOOR_EPS·eps(dtype). The typical spread is the
-    median one, or with ``scale`` (the magnitude each element went through: max(|w₀|, |reference|, |reference −
-    w₀|) for an update) the median spread relative to its element's scale, times this element's scale. With
+    median one, or with ``scale`` (each element's magnitude: max(|w₀|, |reference|) for an update) the median
+    spread relative to its element's scale, times this element's scale. With
     ``magnitude`` (max(|w₀|, |reference|)), FLOOR_EPS·eps·magnitude is added to atol: the floor on the value
     the element started from, not only on its result."""
     s = np.nan_to_num(np.asarray(spread, np.float64), nan=0.0, posinf=0.0)
@@ -450,8 +450,7 @@ def _sampled_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, refere
         what = f"{spec.family} update, {spec.steps} step(s) of {np.size(reference):,} elements in {item.dtype}"
         w0 = np.asarray(inputs[tensor], np.float64)
         magnitude = np.maximum(np.abs(w0), np.abs(reference))
-        scale = np.maximum(magnitude, np.abs(reference - w0))
-        return band(spread_of(samples, reference), item.dtype, what, scale, magnitude)
+        return band(spread_of(samples, reference), item.dtype, what, magnitude, magnitude)
 
     key = ("update", item.dtype, spec.family, tuple(sorted(spec.settings.items(), key=str)), spec.steps,
            spec.decays[tensor], tensor)
