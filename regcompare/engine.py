@@ -105,7 +105,7 @@ def stale_findings(
     """Built-in findings of a framework that ran which explain no row of the suite any more."""
     stale = []
     for finding in findings:
-        if finding.framework is not None and finding.framework not in ran:
+        if finding.framework is not None and not set(finding.frameworks()) & set(ran):
             continue
         if not any(finding.explains(r, weights_of.get(r["case"])) for r in rows):
             seen = ", ".join(sorted({r["status"] for r in rows if finding.selects(r, weights_of.get(r["case"]))}))

@@ -60,6 +60,7 @@ A case's ``tolerance`` entry for a dtype replaces the model's rtol and/or atol (
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -452,7 +453,9 @@ def _sampled_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, refere
         magnitude = np.maximum(np.abs(w0), np.abs(reference))
         return band(spread_of(samples, reference), item.dtype, what, magnitude, magnitude)
 
-    key = ("update", item.dtype, spec.family, tuple(sorted(spec.settings.items(), key=str)), spec.steps,
+    # json: settings may hold a mapping (a schedule), which a tuple key cannot
+    settings = json.dumps(spec.settings, sort_keys=True, default=str)
+    key = ("update", item.dtype, spec.family, settings, spec.steps,
            spec.decays[tensor], tensor)
     return _shared(item, key, make)
 

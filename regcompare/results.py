@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import platform
 import shutil
@@ -61,8 +62,23 @@ def write_json(doc: Mapping[str, Any], out: TextIO) -> None:
     head = {k: v for k, v in doc.items() if k != "rows"}
     out.write(json.dumps(head, indent=1, allow_nan=False)[:-2] + ',\n "rows": [\n')
     for i, row in enumerate(doc["rows"]):
-        out.write(("  " if i == 0 else ",\n  ") + json.dumps(row, allow_nan=False))
+        try:
+            text = json.dumps(row, allow_nan=False)
+        except ValueError:  # a figure that is inf or NaN (a tolerance band, a distance): the contract's strings
+            text = json.dumps(_strict(row), allow_nan=False)
+        out.write(("  " if i == 0 else ",\n  ") + text)
     out.write("\n ]\n}\n")
+
+
+def _strict(value: Any) -> Any:
+    """NaN and ±inf anywhere in a row as the strings "NaN", "Infinity", "-Infinity" (docs/results.md)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
 
 
 def to_json(doc: Mapping[str, Any]) -> str:

@@ -61,10 +61,11 @@ class Finding:
     reason: str
     source: str
     """The upstream issue, or the framework source file and function, that shows the behaviour."""
-    framework: str | None = None
-    api: str | None = None
-    optimizer: str | None = None
-    """A pattern over the row's ``optimizer`` call text (``keras.optimizers.Adam*``)."""
+    framework: str | tuple[str, ...] | None = None
+    """One framework or several (Keras on its three backends)."""
+    api: str | tuple[str, ...] | None = None
+    optimizer: str | tuple[str, ...] | None = None
+    """A pattern (or several) over the row's ``optimizer`` call text (``keras.optimizers.Adam*``)."""
     quantities: tuple[str, ...] | None = None
     dtypes: tuple[str, ...] | None = None
     tensor: str | None = None
@@ -73,13 +74,16 @@ class Finding:
     result: str | None = None
     """A name in ``RESULTS`` the row's result must satisfy (a finding about NaN explains NaN, not any mismatch)."""
 
+    def frameworks(self) -> tuple[str, ...]:
+        return () if self.framework is None else _names(self.framework)
+
     def selects(self, row: dict[str, Any], weights: dict[str, np.ndarray] | None = None) -> bool:
         """Whether the row is one this finding is about (its status aside)."""
-        if self.framework is not None and row.get("framework") != self.framework:
+        if self.framework is not None and row.get("framework") not in self.frameworks():
             return False
-        if self.api is not None and not fnmatchcase(str(row.get("api")), self.api):
+        if self.api is not None and not _matches(row.get("api"), self.api):
             return False
-        if self.optimizer is not None and not fnmatchcase(str(row.get("optimizer")), self.optimizer):
+        if self.optimizer is not None and not _matches(row.get("optimizer"), self.optimizer):
             return False
         if self.quantities is not None and row.get("quantity") not in self.quantities:
             return False
@@ -95,7 +99,17 @@ class Finding:
         return row.get("status") == self.status and self.selects(row, weights)
 
 
+def _names(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else value
+
+
+def _matches(text: Any, patterns: str | tuple[str, ...]) -> bool:
+    return any(fnmatchcase(str(text), p) for p in _names(patterns))
+
+
 _FLOAT64 = ("float64",)
+#: Keras 3 on each backend regcompare runs: the same optimizer and regularizer code.
+_KERAS = ("tensorflow", "keras-torch", "keras-jax")
 
 FINDINGS: tuple[Finding, ...] = (
     Finding(
@@ -133,7 +147,7 @@ FINDINGS: tuple[Finding, ...] = (
         "and the betas as Python floats",
         "keras/src/optimizers/sgd.py and adam.py (update_step: ops.cast(learning_rate, variable.dtype), "
         "ops.cast(self.beta_2, variable.dtype))",
-        framework="tensorflow", api="keras.*", quantities=("update",), dtypes=("float16", "bfloat16"),
+        framework=_KERAS, api="keras.*", quantities=("update",), dtypes=("float16", "bfloat16"),
     ),
     Finding(
         "keras-float32-hyperparameters", "mismatch",
@@ -142,7 +156,28 @@ FINDINGS: tuple[Finding, ...] = (
         "lr 0.003 becomes 0.0030000000261 and l1 0.1 becomes 0.100000001, ~1e-8 relative off the exact update",
         "keras/src/optimizers/base_optimizer.py (BaseOptimizer.__init__, _build_learning_rate); "
         "keras/src/regularizers/regularizers.py (L1/L2.__call__: self.l2 * ops.sum(...))",
-        framework="tensorflow", api="keras.*", dtypes=_FLOAT64,
+        framework=_KERAS, api="keras.*", dtypes=_FLOAT64,
+    ),
+    Finding(
+        "torch-float32-scalar-state", "mismatch",
+        "torch's ASGD and NAdam keep their scalar state (ASGD's eta and mu, NAdam's mu_product) as tensors of "
+        "_get_scalar_dtype(), float32 unless torch's default dtype is float64: a float64 run's step sizes are "
+        "float32-rounded, ~1e-8 relative off the exact update",
+        "torch/optim/optimizer.py (_get_scalar_dtype); torch/optim/asgd.py, nadam.py (_init_group: "
+        "torch.as_tensor(..., dtype=_get_scalar_dtype()))",
+        framework="torch", optimizer=("torch.optim.ASGD*", "torch.optim.NAdam*"), quantities=("update",),
+        dtypes=_FLOAT64,
+    ),
+    Finding(
+        "paddle-float32-hyperparameters", "mismatch",
+        "paddle's optimizer kernels (adadelta, adagrad, adamax, lamb, nadam, radam, rmsprop, asgd) take their "
+        "hyper-parameters (ρ, ε, β₁, β₂, the decay coefficient) as float attributes: a float64 run uses them "
+        "rounded to float32 (checked for RAdam: with float32-rounded betas the oracle reproduces paddle to 3e-15)",
+        "paddle/phi/ops/yaml/ops.yaml (float attributes of adadelta_, adagrad_, adamax_, lamb_, nadam_, radam_, "
+        "rmsprop_, asgd_)",
+        framework="paddle", optimizer=tuple(f"paddle.optimizer.{name}*" for name in (
+            "Adadelta", "Adagrad", "Adamax", "Lamb", "NAdam", "RAdam", "RMSProp", "ASGD")),
+        quantities=("update",), dtypes=_FLOAT64,
     ),
     Finding(
         "paddle-momentum-float32-mu", "mismatch",
@@ -171,12 +206,13 @@ FINDINGS: tuple[Finding, ...] = (
     ),
     Finding(
         "torch-float16-adam-eps-underflow", "mismatch",
-        "torch's Adam keeps ε and the moments in the parameter's dtype: in float16 ε = 1e-8 rounds to 0 and "
+        "torch's Adam (and optax's adam/adamw, whose scale_by_adam computes in the parameter's dtype) keeps ε and "
+        "the moments in the parameter's dtype: in float16 ε = 1e-8 rounds to 0 and "
         "(1 − β₂)·g² underflows to 0 for |g| below ~0.008, so √v̂ + ε = 0 and the step is ±inf or NaN (checked: "
         "one step with g = 1e-3 gives −inf)",
         "torch/optim/adam.py (_single_tensor_adam: denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps))",
-        framework="torch", optimizer="torch.optim.Adam*", quantities=("update",), dtypes=("float16",),
-        result="non-finite result",
+        framework=("torch", "jax"), optimizer=("torch.optim.Adam*", "optax.adam*"), quantities=("update",),
+        dtypes=("float16",), result="non-finite result",
     ),
     Finding(
         "paddle-no-cpu-float16", "unsupported",
