@@ -816,6 +816,20 @@ def _md_new(found: list[Row]) -> list[str]:
     return lines
 
 
+def _md_translators(summary: Mapping[str, Any]) -> list[str]:
+    """Per translator of the program cases: settings tried, equivalent, wrong, refused, one example of each."""
+    if not summary:
+        return []
+    lines = ["", "## Translators", "", "| translator | tried | equivalent | wrong | refused |", "|---|---|---|---|---|"]
+    lines += [f"| {_md_cell(name, 60)} | {s['tried']} | {s['equivalent']} | {s['wrong']} | {s['refused']} |"
+              for name, s in summary.items()]
+    for name, s in summary.items():
+        lines += [f"- {_md_cell(name, 60)}, {kind}: {_md_cell(ex['case'], 120)} {_md_cell(ex['program'], 60)}"
+                  f"[{_md_cell(str(ex['tensor']), 60)}]: {_md_cell(ex['detail'], 300)}"
+                  for kind, ex in s["examples"].items()]
+    return lines
+
+
 def to_markdown(doc: Mapping[str, Any]) -> str:
     rows, stale = doc["rows"], stale_entries(doc)
     counts, known = _summary_counts(doc), _known_counts(rows)
@@ -832,6 +846,7 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
     if stale:
         lines += ["", f"## Stale known entries ({len(stale)})", ""]
         lines += [f"- {_md_cell(entry, 400)}" for entry in stale]
+    lines += _md_translators(doc.get("translators") or {})
     lines += ["", "## Worst status by framework and API", "", *_md_matrix(rows)]
     others = [r for r in notable(rows) if not is_new(r)]
     title = "Other rows that are not `match`" if found else "Rows that are not `match`"

@@ -496,3 +496,15 @@ def test_workflow_publishes_the_report_on_the_default_branch() -> None:
     deploy = next(s for s in pages["steps"] if s.get("uses", "").startswith("actions/deploy-pages@"))
     summary = next(s for s in pages["steps"] if "GITHUB_STEP_SUMMARY" in s.get("run", ""))
     assert summary["env"]["PAGE_URL"] == f"${{{{ steps.{deploy['id']}.outputs.page_url }}}}"
+
+
+def test_report_md_says_per_translator_what_it_got_right_and_wrong() -> None:
+    from regcompare.report import _md_translators
+
+    example = {"case": "paconvert-adamw", "program": "paddle<paconvert>", "tensor": "w", "status": "mismatch",
+               "detail": "paddle<paconvert> ≠ torch from step 1 | weight_decay 0.0", "known": "default dropped"}
+    lines = _md_translators({"paconvert": {"tried": 3, "equivalent": 2, "wrong": 1, "refused": 0,
+                                           "examples": {"wrong": example}}})
+    assert "| paconvert | 3 | 2 | 1 | 0 |" in lines
+    assert any(line.startswith("- paconvert, wrong: paconvert-adamw") and "\\|" in line for line in lines)
+    assert _md_translators({}) == []
