@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from regcompare import conventions, mixed_precision, oracle, schedules, sparse, trajectory
+from regcompare import conventions, errormodel, mixed_precision, oracle, schedules, sparse, trajectory
 from regcompare.cases import Case
 from regcompare.compare import Verdict, at_index, compare
 from regcompare.conventions import Decay, OptimizerCall, documented, weight_norm_tensors
-from regcompare.dtypes import DEFAULT_TOLERANCE, Tolerance, tolerance_for
+from regcompare.dtypes import Tolerance, tolerance_for
 from regcompare.plan import Item, grads_of, shared, trajectory_data
 from regcompare.workers import Outcome
 
@@ -27,9 +27,12 @@ STATUSES = ("match", "mismatch", "divergent", "unsupported", "skipped", "error")
 MAX_LISTED_ELEMENTS = 4096
 
 
-def tolerance(case: Case, dtype: str) -> tuple[Tolerance, str]:
+def tolerance(case: Case, dtype: str, model: errormodel.Band) -> tuple[Tolerance, str, dict[str, Any]]:
+    """A row's tolerance: the error model's band (regcompare.errormodel), or the case's ``tolerance`` over it;
+    with the row's ``tolerance`` key (the figures and their source)."""
     override = case.spec.tolerance.get(dtype)  # type: ignore[call-overload]
-    return tolerance_for(dtype, DEFAULT_TOLERANCE[dtype], override, "default")
+    tol, source = tolerance_for(dtype, model.tol, override, model.source)
+    return tol, source, errormodel.Band(tol, model.spread, source).as_row()
 
 
 def _listed(value: np.ndarray | float | None) -> Any:
@@ -168,15 +171,17 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
     """The rows of one item: one for a penalty or a trajectory, one per tensor for a gradient or an update."""
     if item.quantity == "trajectory":
         return judge_trajectory(item, outcome)
-    tol, tol_source = tolerance(item.case, item.dtype)
     try:
         reference, documented_ = references(item, inputs)
+        bands = errormodel.bands(item, inputs, reference, documented_ and documented_.reference)
     except ValueError as exc:  # a case whose grads do not fit its weights
         reference, documented_ = dict(oracle.gradient(inputs, item.regularizer)), None
         outcome = Outcome("error", detail=str(exc))
+        bands = {t: errormodel.band(0.0, item.dtype, "not computed: the item failed") for t in reference}
     expected = item.expected
     rows = []
     for tensor, ref in reference.items():
+        tol, tol_source, tol_row = tolerance(item.case, item.dtype, bands[tensor])
         raw = None
         if outcome.status == "ok":
             raw = outcome.value if tensor is None else outcome.value.get(tensor)
@@ -194,7 +199,7 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
             "expected": exp if exp is None else _listed(np.asarray(exp, np.float64)),
             "abs_err": _figure(verdict and verdict.abs_err), "rel_err": _figure(verdict and verdict.rel_err),
             "ulp": _figure(verdict and verdict.ulp),
-            "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
+            "tolerance": tol_row,
             "summary": _summary(raw, ref, verdict),
             "status": status, "detail": detail, "known": None,
         }
@@ -327,7 +332,8 @@ def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
         "reconciled": None if curves is None else _listed(curves["w_norm"]),
         "reference": _listed(ref["w_norm"]), "expected": None,
         "abs_err": _figure(verdict and verdict.abs_err), "rel_err": _figure(verdict and verdict.rel_err),
-        "ulp": _figure(verdict and verdict.ulp), "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
+        "ulp": _figure(verdict and verdict.ulp),
+        "tolerance": {"rtol": tol.rtol, "atol": tol.atol, "source": tol_source},
         "summary": None, "status": status, "detail": detail, "known": None,
         # trajectory keys: the curves the report draws, and how the run was made
         "style": training and training.style, "training": training and training.how, "lambda": lam,

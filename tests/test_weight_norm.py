@@ -148,11 +148,14 @@ def test_whole_tensor_case_through_the_real_frameworks() -> None:
         result = engine.run([case], ("torch", "paddle"), pool)
     finally:
         pool.close()
-    status = {(r["api"], r["dtype"], r["tensor"]): r["status"] for r in result.rows}
+    rows = {(r["api"], r["dtype"], r["tensor"]): r for r in result.rows}
     for api in ("torch.nn.utils.parametrizations.weight_norm", "paddle.nn.utils.weight_norm",
                 "paddle.static.WeightNormParamAttr.old_ir"):
         for tensor in ("w.g", "w.v", "w", "ones.g", "ones.v", "ones"):
-            assert status[(api, "float64", tensor)] == "match", (api, tensor)
+            row = rows[(api, "float64", tensor)]
+            # paddle's momentum kernel holds μ in float32: beyond float64's error model, a built-in finding.
+            explained = api.startswith("paddle") and row["finding"] == "paddle-momentum-float32-mu"
+            assert row["status"] == "match" or explained, (api, tensor, row["detail"])
     pir = [r for r in result.rows if r["api"] == "paddle.static.WeightNormParamAttr"]
     assert pir and all(r["status"] == "error" and "must be Value, but got Parameter" in r["detail"] for r in pir)
     assert result.failures == 0
