@@ -101,32 +101,44 @@ FAULT_CASES = {
 }
 
 
+def _fault_steps(kind: str, rng: np.random.Generator) -> int:
+    """100 for the drift (it compounds), 1–20 for ε (its place shows early: ``fault_cases``), else 1–100."""
+    if kind == "drift":
+        return 100
+    return int(rng.integers(1, 21 if kind == "eps" else 101))
+
+
 def fault_cases(rng: np.random.Generator, per_rule: int) -> list[tuple[str, str]]:
     """Cases where each fault is material (``FAULT_CASES``): ``decay`` has a decay of 0.5 (a doubled 5e-4 is
     below bfloat16's resolution) and SGD with momentum (decay after plain SGD is the same update); ``drift`` runs
     100 steps with a decay of 5e-4 (a strong decay pulls a drift back instead of letting it compound); ``eps``
-    has gradients of 1e-8, so √v̂ is near ε = 1e-8 at every step (elsewhere ε's place is invisible in any dtype,
-    and bfloat16 Adam's own rounding over 100 steps is larger than a few percent of a step) — 1e-6 in float16,
-    whose smallest subnormal is 6e-8. Adam runs with lr 0.1: at 0.01 a bfloat16 weight near 1 (ULP 0.0078)
+    has gradients of 1e-8 and a decay of 1e-9 (below the gradient: with 1e-7 the decay term ~1e-7·w sets √v̂,
+    ten times ε), so √v̂ is near ε = 1e-8, and 1–20 steps: ε on √v is ε/√(1 − β₂ᵗ) on √v̂ — 31.6ε at step 1,
+    10ε at step 10, 3.2ε at step 100 — so its place shows in the first steps, while after ~10 steps of lr 0.1
+    the weights have crossed zero and oscillate, where a bfloat16 band of 2 eps of the starting value (1.6%)
+    covers what is left (the two misses of 95-step bfloat16 runs). float16 has gradients of 0.1 and ε = 0.1: its
+    v = (1 − β₂)·g² must stay above float16's subnormals (a gradient of 1e-8 or 1e-6 underflows v to 0, and every
+    implementation divides by ε alone). Adam runs with lr 0.1: at 0.01 a bfloat16 weight near 1 (ULP 0.0078)
     cannot resolve Adam's steps of ~lr, and a correct implementation's rounding is then as large as any fault."""
     out = []
-    kinds = (("decay", 0.5, 1.0, 0.9, list(DTYPES), ""), ("drift", 5e-4, 1.0, 0.0, list(DTYPES), ""),
-             ("eps", 1e-7, 1e-8, 0.0, [d for d in DTYPES if d != "float16"], ""),
-             ("eps", 1e-7, 1e-6, 0.0, ["float16"], "-16"))
+    # kind, decay, gradient scale, momentum, dtypes, name suffix, Adam's ε
+    kinds = (("decay", 0.5, 1.0, 0.9, list(DTYPES), "", 1e-8), ("drift", 5e-4, 1.0, 0.0, list(DTYPES), "", 1e-8),
+             ("eps", 1e-9, 1e-8, 0.0, [d for d in DTYPES if d != "float16"], "", 1e-8),
+             ("eps", 1e-9, 0.1, 0.0, ["float16"], "-16", 0.1))
     for rule in ("sgd", "adam"):
         for i in range(per_rule):
-            for kind, l2, grad_scale, momentum, dtypes, suffix in kinds:
+            for kind, l2, grad_scale, momentum, dtypes, suffix, eps in kinds:
                 if rule == "sgd" and kind == "eps":
                     continue
                 shape = _size(rng)
                 opt = ({"name": "sgd", "lr": 0.05, "momentum": momentum} if rule == "sgd"
-                       else {"name": "adam", "lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
+                       else {"name": "adam", "lr": 0.1, "beta1": 0.9, "beta2": 0.999, "eps": eps})
                 seeds = rng.integers(1 << 30, size=2)
                 body = {
                     "weights": {"w": {"shape": shape, "init": "normal", "seed": int(seeds[0]), "scale": 1.0}},
                     "grads": {"w": {"shape": shape, "init": "normal", "seed": int(seeds[1]), "scale": grad_scale}},
                     "dtypes": dtypes, "regularizers": [{"l2": l2}], "quantities": ["update"],
-                    "optimizer": opt, "steps": 100 if kind == "drift" else int(rng.integers(1, 101)),
+                    "optimizer": opt, "steps": _fault_steps(kind, rng),
                 }
                 name = f"fault-{kind}-{rule}-{i}{suffix}"
                 out.append((name, _case(name, body)))

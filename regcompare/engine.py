@@ -77,12 +77,13 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
 
 
 def apply_findings(case: Case, rows: list[dict[str, Any]], findings: Iterable[Finding] = FINDINGS) -> None:
-    """Mark each row a built-in finding explains: ``finding`` is its id, ``known`` its reason (the first finding in
-    registry order wins); every other row gets ``finding: None``."""
-    chosen = tuple(findings)
+    """Mark each row a built-in defect finding explains: ``finding`` is its id, ``known`` its reason (the first
+    finding in registry order wins). A precision finding's id is already on the rows whose band it widened
+    (regcompare.judge) and excuses nothing; every other row gets ``finding: None``."""
+    defects = tuple(f for f in findings if not f.precision)
     for row in rows:
-        hit = next((f for f in chosen if f.explains(row, case.weights)), None)
-        row["finding"] = hit and hit.id
+        hit = next((f for f in defects if f.explains(row, case.weights)), None)
+        row["finding"] = row.get("finding") if hit is None else hit.id
         if hit is not None:
             row["known"] = hit.reason
 
@@ -109,7 +110,7 @@ def stale_findings(
             continue
         if not any(finding.explains(r, weights_of.get(r["case"])) for r in rows):
             seen = ", ".join(sorted({r["status"] for r in rows if finding.selects(r, weights_of.get(r["case"]))}))
-            stale.append(f"built-in finding {finding.id}: expected {finding.status} ({finding.source}), but the rows "
+            stale.append(f"built-in finding {finding.id}: expected {finding.expectation()}, but the rows "
                          f"it selects are: {seen or 'no row at all'}")
     return stale
 

@@ -63,13 +63,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from regcompare import conventions, measure, rules
+from regcompare import conventions, measure, rules, schedules
 from regcompare.conventions import Decay, Regularizer
+from regcompare.conventions.findings import Finding, Held, precision_findings
 from regcompare.dtypes import Tolerance, cast, finfo, numpy_dtype
 
 if TYPE_CHECKING:
@@ -91,6 +92,10 @@ class Band:
     tol: Tolerance
     spread: float
     source: str
+    finding: str | None = None
+    """The precision finding (regcompare.conventions.findings) that widened this band, if one did."""
+    plain: Band | None = None
+    """The band of the row's own dtype, before a precision finding widened it."""
 
     def as_row(self) -> dict[str, Any]:
         """The row's ``tolerance`` key: the figures (atol: the largest of the elements') and where they came from."""
@@ -178,10 +183,13 @@ ORDERS: dict[str, Callable[[np.ndarray, np.dtype], float]] = {
 }
 
 
-def penalty_samples(weights: dict[str, np.ndarray], reg: Regularizer, dtype: str) -> list[float]:
+def penalty_samples(
+    weights: dict[str, np.ndarray], reg: Regularizer, dtype: str, acc: np.dtype | None = None,
+) -> list[float]:
     """The penalty as correct implementations in ``dtype`` compute it: each order of ``ORDERS``, with the terms
-    rounded to the dtype (torch's ``w.pow(2)`` in float16) and kept in the accumulator."""
-    acc = accumulator(dtype)
+    rounded to the dtype (torch's ``w.pow(2)`` in float16) and kept in the accumulator (``accumulator(dtype)``,
+    or ``acc``: a framework that sums in a narrower type, a precision finding)."""
+    acc = accumulator(dtype) if acc is None else acc
     d = numpy_dtype(dtype)
     flats = [np.asarray(w).reshape(-1) for w in weights.values()]
     out = []
@@ -257,6 +265,61 @@ def held_in(dtype: str) -> type[float]:
     return Held
 
 
+def computed_in(precision: str, running: bool = True) -> type[float]:
+    """A float type for hyper-parameters and scalar state a framework keeps in ``precision`` (a precision finding):
+    the value is rounded there, and so is every scalar operation on it (``1 − β₂ᵗ``, ASGD's η, NAdam's μ product,
+    ``lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)``), as a float32 (or 16-bit) tensor of scalar state computes them. Integer powers
+    are running products (``running``, paddle's accumulators) or one power rounded once (Keras' ``ops.power``).
+    Arrays are not touched: an array times such a scalar stays in the array's dtype."""
+    kind = numpy_dtype(precision).type
+
+    def rounded(value: Any) -> Any:
+        return Scalar(value) if isinstance(value, float) else value
+
+    class Scalar(float):
+        def __new__(cls, value: float) -> Scalar:
+            return super().__new__(cls, float(kind(value)))
+
+        def __pow__(self, exponent: Any, modulo: Any = None) -> Any:
+            if not running or modulo is not None or not isinstance(exponent, int) or exponent < 0:
+                return rounded(float(self) ** exponent)
+            product = Scalar(1.0)
+            for _ in range(exponent):
+                product = product * self
+            return product
+
+    def binary(name: str) -> Callable[[float, Any], Any]:
+        plain = getattr(float, name)
+
+        def op(self: float, other: Any) -> Any:
+            if not isinstance(other, (int, float)) or isinstance(other, (bool, np.generic)):
+                return NotImplemented
+            return rounded(plain(float(self), float(other)))
+
+        return op
+
+    for name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+                 "__rtruediv__", "__rpow__"):
+        setattr(Scalar, name, binary(name))
+    Scalar.__neg__ = lambda self: Scalar(-float(self))  # type: ignore[method-assign]
+    return Scalar
+
+
+def powers_in(precision: str) -> type[float]:
+    """A float type whose value stays exact but whose integer powers are taken of the value rounded to
+    ``precision``, in it: Keras Adam's bias corrections ``ops.power(ops.cast(β, ...), t)`` from a float32 β while
+    its moments use the exact 1 − β (``keras-adam-float32-betas``)."""
+    kind = numpy_dtype(precision).type
+
+    class Powers(float):
+        def __pow__(self, exponent: Any, modulo: Any = None) -> Any:
+            if modulo is not None or not isinstance(exponent, int):
+                return float(self) ** exponent
+            return float(kind(float(kind(self)) ** exponent))
+
+    return Powers
+
+
 def per_op(dtype: str) -> type[np.ndarray]:
     """A float32 array type whose every ufunc result is rounded to ``dtype``: each op computed in float32 and
     stored in the dtype, as torch's for-loop path does for float16/bfloat16 tensors (opmath per op), while
@@ -283,24 +346,25 @@ def run_in(
     spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Decay, work: np.dtype, store: str | None = None,
     scalars: type | None = None, factor: bool = False, rounding: type[np.ndarray] | None = None,
 ) -> np.ndarray:
-    """One tensor after the steps of the rule with every array in ``work`` (each op rounded there); with
-    ``store``, the weights and the rule's state are rounded to that dtype after every step, as a kernel that
-    computes in ``work`` and keeps its tensors in ``store`` does; with ``scalars`` (np.float32), the
-    hyper-parameters and coefficients are held in that type (``held_in``), so 1 − β₂ᵗ and the like are computed
-    there; with
-    ``factor``, decoupled decay multiplies by the rounded 1 − lr·λ (torch's ``param.mul_(1 - lr * wd)``) instead of
+    """One tensor after the steps of the rule with every array in ``work`` (each op rounded there), each step at
+    its scheduled learning rate (``rules.lr_at``, as the reference); with ``store``, the weights and the rule's
+    state are rounded to that dtype after every step, as a kernel that computes in ``work`` and keeps its tensors
+    in ``store`` does; with ``scalars`` (``held_in``, ``computed_in``), the hyper-parameters, coefficients and
+    each step's learning rate are of that type, so 1 − β₂ᵗ and the like are computed there; with ``factor``,
+    decoupled decay multiplies by the rounded 1 − lr·λ (torch's ``param.mul_(1 - lr * wd)``) instead of
     subtracting lr·λ·w; with ``rounding`` (``per_op``), the arrays are of that type, which rounds every op."""
     mod = rules.module(spec.family)
-    settings, lr = spec.settings, float(spec.settings["lr"])
+    settings = spec.settings
     takes = getattr(mod, "takes_decoupled", lambda s: False)(settings)
-    shrink = None
-    if factor and decay.decoupled and not takes:
-        shrink = (scalars or float)(1.0 - lr * decay.decoupled)
-        decay = Decay(decay.coupled)
+    shrink = decay.decoupled if factor and decay.decoupled and not takes else 0.0
+    if shrink:
+        decay = replace(decay, decoupled=0.0)
+    keep = scalars or float
     if scalars is not None:
         settings = {k: scalars(v) if isinstance(v, float) else v for k, v in settings.items()}
-        lr = scalars(lr)
-        decay = Decay(Regularizer(scalars(decay.coupled.l1), scalars(decay.coupled.l2)), scalars(decay.decoupled))
+        decay = replace(decay, coupled=Regularizer(scalars(decay.coupled.l1), scalars(decay.coupled.l2)),
+                        decoupled=scalars(decay.decoupled))
+    lr0 = keep(rules.base_lr(settings))
     w = np.asarray(w0).astype(work)
     g = np.asarray(dw).astype(work)
     if rounding is not None:
@@ -310,9 +374,10 @@ def run_in(
     state: dict[str, Any] = {}
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for t in range(1, spec.steps + 1):
-            if shrink is not None:
-                w = (w * shrink).astype(work)
-            w = (w + rules.step_once(mod, w, g, decay, settings, t, lr, state, takes)).astype(work)
+            lr, scale = keep(rules.lr_at(settings, t - 1)), rules.decay_factor(settings, t - 1)
+            if shrink:
+                w = (w * keep(1.0 - (lr0 if decay.unscaled else lr) * scale * shrink)).astype(work)
+            w = rules.advance(mod, w, g, decay, settings, t, lr, state, takes, lr0, scale).astype(work)
             if store is not None:
                 w = cast(w.astype(np.float64), store).astype(work)
                 _round_state(state, store, work)
@@ -344,15 +409,19 @@ def perturbed(w: np.ndarray, dtype: str, seed: int) -> np.ndarray:
     return np.asarray(w, np.float64) * (1.0 + signs * eps(dtype))
 
 
-def weight_norm_samples(item: Item, w0: np.ndarray, dw: np.ndarray) -> list[dict[str, np.ndarray]]:
+def weight_norm_samples(
+    item: Item, w0: np.ndarray, dw: np.ndarray, precision: str | None = None,
+) -> list[dict[str, np.ndarray]]:
     """Weight normalization is not sampled in the dtype (the oracle is float64-only): instead, the float64 update
-    from inputs perturbed by one rounding (±eps) measures how much this computation amplifies one rounding
-    error; ``_update_band`` multiplies that by the steps, each of which rounds again."""
+    from inputs perturbed by one rounding (±eps of the dtype, or of the ``precision`` a finding says part of it
+    is held in) measures how much this computation amplifies one rounding error; ``_update_band`` multiplies that
+    by the steps, each of which rounds again."""
     from regcompare import oracle
 
     call, spec = item.optimizer, item.case.spec.weight_norm
     assert call is not None and spec is not None
-    return [oracle.weight_norm_update(perturbed(w0, item.dtype, seed), perturbed(dw, item.dtype, seed + 1),
+    precision = precision or item.dtype
+    return [oracle.weight_norm_update(perturbed(w0, precision, seed), perturbed(dw, precision, seed + 1),
                                       item.regularizer, call.family, item.settings(), item.case.spec.steps, spec.dim,
                                       call.rule_options(own=False)) for seed in (0, 2)]
 
@@ -365,17 +434,108 @@ def fallback(reference: np.ndarray, dtype: str, steps: int) -> float:
     return (steps + math.log2(max(ref.size, 1))) * eps(dtype) * scale
 
 
+# --- precision findings: the part a framework holds in a lower precision, sampled so --------------------------
+
+
+def rounded_regularizer(reg: Regularizer, precision: str) -> Regularizer:
+    """The coefficients as a framework holding them in ``precision`` uses them."""
+    kind = numpy_dtype(precision).type
+    return Regularizer(float(kind(reg.l1)), float(kind(reg.l2)))
+
+
+def flushed(w: np.ndarray, precision: str) -> np.ndarray:
+    """``w`` with the elements subnormal in ``precision`` read as zero (flush-to-zero, denormals-are-zero)."""
+    a = np.asarray(w)
+    tiny = float(finfo(precision).tiny)
+    return np.where(np.abs(a.astype(np.float64)) < tiny, np.zeros((), a.dtype), a)
+
+
+def held_penalty_samples(weights: dict[str, np.ndarray], reg: Regularizer, dtype: str, held: Held) -> list[float]:
+    """The penalty with the finding's part in its precision: summed in it, or with its coefficients rounded to it,
+    or from the inputs flushed."""
+    precision = held.precision(dtype)
+    if held.what == "accumulator":
+        return penalty_samples(weights, reg, dtype, numpy_dtype(precision))
+    if held.what == "subnormals":
+        return penalty_samples({n: flushed(w, precision) for n, w in weights.items()}, reg, dtype)
+    return penalty_samples(weights, rounded_regularizer(reg, precision), dtype)
+
+
+def held_gradient_samples(w: np.ndarray, reg: Regularizer, dtype: str, lr: float, held: Held) -> list[np.ndarray]:
+    """The gradient term with the finding's part in its precision (a sum's accumulator plays no part here)."""
+    precision = held.precision(dtype)
+    if held.what == "subnormals":
+        return gradient_samples(flushed(w, precision), reg, dtype, lr)
+    if held.what == "hyper-parameters":
+        return gradient_samples(w, rounded_regularizer(reg, precision), dtype, lr)
+    return []
+
+
+def held_update_samples(
+    spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Decay, dtype: str, held: Held,
+) -> list[np.ndarray]:
+    """The update with the hyper-parameters, coefficients and scalar state computed in the finding's precision
+    (``computed_in``: β powers as running products and as one rounded power; decoupled decay as a rounded factor
+    and as a subtraction), and with only the β powers taken there (``powers_in``, Keras' bias corrections), the
+    tensors as in the row's dtype (float64 itself, or float32 stored in the dtype)."""
+    if held.what != "hyper-parameters":
+        return []
+    precision = held.precision(dtype)
+    work, store = (np.dtype(np.float64), None) if dtype == "float64" else (np.dtype(np.float32), dtype)
+    kinds = (computed_in(precision, running=True), computed_in(precision, running=False), powers_in(precision))
+    return [run_in(spec, w0, dw, decay, work, store=store, scalars=kind, factor=i == 0) for i, kind in enumerate(kinds)]
+
+
+def floor_dtype(dtype: str, held: Held | None) -> str:
+    """Whose eps sets a band's floor (rtol, and 2 eps of an update's magnitude): the row's dtype, or the coarser
+    precision a finding's part is held in (a float64 Keras row whose lr is float32 is as good as float32's
+    rounding of it, whatever the samples happen to show)."""
+    if held is None:
+        return dtype
+    precision = held.precision(dtype)
+    return precision if eps(precision) > eps(dtype) else dtype
+
+
+def selecting(item: Item, tensor: str | None) -> list[Finding]:
+    """The precision findings that select the row of ``tensor`` of this item (its framework, API, optimizer call,
+    quantity, dtype, tensor, inputs)."""
+    row: dict[str, Any] = {"framework": item.framework, "api": item.api, "quantity": item.quantity,
+                           "dtype": item.dtype, "tensor": tensor}
+    if item.quantity == "update" and item.optimizer is not None:
+        row["optimizer"] = item.optimizer.call_text(item.call_args())
+    return precision_findings(row, item.case.weights)
+
+
+def widened(plain: Band, wide: list[Band], finding: Finding) -> Band:
+    """``plain`` widened by the bands of precision findings: the widest per element, marked with the (first)
+    finding, whose part and precision the source names."""
+    atol = np.asarray(plain.tol.atol, np.float64)
+    for b in wide:
+        atol = np.maximum(atol, np.asarray(b.tol.atol, np.float64))
+    rtol = max([plain.tol.rtol, *(b.tol.rtol for b in wide)])
+    assert finding.held is not None
+    source = (f"{plain.source}; widened by finding {finding.id} ({finding.held.what} in {finding.held.dtype}: "
+              f"{wide[0].source.removeprefix('error model: ')})")
+    spread = max([plain.spread, *(b.spread for b in wide)])
+    return Band(Tolerance(rtol, atol if atol.ndim else float(atol)), spread, source, finding.id, plain)
+
+
 # --- the bands of an item's rows ----------------------------------------------------------------------------
 
 
 def _update_spec(item: Item, documented: bool = False) -> UpdateSpec | None:
     """What the item's canonical reference computed, or (``documented``) its reference by the API's own documented
-    semantics, as ``regcompare.judge.references`` makes them; None where the update is not sampled."""
+    semantics, as ``regcompare.judge.references`` makes them (its rule options, its scheduler's convention, its
+    decoupled decay that does not follow the schedule); None where the update is not sampled."""
     call = item.optimizer
     if call is None or item.case.spec.weight_norm is not None or getattr(rules.module(call.family), "JOINT", False):
         return None
     names, reg = list(item.case.weights), item.regularizer
-    own = documented and (item.placed is not None or bool(call.options))
+    scheduled = schedules.semantics(item.framework, call.family, item.settings())[0] if documented else {}
+    unscaled = (documented and item.conv.coupling == "decoupled" and not item.conv.decay_follows_lr
+                and not reg.l1)
+    special = bool(call.options or scheduled or unscaled)
+    own = documented and (item.placed is not None or special)
     if documented and not own and item.conv.coupling != "decoupled":
         return None  # a coupled API's decoupled reference only tells a wrong coupling apart: no band of its own
     if item.placed is not None:
@@ -383,13 +543,13 @@ def _update_spec(item: Item, documented: bool = False) -> UpdateSpec | None:
         decays = {t: conventions.documented(item.conv, placed, t)[0] if documented else placed.canonical(t)
                   for t in names}
     elif documented:
-        # The plain documented reference is the decoupled oracle; a class with its own rule options keeps the
-        # canonical coupling unless it is documented decoupled. An L1 term has no decoupled form.
-        decoupled = (item.conv.coupling == "decoupled" or not call.options) and not reg.l1
-        decays = dict.fromkeys(names, Decay(decoupled=reg.l2) if decoupled else Decay(reg))
+        # As judge.references: an API with its own rule, schedule or unscaled decay keeps its documented coupling;
+        # otherwise the documented reference is the plain decoupled oracle. An L1 term has no decoupled form.
+        decoupled = (item.conv.coupling == "decoupled" or not special) and not reg.l1
+        decays = dict.fromkeys(names, Decay(decoupled=reg.l2, unscaled=unscaled) if decoupled else Decay(reg))
     else:
         decays = dict.fromkeys(names, Decay(reg))
-    settings = rules.canonical(call.family, item.settings(), call.rule_options(own=own))
+    settings = rules.canonical(call.family, item.settings(), call.rule_options(own=own) | scheduled)
     return UpdateSpec(call.family, settings, item.case.spec.steps, decays)
 
 
@@ -406,77 +566,97 @@ def _shared(item: Item, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
     return shared(item.case, ("error model", *key), make)
 
 
-def _penalty_band(item: Item, inputs: dict[str, np.ndarray], reference: np.ndarray) -> Band:
-    key = ("penalty", item.dtype, item.regularizer)
-    samples = _shared(item, key, lambda: penalty_samples(inputs, item.regularizer, item.dtype))
+def _penalty_band(item: Item, inputs: dict[str, np.ndarray], reference: np.ndarray, held: Held | None = None) -> Band:
+    key = ("penalty", item.dtype, item.regularizer, held)
+    if held is None:
+        samples = _shared(item, key, lambda: penalty_samples(inputs, item.regularizer, item.dtype))
+    else:
+        samples = _shared(item, key, lambda: held_penalty_samples(inputs, item.regularizer, item.dtype, held))
     n = sum(int(np.size(w)) for w in inputs.values())
     what = f"penalty, sum of {n:,} terms in {item.dtype}, {len(samples)} orders"
-    return band(float(spread_of([np.asarray(s) for s in samples], reference)), item.dtype, what)
+    spread = float(spread_of([np.asarray(s) for s in samples], reference))
+    return band(spread, floor_dtype(item.dtype, held), what)
 
 
-def _gradient_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, reference: np.ndarray) -> Band:
+def _gradient_band(
+    item: Item, inputs: dict[str, np.ndarray], tensor: str, reference: np.ndarray, held: Held | None = None,
+) -> Band:
     reg = item.regularizer
 
     def make() -> Band:
         lr = measure.probe_lr(inputs, reg.l1, reg.l2, item.dtype)
-        samples = gradient_samples(inputs[tensor], reg, item.dtype, lr)
-        return band(spread_of(samples, reference), item.dtype, f"gradient term in {item.dtype}, 3 roundings",
-                    np.abs(reference))
+        if held is None:
+            samples = gradient_samples(inputs[tensor], reg, item.dtype, lr)
+        else:
+            samples = held_gradient_samples(inputs[tensor], reg, item.dtype, lr, held)
+        return band(spread_of(samples, reference), floor_dtype(item.dtype, held), f"gradient term in {item.dtype}, "
+                    f"{len(samples)} roundings", np.abs(reference))
 
     # The band, not the samples, is kept for the case's other APIs: one array instead of three.
-    return _shared(item, ("gradient", item.dtype, reg, tensor), make)
+    return _shared(item, ("gradient", item.dtype, reg, tensor, held), make)
 
 
 def _weight_norm_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, weight: str,
-                      reference: np.ndarray) -> Band:
+                      reference: np.ndarray, held: Held | None = None) -> Band:
     from regcompare.plan import grads_of
 
     steps = item.case.spec.steps
     dw = grads_of(item.case, item.dtype)[1][weight]
-    runs = _shared(item, ("weight norm", item.dtype, item.regularizer, weight),
-                   lambda: weight_norm_samples(item, inputs[weight], dw))
+    precision = floor_dtype(item.dtype, held)
+    runs = _shared(item, ("weight norm", item.dtype, item.regularizer, weight, precision),
+                   lambda: weight_norm_samples(item, inputs[weight], dw, precision))
     part = tensor[len(weight) + 1:] or "w"
     spread = spread_of([r[part] for r in runs], reference).max(initial=0.0) * steps
-    what = f"weight-norm update, {steps} step(s) in {item.dtype}, one rounding's effect × steps"
-    return band(spread, item.dtype, what)
+    what = f"weight-norm update, {steps} step(s) in {precision}, one rounding's effect × steps"
+    return band(spread, precision, what)
 
 
 def _sampled_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, reference: np.ndarray,
-                  spec: UpdateSpec) -> Band:
+                  spec: UpdateSpec, held: Held | None = None) -> Band:
     from regcompare.plan import grads_of
 
     def make() -> Band:
         dw = grads_of(item.case, item.dtype)[0][tensor]
-        samples = update_samples(spec, inputs[tensor], dw, spec.decays[tensor], item.dtype)
+        if held is None:
+            samples = update_samples(spec, inputs[tensor], dw, spec.decays[tensor], item.dtype)
+        else:
+            samples = held_update_samples(spec, inputs[tensor], dw, spec.decays[tensor], item.dtype, held)
         what = f"{spec.family} update, {spec.steps} step(s) of {np.size(reference):,} elements in {item.dtype}"
         w0 = np.asarray(inputs[tensor], np.float64)
         magnitude = np.maximum(np.abs(w0), np.abs(reference))
-        return band(spread_of(samples, reference), item.dtype, what, magnitude, magnitude)
+        return band(spread_of(samples, reference), floor_dtype(item.dtype, held), what, magnitude, magnitude)
 
     # json: settings may hold a mapping (a schedule), which a tuple key cannot
     settings = json.dumps(spec.settings, sort_keys=True, default=str)
-    key = ("update", item.dtype, spec.family, settings, spec.steps,
-           spec.decays[tensor], tensor)
+    key = ("update", item.dtype, spec.family, settings, spec.steps, spec.decays[tensor], tensor, held)
     return _shared(item, key, make)
 
 
 def _update_band(item: Item, inputs: dict[str, np.ndarray], tensor: str, reference: np.ndarray,
-                 alt: np.ndarray | None) -> Band:
+                 alt: np.ndarray | None, held: Held | None = None) -> Band | None:
     """The canonical reference's band; where the API has a documented reference too, widened by that one's (a
     row is judged against both, and a correct decoupled implementation rounds differently from a coupled one)."""
     weight = tensor.rsplit(".", 1)[0] if tensor not in inputs else tensor
+    if item.case.spec.mixed_precision is not None:
+        # float32 master weights: the steps round in float32, the result once in the dtype (rtol covers that).
+        return _fallback_band(reference, "float32" if item.dtype != "float64" else "float64", item.case.spec.steps,
+                              item.dtype)
     if item.case.spec.weight_norm is not None and item.optimizer is not None and weight in inputs:
-        return _weight_norm_band(item, inputs, tensor, weight, reference)
+        return _weight_norm_band(item, inputs, tensor, weight, reference, held)
     spec = _update_spec(item)
     if spec is None or tensor not in inputs:
-        steps = item.case.spec.steps
-        what = f"update, {steps} step(s) in {item.dtype}, analytic (not sampled)"
-        return band(fallback(reference, item.dtype, steps), item.dtype, what)
-    canonical = _sampled_band(item, inputs, tensor, reference, spec)
+        precision = floor_dtype(item.dtype, held)  # not sampled: the analytic band, in a held part's precision
+        return _fallback_band(reference, precision, item.case.spec.steps, precision)
+    canonical = _sampled_band(item, inputs, tensor, reference, spec, held)
     own = None if alt is None else _update_spec(item, documented=True)
     if own is None or own == spec:
         return canonical
-    return widest(canonical, _sampled_band(item, inputs, tensor, np.asarray(alt, np.float64), own))
+    return widest(canonical, _sampled_band(item, inputs, tensor, np.asarray(alt, np.float64), own, held))
+
+
+def _fallback_band(reference: np.ndarray, precision: str, steps: int, dtype: str) -> Band:
+    what = f"update, {steps} step(s) in {precision}, analytic (not sampled)"
+    return band(fallback(reference, precision, steps), dtype, what)
 
 
 def bands(
@@ -487,11 +667,33 @@ def bands(
     (``documented``: the API's own semantics' reference, for ``update``)."""
     out: dict[str | None, Band] = {}
     for tensor, ref in reference.items():
-        if item.quantity == "penalty" or tensor is None:
-            out[tensor] = _penalty_band(item, inputs, ref)
-        elif item.quantity == "gradient":
-            out[tensor] = _gradient_band(item, inputs, tensor, ref)
-        else:
-            alt = None if documented is None else documented.get(tensor)
-            out[tensor] = _update_band(item, inputs, tensor, ref, alt)
+        plain = _band(item, inputs, tensor, ref, documented)
+        assert plain is not None
+        out[tensor] = _widened_by_findings(item, inputs, tensor, ref, documented, plain)
     return out
+
+
+def _band(
+    item: Item, inputs: dict[str, np.ndarray], tensor: str | None, ref: np.ndarray,
+    documented: dict[str, np.ndarray] | None, held: Held | None = None,
+) -> Band | None:
+    """One row's band, in its own dtype or (``held``) with a precision finding's part in that one's precision;
+    None where the part plays no role in this computation."""
+    if item.quantity == "penalty" or tensor is None:
+        return _penalty_band(item, inputs, ref, held)
+    if item.quantity == "gradient":
+        return _gradient_band(item, inputs, tensor, ref, held)
+    alt = None if documented is None else documented.get(tensor)
+    return _update_band(item, inputs, tensor, ref, alt, held)
+
+
+def _widened_by_findings(
+    item: Item, inputs: dict[str, np.ndarray], tensor: str | None, ref: np.ndarray,
+    documented: dict[str, np.ndarray] | None, plain: Band,
+) -> Band:
+    """The row's band widened by every precision finding that selects it (the first names it); each distinct
+    held part is sampled once."""
+    findings = selecting(item, tensor)
+    helds = dict.fromkeys(f.held for f in findings)
+    wide = [b for held in helds if (b := _band(item, inputs, tensor, ref, documented, held)) is not None]
+    return widened(plain, wide, findings[0]) if wide else plain

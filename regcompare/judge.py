@@ -190,6 +190,8 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
         alt = None if documented_ is None or tensor is None else documented_.reference[tensor]
         why = "" if documented_ is None else documented_.why
         status, detail, verdict = _status(item, outcome, raw, ref, exp, tol, tol_source, alt, why)
+        if bands[tensor].finding is not None:
+            tol_row |= _without(item, outcome, raw, ref, exp, alt, why, bands[tensor])
         row = {
             "case": item.case.name, "file": item.case.file, "line": item.case.line,
             "framework": item.framework, "api": item.api, "quantity": item.quantity, "dtype": item.dtype,
@@ -201,7 +203,7 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
             "ulp": _figure(verdict and verdict.ulp),
             "tolerance": tol_row,
             "summary": _summary(raw, ref, verdict),
-            "status": status, "detail": detail, "known": None,
+            "status": status, "detail": detail, "known": None, "finding": bands[tensor].finding,
         }
         if item.quantity == "update":
             row.update(_update_keys(item, alt))
@@ -209,6 +211,18 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
     if item.case.spec.sparse and item.quantity == "update" and not item.skip:
         sparse.annotate(item, rows, inputs)
     return rows
+
+
+def _without(
+    item: Item, outcome: Outcome, raw: np.ndarray | None, ref: np.ndarray, expected: Any, alt: np.ndarray | None,
+    why: str, model: errormodel.Band,
+) -> dict[str, Any]:
+    """For a band a precision finding widened: the finding, and the status the row would have in its own dtype's
+    band (a finding that never turns a ``mismatch`` into the row's verdict is stale, regcompare.engine)."""
+    assert model.plain is not None
+    tol, tol_source, _ = tolerance(item.case, item.dtype, model.plain)
+    status = _status(item, outcome, raw, ref, expected, tol, tol_source, alt, why)[0]
+    return {"finding": model.finding, "without": status}
 
 
 def _update_keys(item: Item, decoupled: np.ndarray | None) -> dict[str, Any]:
@@ -298,6 +312,21 @@ def _trajectory_oracle(item: Item, semantics: trajectory.Semantics) -> trajector
     return shared(item.case, key, lambda: trajectory.oracle(trajectory_data(item), lam, semantics))
 
 
+def _trajectory_widened(item: Item) -> tuple[str | None, tuple[Tolerance, str] | None]:
+    """A precision finding that selects a trajectory row, and the trajectory tolerance of the precision it holds
+    part of the run in (a float64 Keras run with float32 lr and coefficients gets float32's), unless the case
+    sets the row dtype's tolerance itself."""
+    findings = errormodel.selecting(item, None)
+    if not findings or item.case.spec.tolerance.get(item.dtype) is not None:  # type: ignore[call-overload]
+        return None, None
+    held = findings[0].held
+    precision = errormodel.floor_dtype(item.dtype, held)
+    if precision == item.dtype:
+        return None, None
+    tol, source = trajectory.TOLERANCE[precision], f"trajectory default of {precision}"
+    return findings[0].id, (tol, f"{source}, widened by finding {findings[0].id}")
+
+
 def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
     """One row per run. ``raw``/``reference`` are the final ‖w‖; ``abs_err``/``rel_err``/``ulp`` and the status are
     the worst over the per-epoch train and test losses and the final ‖w‖, against the float64 oracle run on the
@@ -319,6 +348,14 @@ def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
 
     status, detail, verdict = _status(item, outcome, raw, trajectory.flatten(ref), None, tol, tol_source, alt,
                                       where=where)
+    tol_row: dict[str, Any] = {"rtol": tol.rtol, "atol": tol.atol, "source": tol_source}
+    finding, wide = _trajectory_widened(item)
+    if wide is not None:  # a precision finding: judged with its precision's tolerance, the own dtype's kept aside
+        without = status
+        status, detail, verdict = _status(item, outcome, raw, trajectory.flatten(ref), None, wide[0], wide[1], alt,
+                                          where=where)
+        tol_row = {"rtol": wide[0].rtol, "atol": wide[0].atol, "source": wide[1], "finding": finding,
+                   "without": without}
     deviation = None if curves is None else trajectory.deviations(curves, ref)
     if deviation is not None:
         worst = ", ".join(f"{p.replace('_', ' ').replace('w norm', '‖w‖')} {d:.2g}" for p, d in deviation.items())
@@ -333,8 +370,8 @@ def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
         "reference": _listed(ref["w_norm"]), "expected": None,
         "abs_err": _figure(verdict and verdict.abs_err), "rel_err": _figure(verdict and verdict.rel_err),
         "ulp": _figure(verdict and verdict.ulp),
-        "tolerance": {"rtol": tol.rtol, "atol": tol.atol, "source": tol_source},
-        "summary": None, "status": status, "detail": detail, "known": None,
+        "tolerance": tol_row,
+        "summary": None, "status": status, "detail": detail, "known": None, "finding": finding,
         # trajectory keys: the curves the report draws, and how the run was made
         "style": training and training.style, "training": training and training.how, "lambda": lam,
         "epochs": epochs, "coupling": item.conv.coupling, "deviation": deviation,

@@ -12,7 +12,9 @@ import pytest
 
 from regcompare import engine
 from regcompare.cases import load_case
-from regcompare.conventions.findings import CONDITIONS, FINDINGS, RESULTS, SUITE_MARKER, Finding, by_id
+from regcompare.conventions.findings import (
+    CONDITIONS, FINDINGS, HELD, KINDS, RESULTS, SUITE_MARKER, Finding, Held, by_id,
+)
 from regcompare.judge import STATUSES
 from tests.conftest import run_cli
 
@@ -25,34 +27,74 @@ def _row(**keys: object) -> dict:
     return row | keys
 
 
-def test_every_finding_has_an_id_a_status_a_reason_a_source_and_a_framework() -> None:
+def test_every_finding_has_an_id_a_kind_a_reason_a_source_and_a_framework() -> None:
     assert len(by_id()) == len(FINDINGS)
     for f in FINDINGS:
-        assert f.status in STATUSES and f.status not in ("match", "skipped")
+        assert f.kind in KINDS
+        if f.precision:  # what is held in which precision, never a status or a result condition
+            assert f.held is not None and f.held.what in HELD and f.status is None and f.result is None
+        else:
+            assert f.status in STATUSES and f.status not in ("match", "skipped") and f.held is None
         assert f.reason and f.source and f.framework
         assert f.inputs is None or f.inputs in CONDITIONS
         assert f.result is None or f.result in RESULTS
 
 
+def test_the_kind_is_checked_when_a_finding_is_made() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        Finding("x", "bug", "why", "where", status="mismatch")
+    with pytest.raises(ValueError, match="precision finding says what is held"):
+        Finding("x", "precision", "why", "where", status="mismatch")
+    with pytest.raises(ValueError, match="precision finding says what is held"):
+        Finding("x", "defect", "why", "where", held=Held("accumulator", "bfloat16"))
+    with pytest.raises(ValueError, match="result condition"):
+        Finding("x", "precision", "why", "where", held=Held("accumulator", "bfloat16"), result="non-finite result")
+    with pytest.raises(ValueError, match="held"):
+        Held("learning rate", "float32")
+
+
+def test_the_issues_precision_behaviours_are_precision_findings_and_the_bugs_defects() -> None:
+    kinds = {f.id: f.kind for f in FINDINGS}
+    for fid in ("numpy-bfloat16-sum", "keras-float32-hyperparameters", "keras-adam-float32-betas",
+                "torch-float32-scalar-state", "paddle-float32-hyperparameters"):
+        assert kinds[fid] == "precision", fid
+    for fid in ("paddle-no-cpu-float16", "paddle-weightnormparamattr-pir", "paddle-weightnormparamattr-old-ir-dim",
+                "torch-float16-adam-eps-underflow"):
+        assert kinds[fid] == "defect", fid
+
+
 def test_a_finding_selects_by_every_field_it_gives() -> None:
     f = by_id()["numpy-bfloat16-sum"]
-    assert f.explains(_row())
-    assert not f.explains(_row(status="match"))
-    assert not f.explains(_row(dtype="float16"))
-    assert not f.explains(_row(quantity="gradient"))
+    assert f.selects(_row())
+    assert not f.selects(_row(dtype="float16"))
+    assert not f.selects(_row(quantity="gradient"))
     keras = by_id()["keras-adam-float32-betas"]
     adam = _row(framework="tensorflow", api="keras.optimizers.AdamW", quantity="update", dtype="float64",
                 optimizer="keras.optimizers.AdamW(learning_rate=0.1)")
-    assert keras.explains(adam)
-    assert not keras.explains(adam | {"optimizer": "keras.optimizers.SGD(learning_rate=0.1)"})
+    assert keras.selects(adam)
+    assert not keras.selects(adam | {"optimizer": "keras.optimizers.SGD(learning_rate=0.1)"})
+    pir = by_id()["paddle-weightnormparamattr-pir"]
+    row = _row(framework="paddle", api="paddle.static.WeightNormParamAttr", quantity="update", status="error")
+    assert pir.explains(row) and not pir.explains(row | {"status": "match"})
+
+
+def test_a_precision_finding_explains_only_a_row_its_widening_turned_from_mismatch() -> None:
+    f = by_id()["numpy-bfloat16-sum"]
+    widened = {"finding": f.id, "without": "mismatch"}
+    assert f.explains(_row(status="match", tolerance=widened))
+    assert f.explains(_row(status="divergent", tolerance=widened))
+    assert not f.explains(_row(status="mismatch", tolerance=widened))  # too far even so: the row's own failure
+    assert not f.explains(_row(status="match", tolerance={"finding": f.id, "without": "match"}))  # not needed
+    assert not f.explains(_row(status="match", tolerance={"finding": "other", "without": "mismatch"}))
+    assert not f.explains(_row())
 
 
 def test_an_input_condition_needs_the_cases_weights() -> None:
     ftz = by_id()["tensorflow-float32-ftz"]
     row = _row(framework="tensorflow", api="keras.regularizers.L1", quantity="gradient", dtype="float32")
-    assert ftz.explains(row, {"w": np.array([0.0, 1e-40])})
-    assert not ftz.explains(row, {"w": np.array([0.0, 1e-30])})  # a normal float32
-    assert not ftz.explains(row, None)
+    assert ftz.selects(row, {"w": np.array([0.0, 1e-40])})
+    assert not ftz.selects(row, {"w": np.array([0.0, 1e-30])})  # a normal float32
+    assert not ftz.selects(row, None)
 
 
 def test_a_result_condition_explains_only_such_results() -> None:
@@ -64,27 +106,47 @@ def test_a_result_condition_explains_only_such_results() -> None:
     assert not eps.explains(row | {"detail": "0.49 vs 0.5: abs err 0.01 > 0.001 allowed"})
 
 
-def test_marked_rows_carry_the_id_and_the_reason_and_do_not_fail(write_case) -> None:
-    case = load_case(write_case("weights: {w: [1]}\ndtypes: [bfloat16]\nregularizers: [{l2: 1}]\n"))
-    rows = [_row(), _row(framework="torch", api="torch.handwritten")]
+def test_defect_rows_carry_the_id_and_the_reason_and_do_not_fail(write_case) -> None:
+    case = load_case(write_case("weights: {w: [1]}\ndtypes: [float16]\nregularizers: [{l2: 1}]\n"))
+    rows = [_row(framework="paddle", api="paddle.regularizer.L2Decay", dtype="float16", status="unsupported"),
+            _row(framework="torch", api="torch.handwritten", dtype="float16")]
     engine.apply_findings(case, rows)
-    assert rows[0]["finding"] == "numpy-bfloat16-sum" and rows[0]["known"] == by_id()["numpy-bfloat16-sum"].reason
+    assert rows[0]["finding"] == "paddle-no-cpu-float16"
+    assert rows[0]["known"] == by_id()["paddle-no-cpu-float16"].reason
     assert rows[1]["finding"] is None and rows[1]["known"] is None
     assert engine.Run(rows, {}).failures == 1  # the torch row only
 
 
+def test_a_precision_finding_never_excuses_a_mismatch(write_case) -> None:
+    # The row keeps the id its band was widened by (regcompare.judge puts it there), but a mismatch beyond the
+    # widened band is the row's own: no ``known``, it fails the run.
+    case = load_case(write_case("weights: {w: [1]}\ndtypes: [bfloat16]\nregularizers: [{l2: 1}]\n"))
+    rows = [_row(finding="numpy-bfloat16-sum", tolerance={"finding": "numpy-bfloat16-sum", "without": "mismatch"})]
+    engine.apply_findings(case, rows)
+    assert rows[0]["finding"] == "numpy-bfloat16-sum" and rows[0]["known"] is None
+    assert engine.Run(rows, {}).failures == 1
+
+
 def test_a_finding_that_explains_nothing_is_stale() -> None:
-    rows = [_row(status="match")]
+    # A precision finding whose widening no row needed (its rows match in their own dtype's band) is stale.
+    rows = [_row(status="match", tolerance={"finding": "numpy-bfloat16-sum", "without": "match"})]
     stale = engine.stale_findings(rows, {}, {"numpy"}, [by_id()["numpy-bfloat16-sum"]])
     assert len(stale) == 1
-    assert stale[0].startswith("built-in finding numpy-bfloat16-sum: expected mismatch")
+    assert stale[0].startswith("built-in finding numpy-bfloat16-sum: expected a row its accumulator in bfloat16 "
+                               "widen from mismatch to its verdict")
     assert "the rows it selects are: match" in stale[0]
-    assert engine.stale_findings([_row()], {}, {"numpy"}, [by_id()["numpy-bfloat16-sum"]]) == []
+    needed = [_row(status="match", tolerance={"finding": "numpy-bfloat16-sum", "without": "mismatch"})]
+    assert engine.stale_findings(needed, {}, {"numpy"}, [by_id()["numpy-bfloat16-sum"]]) == []
+    pir = by_id()["paddle-weightnormparamattr-pir"]
+    row = _row(framework="paddle", api="paddle.static.WeightNormParamAttr", quantity="update")
+    assert engine.stale_findings([row | {"status": "match"}], {}, {"paddle"}, [pir])[0].startswith(
+        "built-in finding paddle-weightnormparamattr-pir: expected error")
+    assert engine.stale_findings([row | {"status": "error"}], {}, {"paddle"}, [pir]) == []
 
 
 def test_a_finding_of_a_framework_that_did_not_run_is_not_judged() -> None:
     assert engine.stale_findings([], {}, {"numpy"}, [by_id()["paddle-no-cpu-float16"]]) == []
-    own = Finding("x", "error", "why", "where", framework="numpy")
+    own = Finding("x", "defect", "why", "where", status="error", framework="numpy")
     assert len(engine.stale_findings([], {}, {"numpy"}, [own])) == 1
 
 
