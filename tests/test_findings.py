@@ -12,9 +12,8 @@ import pytest
 
 from regcompare import engine
 from regcompare.cases import load_case
-from regcompare.conventions.findings import (
-    CONDITIONS, FINDINGS, HELD, KINDS, RESULTS, SUITE_MARKER, Finding, Held, by_id,
-)
+from regcompare.conventions import findings
+from regcompare.conventions.findings import FINDINGS, SUITE_MARKER, Finding, Held, by_id
 from regcompare.judge import STATUSES
 from tests.conftest import run_cli
 
@@ -30,14 +29,14 @@ def _row(**keys: object) -> dict:
 def test_every_finding_has_an_id_a_kind_a_reason_a_source_and_a_framework() -> None:
     assert len(by_id()) == len(FINDINGS)
     for f in FINDINGS:
-        assert f.kind in KINDS
+        assert f.kind in findings.KINDS
         if f.precision:  # what is held in which precision, never a status or a result condition
-            assert f.held is not None and f.held.what in HELD and f.status is None and f.result is None
+            assert f.held is not None and f.held.what in findings.HELD and f.status is None and f.result is None
         else:
             assert f.status in STATUSES and f.status not in ("match", "skipped") and f.held is None
         assert f.reason and f.source and f.framework
-        assert f.inputs is None or f.inputs in CONDITIONS
-        assert f.result is None or f.result in RESULTS
+        assert f.inputs is None or f.inputs in findings.CONDITIONS
+        assert f.result is None or f.result in findings.RESULTS
 
 
 def test_the_kind_is_checked_when_a_finding_is_made() -> None:
