@@ -252,14 +252,20 @@ steps: 3
 """
 
 
-def test_torch_sgd_momentum_for_loop_in_16_bits_is_a_match(write_case) -> None:
+def test_torch_sgd_momentum_for_loop_in_16_bits_is_a_match_and_the_fused_kernel_a_mismatch(write_case) -> None:
+    # The issue's second false alarm: torch's for-loop (and foreach) path is within the band. torch 2.13's fused
+    # CPU SGD in float16/bfloat16 skips whole vector blocks: still a mismatch, with no finding to excuse it.
     result = _run(SGD_67, write_case, ("torch",))
     rows = [r for r in result.rows if r["api"] == "torch.optim.SGD"]
-    assert {r["dtype"] for r in rows} == {"bfloat16", "float16"}
+    assert {(r["dtype"], r["variant"]) for r in rows} >= {
+        (d, v) for d in ("bfloat16", "float16") for v in (None, "foreach", "fused")}
     for row in rows:
-        assert row["status"] == "match", row["detail"]
-        assert "error model" in row["tolerance"]["source"]
-    assert result.failures == 0
+        if row["variant"] == "fused":
+            assert row["status"] == "mismatch" and not row["known"] and not row["finding"], row["detail"]
+        else:
+            assert row["status"] == "match", row["detail"]
+            assert "error model" in row["tolerance"]["source"]
+    assert result.failures == 2  # the two fused rows
 
 
 #: 3000×3000 takes minutes here for the three samples and 100 torch steps; 300×300 is the same computation.
