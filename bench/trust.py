@@ -93,11 +93,14 @@ def penalty_cases(rng: np.random.Generator, count: int) -> list[tuple[str, str]]
     return out
 
 
-#: Which faults each kind of detection case is for: each fault is injected where it is material.
+#: Which faults each kind of detection case is for: each fault is injected where it is material. ``none``, the
+#: same implementation with no fault, runs on every kind of case: it must match, or a "caught" fault proves
+#: nothing.
+CONTROL = "none"
 FAULT_CASES = {
-    "decay": ("scale2", "decay_after", "skip16"),
-    "drift": ("ulp_drift",),
-    "eps": ("eps_placement",),
+    "decay": ("scale2", "decay_after", "skip16", CONTROL),
+    "drift": ("ulp_drift", CONTROL),
+    "eps": ("eps_placement", CONTROL),
 }
 
 
@@ -217,25 +220,34 @@ def detection(tmp: Path, rng: np.random.Generator, scale: float) -> dict[str, An
     _use_fault_adapter()
     cases = fault_cases(rng, max(1, round(4 * scale)))
     result = _run(_write(tmp / "faults", cases), ("faults",))
-    table: dict[str, dict[str, list[int]]] = {f: {d: [0, 0] for d in DTYPES} for f in FAULTS}
-    missed = []
+    table: dict[str, dict[str, list[int]]] = {f: {d: [0, 0] for d in DTYPES} for f in (*FAULTS, CONTROL)}
+    missed, control_alarms = [], []
     for r in result.rows:
         fault = r["api"].split(".", 1)[1]
         if fault not in FAULT_CASES[r["case"].split("-")[1]]:
             continue  # this case is not made for this fault
         cell = table[fault][r["dtype"]]
         cell[1] += 1
-        if r["status"] == "mismatch":
+        if fault == CONTROL:  # a correct implementation: counted when it matches
+            cell[0] += r["status"] == "match"
+            if r["status"] != "match":
+                control_alarms.append(r)
+        elif r["status"] == "mismatch":
             cell[0] += 1
         else:
             missed.append(r)
-    print("\n## Detection: injected faults caught (mismatch) / rows\n")
+    print("\n## Detection: injected faults caught (mismatch) / rows; the control without a fault: match / rows\n")
     print("| fault | " + " | ".join(DTYPES) + " |\n|---|" + "---|" * len(DTYPES))
     for fault, cells in table.items():
         print(f"| {fault} | " + " | ".join(f"{c}/{n}" for c, n in cells.values()) + " |")
     for r in missed:
         print(f"MISSED {r['case']} {r['api']} {r['dtype']} steps {r['steps']}: {r['status']}: {r['detail']}")
-    return {"table": table, "missed": len(missed), "rows": sum(n for f in table.values() for _, n in f.values())}
+    for r in control_alarms:
+        print(f"CONTROL NOT A MATCH {r['case']} {r['api']} {r['dtype']} steps {r['steps']}: {r['status']}: "
+              f"{r['detail']}")
+    faults = [f for f in table if f != CONTROL]
+    return {"table": table, "missed": len(missed), "control_alarms": len(control_alarms),
+            "rows": sum(n for f in faults for _, n in table[f].values())}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             report["detection"] = detection(Path(tmp), np.random.default_rng(args.seed + 1), scale)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=1, default=str), encoding="utf-8")
-    bad = report.get("false_alarms", {}).get("unexplained", 0) + report.get("detection", {}).get("missed", 0)
+    found = report.get("detection", {})
+    bad = report.get("false_alarms", {}).get("unexplained", 0) + found.get("missed", 0) + found.get("control_alarms", 0)
     print(f"\nwritten {args.out}; {'FAILED' if bad else 'PASSED'}")
     return 1 if bad else 0
 

@@ -8,7 +8,9 @@ low-precision implementation) with one fault injected:
 - ``faults.decay_after``: the decay applied after the momentum/moments instead of through them;
 - ``faults.skip16``: one block of 16 elements never updated (a fused kernel that skips a vector block);
 - ``faults.ulp_drift``: every step ends one ULP too high, compounding over the steps;
-- ``faults.eps_placement``: Adam's ε added to the raw √v instead of √v̂ (adam only).
+- ``faults.eps_placement``: Adam's ε added to the raw √v instead of √v̂ (adam only);
+- ``faults.none``: no fault at all, the control: the same low-precision implementation must be a ``match``, or
+  the detection table would be measuring the implementation's own rounding instead of the faults.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from regcompare.conventions import Convention, Decay, OptimizerCall, Regularizer
 from regcompare.conventions.model import arg, hyper
 from regcompare.dtypes import cast, numpy_dtype, ulp
 
-FAULTS = ("scale2", "decay_after", "skip16", "ulp_drift", "eps_placement")
+FAULTS = ("scale2", "decay_after", "skip16", "ulp_drift", "eps_placement", "none")
 _SGD = (hyper("lr", "lr", 0.1), hyper("momentum", "momentum", 0.0), hyper("dampening", "dampening", 0.0),
         hyper("nesterov", "nesterov", False))
 _ADAM = (hyper("lr", "lr", 1e-3), hyper("beta1", "beta1", 0.9), hyper("beta2", "beta2", 0.999),
@@ -54,23 +56,27 @@ def _run(fault: str, task: Task, w0: np.ndarray, dw: np.ndarray) -> np.ndarray:
         settings["eps_on"] = "v"
     l2 = task.native.get("weight_decay", 0.0)
     d = numpy_dtype(task.dtype)
+    # 16-bit types computed in float32 and the weights stored in the dtype after each step (opmath, torch's
+    # for-loop path): numpy's own float16 arithmetic rounds ε = 1e-8 to 0, and its NaNs would "catch" every fault.
+    work = np.dtype(np.float32) if task.dtype in ("float16", "bfloat16") else d
     coupled = 2 * l2 if fault == "scale2" else (0.0 if fault == "decay_after" else l2)
     decay = Decay(Regularizer(0.0, coupled))
     lr = float(settings["lr"])
-    w, g, state = w0.astype(d), dw.astype(d), {}
+    w, g, state = w0.astype(work), dw.astype(d).astype(work), {}
     frozen = slice(16, 32) if w.size >= 32 else slice(0, 16)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for t in range(1, int(o["steps"]) + 1):
-            new = (w + rules.step_once(mod, w, g, decay, settings, t, lr, state, False)).astype(d)
+            new = (w + rules.step_once(mod, w, g, decay, settings, t, lr, state, False)).astype(work)
             if fault == "decay_after":
-                new = (new - (lr * l2) * w).astype(d)
+                new = (new - (lr * l2) * w).astype(work)
+            new = cast(new.astype(np.float64), task.dtype).astype(work)
             if fault == "skip16":
                 new.reshape(-1)[frozen] = w.reshape(-1)[frozen]
             if fault == "ulp_drift":
                 wide = new.astype(np.float64)
-                new = cast(wide + ulp(wide, task.dtype), task.dtype)
+                new = cast(wide + ulp(wide, task.dtype), task.dtype).astype(work)
             w = new
-    return w
+    return w.astype(d)
 
 
 class Faults(Adapter):
