@@ -171,9 +171,9 @@ def _run(paths: list[str], frameworks: tuple[str, ...]) -> engine.Run:
         pool.close()
 
 
-#: Generated update cases per rule: 4 × 17 rules (and 14 penalty/gradient cases) are ~5,000 rows on four
-#: frameworks, about half an hour here; ``--per-rule`` sets another count.
-PER_RULE = 4
+#: Generated update cases per rule: 2 × 17 rules (and 14 penalty/gradient cases) are a few thousand rows on four
+#: frameworks (docs/error-model.md has the figures and the time); ``--per-rule`` sets another count.
+PER_RULE = 2
 
 
 def false_alarms(tmp: Path, rng: np.random.Generator, scale: float, per_rule: int = PER_RULE) -> dict[str, Any]:

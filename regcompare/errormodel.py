@@ -328,6 +328,8 @@ def per_op(dtype: str) -> type[np.ndarray]:
     class PerOp(np.ndarray):
         def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
             plain = [x.view(np.ndarray) if isinstance(x, PerOp) else x for x in inputs]
+            if "out" in kwargs:  # np.mean divides in place (out=): unwrapped too, or this method recurses
+                kwargs["out"] = tuple(x.view(np.ndarray) if isinstance(x, PerOp) else x for x in kwargs["out"])
             result = getattr(ufunc, method)(*plain, **kwargs)
             if isinstance(result, np.ndarray) and result.dtype.kind == "f":
                 return cast(result, dtype).astype(np.float32).view(PerOp)
