@@ -347,3 +347,12 @@ def test_keras_float64_adamw_is_divergent_in_a_band_widened_by_its_float32_hyper
     assert row["tolerance"]["without"] == "mismatch" and not row["known"]
     assert f"widened by finding {row['finding']}" in row["tolerance"]["source"]
     assert result.failures == 0
+
+
+def test_the_op_by_op_sample_rounds_a_mean_computed_in_place() -> None:
+    # np.mean divides in place (out=); Adafactor's row means in bfloat16 once recursed without end. Row means of
+    # [[1, 2, 4]] and [[1, 1, 2]]: 7/3 = 2.333… rounds to 2.328125 in bfloat16 (8 significant bits: 149·2⁻⁶),
+    # 4/3 = 1.333… to 1.3359375 (171·2⁻⁷).
+    a = np.array([[1.0, 2.0, 4.0], [1.0, 1.0, 2.0]], np.float32).view(errormodel.per_op("bfloat16"))
+    got = np.mean(a, axis=-1, keepdims=True)
+    assert got.view(np.ndarray).ravel().tolist() == [149 * 2.0**-6, 171 * 2.0**-7]
