@@ -58,7 +58,7 @@ def test_the_issues_precision_behaviours_are_precision_findings_and_the_bugs_def
                 "torch-float32-scalar-state", "paddle-float32-hyperparameters"):
         assert kinds[fid] == "precision", fid
     for fid in ("paddle-no-cpu-float16", "paddle-weightnormparamattr-pir", "paddle-weightnormparamattr-old-ir-dim",
-                "torch-float16-adam-eps-underflow"):
+                "torch-float16-eps-underflow"):
         assert kinds[fid] == "defect", fid
 
 
@@ -97,7 +97,7 @@ def test_an_input_condition_needs_the_cases_weights() -> None:
 
 
 def test_a_result_condition_explains_only_such_results() -> None:
-    eps = by_id()["torch-float16-adam-eps-underflow"]
+    eps = by_id()["torch-float16-eps-underflow"]
     row = _row(framework="torch", api="torch.optim.Adam", quantity="update", dtype="float16",
                optimizer="torch.optim.Adam(lr=0.01)", detail="NaN where the exact value is 0.5 at index (3,)")
     assert eps.explains(row)

@@ -231,7 +231,7 @@ FINDINGS: tuple[Finding, ...] = (
         "keras-float16-eps-underflow", "defect",
         "Keras adds ε in a float16 variable's dtype, where ε = 1e-8 is 0: an element whose v = (1 − β₂)·g² "
         "underflows (|g| below ~0.008) has √v + ε = 0, and its step is ±inf or NaN (0/0 where m underflowed too), "
-        "as torch's float16 Adam (torch-float16-adam-eps-underflow). A band cannot widen to a non-finite result, so "
+        "as torch's float16 Adam (torch-float16-eps-underflow). A band cannot widen to a non-finite result, so "
         "the row is marked (non-finite results only; finite float16 rows are judged with the hyper-parameters in "
         "float16, keras-low-precision-hyperparameters)",
         "keras/src/optimizers/adam.py (Adam.update_step: ops.add(ops.sqrt(v), self.epsilon) on the variable's dtype)",
@@ -252,12 +252,14 @@ FINDINGS: tuple[Finding, ...] = (
         "torch-float32-scalar-state", "precision",
         "torch's ASGD and NAdam keep their scalar state (ASGD's eta and mu, NAdam's mu_product) as tensors of "
         "_get_scalar_dtype(), float32 unless torch's default dtype is float64: a float64 run's step sizes are "
-        "float32-rounded, ~1e-8 relative off the exact update",
+        "float32-rounded, ~1e-8 relative off the exact update; in float32 they are computed op by op in float32 "
+        "tensors (η = lr/(1 + λ·lr·t)^α), where the reference computes them exactly (make trust: ASGD, 64 steps, "
+        "8e-6 off)",
         "torch/optim/optimizer.py (_get_scalar_dtype); torch/optim/asgd.py, nadam.py (_init_group: "
         "torch.as_tensor(..., dtype=_get_scalar_dtype()))",
         held=Held("hyper-parameters", "float32"),
         framework="torch", optimizer=("torch.optim.ASGD*", "torch.optim.NAdam*"), quantities=("update",),
-        dtypes=_FLOAT64,
+        dtypes=("float32", "float64"),
     ),
     Finding(
         "paddle-float32-hyperparameters", "precision",
@@ -300,15 +302,20 @@ FINDINGS: tuple[Finding, ...] = (
         framework="paddle", api="paddle.nn.utils.weight_norm", quantities=("update",), dtypes=_FLOAT64,
     ),
     Finding(
-        "torch-float16-adam-eps-underflow", "defect",
-        "torch's Adam (and optax's adam/adamw, whose scale_by_adam computes in the parameter's dtype) keeps ε and "
-        "the moments in the parameter's dtype: in float16 ε = 1e-8 rounds to 0 and "
-        "(1 − β₂)·g² underflows to 0 for |g| below ~0.008, so √v̂ + ε = 0 and the step is ±inf or NaN (checked: "
-        "one step with g = 1e-3 gives −inf)",
-        "torch/optim/adam.py (_single_tensor_adam: denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps))",
+        "torch-float16-eps-underflow", "defect",
+        "torch's Adam, NAdam, RAdam, Adagrad and RMSprop (and optax's adam/adamw, whose scale_by_adam computes in "
+        "the parameter's dtype) keep ε and the second-moment state in the parameter's dtype: in float16 ε = 1e-8 "
+        "(Adagrad's 1e-10) rounds to 0 and the state (1 − β₂)·g², (1 − α)·g², Σg² underflows to 0 for small |g| "
+        "(below ~0.008 for Adam), so √v + ε = 0 and the step is ±inf or NaN (checked: one Adam step with g = 1e-3 "
+        "gives −inf; found by make trust for the others)",
+        "torch/optim/adam.py (_single_tensor_adam: denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)); "
+        "nadam.py, radam.py, adagrad.py (std = state_sum.sqrt().add_(eps)), rmsprop.py (avg = square_avg.sqrt()"
+        ".add_(eps))",
         status="mismatch",
-        framework=("torch", "jax"), optimizer=("torch.optim.Adam*", "optax.adam*"), quantities=("update",),
-        dtypes=("float16",), result="non-finite result",
+        framework=("torch", "jax"),
+        optimizer=(*(f"torch.optim.{n}(*" for n in ("Adam", "AdamW", "NAdam", "RAdam", "Adagrad", "RMSprop")),
+                   "optax.adam*"),
+        quantities=("update",), dtypes=("float16",), result="non-finite result",
     ),
     Finding(
         "paddle-no-cpu-float16", "defect",
