@@ -202,8 +202,9 @@ def false_alarms(tmp: Path, rng: np.random.Generator, scale: float, per_rule: in
     explained = Counter(r["finding"] for r in result.rows if r.get("finding") and r["known"])
     # Precision findings explain nothing away: they widen a band, and the row is judged as usual. Counted apart:
     # the rows they select, and those their widening took from mismatch to the row's own verdict.
-    widened = Counter(r["finding"] for r in result.rows if (r.get("tolerance") or {}).get("finding"))
-    needed = Counter(r["finding"] for r in result.rows
+    # By the band's own record: a defect finding may have put its id on a row a precision finding widened.
+    widened = Counter(r["tolerance"]["finding"] for r in result.rows if (r.get("tolerance") or {}).get("finding"))
+    needed = Counter(r["tolerance"]["finding"] for r in result.rows
                      if (r.get("tolerance") or {}).get("without") == "mismatch" and r["status"] != "mismatch")
     print(f"\n## False alarms: {len(alarms)} unexplained, of {len(result.rows):,} rows "
           f"({len(cases)} cases, {time.monotonic() - started:.0f} s)\n")
