@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 TORCH_INDEX_URL ?= https://download.pytorch.org/whl/cpu
 INDEX_ARGS := $(if $(strip $(TORCH_INDEX_URL)),--extra-index-url $(TORCH_INDEX_URL))
 
-.PHONY: install compare test lint bench browser clean
+.PHONY: install compare test lint bench trust browser clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ test: install lint browser
 # `make bench BENCH_ARGS=--quick` skips the largest suites; BENCH_ARGS=--profile shows where the parent's time goes.
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# False alarms on generated cases over every update rule and dtype, and injected faults caught (reports/trust.json).
+trust: install
+	$(PY) bench/trust.py
 
 # Everything make and the tools create: the environment, every report (screenshots, reproductions, bench),
 # caches and build metadata. reports/.gitkeep stays.

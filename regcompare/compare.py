@@ -27,6 +27,14 @@ class Verdict:
     detail: str
 
 
+def atol_text(atol: np.ndarray) -> str:
+    """``atol=1e-05``, or for a per-element atol its range: ``atol=2e-07…4e-06 per element``."""
+    if not atol.ndim:
+        return f"atol={float(atol):g}"
+    low, high = (float(atol.min()), float(atol.max())) if atol.size else (0.0, 0.0)
+    return f"atol={high:g} per element" if low == high else f"atol={low:g}…{high:g} per element"
+
+
 def at_index(index: tuple[int, ...]) -> str:
     """Where the worst element is, in words: `` at index (1, 2)`` (nothing for a scalar)."""
     return f" at index {index}" if index else ""
@@ -98,9 +106,11 @@ def compare(
     actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Tolerance, tol_source: str,
     where: Callable[[tuple[int, ...]], str] = at_index,
 ) -> Verdict:
-    """Judge ``actual`` (any float dtype) against the float64 ``reference``, chunk by chunk."""
+    """Judge ``actual`` (any float dtype) against the float64 ``reference``, chunk by chunk. ``tol.atol`` is one
+    figure or one per element (broadcast to the reference's shape)."""
     a, r = np.asarray(actual), np.asarray(reference)
-    allowed = f"rtol={tol.rtol:g}, atol={tol.atol:g} ({tol_source})"
+    atol = np.asarray(tol.atol, np.float64)
+    allowed = f"rtol={tol.rtol:g}, {atol_text(atol)} ({tol_source})"
     if a.shape != r.shape:
         return Verdict(False, None, None, None, None, f"shape {list(a.shape)} where {list(r.shape)} was expected")
     if a.size == 0:
@@ -113,11 +123,14 @@ def compare(
             return Verdict(True, *figures, index, f"within {allowed}")
 
     flat_a, flat_r = a.reshape(-1), r.reshape(-1)
+    # A per-element atol (regcompare.errormodel) goes chunk by chunk with the values.
+    flat_atol = np.broadcast_to(atol, a.shape).reshape(-1) if atol.ndim else None
     figures = [0.0, 0.0, 0.0]
     worst_flat, worst_err, worst_is_bad, bound_at_worst, overflow_is_right = 0, -1.0, False, 0.0, False
     for start in range(0, a.size, _CHUNK):
+        chunk_tol = tol if flat_atol is None else Tolerance(tol.rtol, flat_atol[start:start + _CHUNK])
         chunk = _errors(flat_a[start:start + _CHUNK].astype(np.float64),
-                        flat_r[start:start + _CHUNK].astype(np.float64), dtype, tol)
+                        flat_r[start:start + _CHUNK].astype(np.float64), dtype, chunk_tol)
         figures = [max(figures[0], float(chunk.abs_err.max())), max(figures[1], float(chunk.rel_err.max())),
                    max(figures[2], float(chunk.ulps.max()))]
         overflow_is_right |= chunk.overflow_is_right

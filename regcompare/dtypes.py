@@ -1,4 +1,4 @@
-"""The four floating dtypes, as numpy sees them (bfloat16 through ml_dtypes), and their tolerances."""
+"""The four floating dtypes, as numpy sees them (bfloat16 through ml_dtypes), and a case's tolerance override."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ class Tolerance(NamedTuple):
     atol: float
 
 
-#: torch.testing.assert_close's defaults, the table most users already know.
+#: torch.testing.assert_close's defaults: the tolerance of one operation. Rows are judged by the error model
+#: (regcompare.errormodel) instead, which follows from what was computed; this table stays for the comparison's
+#: own tests and for anyone who wants torch.testing's figures.
 DEFAULT_TOLERANCE: dict[str, Tolerance] = {
     "float16": Tolerance(1e-3, 1e-5),
     "bfloat16": Tolerance(1.6e-2, 1e-5),

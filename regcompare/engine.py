@@ -11,16 +11,19 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from regcompare import adapters
+from regcompare import judge as judging
 from regcompare.adapters.base import Task
 from regcompare.cases import Case
+from regcompare.conventions.findings import FINDINGS, SUITE_MARKER, Finding
 from regcompare.deadline import Expired, Watchdog
 from regcompare.dtypes import cast
-from regcompare.judge import STATUSES, judge, judge_trajectory, references
+from regcompare.judge import STATUSES, judge_trajectory, references
 from regcompare.plan import (
     Item,
     grads_of,
@@ -39,9 +42,9 @@ from regcompare.programs import judge_case as judge_programs
 from regcompare.workers import FrameworkInfo, Job, Outcome, WorkerPool
 
 __all__ = [
-    "STATUSES", "Case", "Inputs", "Item", "Run", "apply_known", "grads_of", "job_of", "judge", "judge_trajectory",
-    "label", "placed_of", "placement_text", "plan_case", "references", "row_label", "run", "run_items", "settings_of",
-    "shared", "trajectory_options", "update_options",
+    "STATUSES", "Case", "Inputs", "Item", "Run", "apply_findings", "apply_known", "grads_of", "job_of", "judge",
+    "judge_trajectory", "label", "placed_of", "placement_text", "plan_case", "references", "row_label", "run",
+    "run_items", "settings_of", "shared", "stale_findings", "suite_of", "trajectory_options", "update_options",
 ]
 
 
@@ -50,7 +53,8 @@ class Run:
     rows: list[dict[str, Any]]
     frameworks: dict[str, FrameworkInfo]
     stale: list[str] = field(default_factory=list)
-    """``known`` entries whose finding no longer happens, as ``file:line: known[i]: why``."""
+    """``known`` entries whose finding no longer happens, as ``file:line: known[i]: why``, and built-in findings
+    that the shipped suite no longer shows (``built-in finding ID: why``)."""
     summary: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -60,8 +64,55 @@ class Run:
 
     @property
     def failures(self) -> int:
-        """What makes the run fail: unknown mismatches and errors, and stale ``known`` entries."""
+        """What makes the run fail: mismatches and errors that neither a ``known`` entry nor a built-in finding
+        explains, and stale ``known`` entries or built-in findings."""
         return sum(r["status"] in ("mismatch", "error") and not r["known"] for r in self.rows) + len(self.stale)
+
+
+def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The rows of one item (regcompare.judge), with the built-in findings that explain them marked."""
+    rows = judging.judge(item, outcome, inputs)
+    apply_findings(item.case, rows)
+    return rows
+
+
+def apply_findings(case: Case, rows: list[dict[str, Any]], findings: Iterable[Finding] = FINDINGS) -> None:
+    """Mark each row a built-in defect finding explains: ``finding`` is its id, ``known`` its reason (the first
+    finding in registry order wins). A precision finding's id is already on the rows whose band it widened
+    (regcompare.judge) and excuses nothing; every other row gets ``finding: None``."""
+    defects = tuple(f for f in findings if not f.precision)
+    for row in rows:
+        hit = next((f for f in defects if f.explains(row, case.weights)), None)
+        row["finding"] = row.get("finding") if hit is None else hit.id
+        if hit is not None:
+            row["known"] = hit.reason
+
+
+def suite_of(cases: list[Case]) -> Path | None:
+    """The shipped suite this run covers whole: the folder holding ``SUITE_MARKER`` above the cases' files, when
+    every case file under it is in the run (a single case of the suite does not show every finding)."""
+    files = {Path(c.file).resolve() for c in cases}
+    marked = {p for f in files for p in f.parents if (p / SUITE_MARKER).is_file()}
+    for folder in sorted(marked, key=lambda p: len(p.parts)):
+        if set(folder.rglob("*.yaml")) <= files:
+            return folder
+    return None
+
+
+def stale_findings(
+    rows: list[dict[str, Any]], weights_of: dict[str, dict[str, np.ndarray]], ran: set[str],
+    findings: Iterable[Finding] = FINDINGS,
+) -> list[str]:
+    """Built-in findings of a framework that ran which explain no row of the suite any more."""
+    stale = []
+    for finding in findings:
+        if finding.framework is not None and not set(finding.frameworks()) & set(ran):
+            continue
+        if not any(finding.explains(r, weights_of.get(r["case"])) for r in rows):
+            seen = ", ".join(sorted({r["status"] for r in rows if finding.selects(r, weights_of.get(r["case"]))}))
+            stale.append(f"built-in finding {finding.id}: expected {finding.expectation()}, but the rows "
+                         f"it selects are: {seen or 'no row at all'}")
+    return stale
 
 
 def apply_known(case: Case, rows: list[dict[str, Any]], entries: Iterable[int] | None = None) -> list[str]:
@@ -243,7 +294,19 @@ def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progre
         rows_of[case.name] += broken_adapter_rows(case, frameworks)
     stale = [entry for case in cases for entry in apply_known(case, rows_of[case.name])]
     rows = [row for case in cases for row in rows_of[case.name]]
+    stale += builtin_stale(cases, rows, pool, frameworks)
     return Run(rows, frameworks_of(pool, frameworks), stale)
+
+
+def builtin_stale(
+    cases: list[Case], rows: list[dict[str, Any]], pool: WorkerPool, frameworks: tuple[str, ...],
+) -> list[str]:
+    """The built-in findings that match nothing in a run of the shipped suite, among the frameworks that ran."""
+    if suite_of(cases) is None:
+        return []
+    infos = frameworks_of(pool, frameworks)
+    ran = {fw for fw, info in infos.items() if info.status == "ok"}
+    return stale_findings(rows, {c.name: c.weights for c in cases}, ran)
 
 
 def frameworks_of(pool: WorkerPool, frameworks: tuple[str, ...]) -> dict[str, FrameworkInfo]:

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from regcompare import conventions, mixed_precision, oracle, schedules, sparse, trajectory
+from regcompare import conventions, errormodel, mixed_precision, oracle, schedules, sparse, trajectory
 from regcompare.cases import Case
 from regcompare.compare import Verdict, at_index, compare
 from regcompare.conventions import Decay, OptimizerCall, documented, weight_norm_tensors
-from regcompare.dtypes import DEFAULT_TOLERANCE, Tolerance, tolerance_for
+from regcompare.dtypes import Tolerance, tolerance_for
 from regcompare.plan import Item, grads_of, shared, trajectory_data
 from regcompare.workers import Outcome
 
@@ -27,9 +27,12 @@ STATUSES = ("match", "mismatch", "divergent", "unsupported", "skipped", "error")
 MAX_LISTED_ELEMENTS = 4096
 
 
-def tolerance(case: Case, dtype: str) -> tuple[Tolerance, str]:
+def tolerance(case: Case, dtype: str, model: errormodel.Band) -> tuple[Tolerance, str, dict[str, Any]]:
+    """A row's tolerance: the error model's band (regcompare.errormodel), or the case's ``tolerance`` over it;
+    with the row's ``tolerance`` key (the figures and their source)."""
     override = case.spec.tolerance.get(dtype)  # type: ignore[call-overload]
-    return tolerance_for(dtype, DEFAULT_TOLERANCE[dtype], override, "default")
+    tol, source = tolerance_for(dtype, model.tol, override, model.source)
+    return tol, source, errormodel.Band(tol, model.spread, source).as_row()
 
 
 def _listed(value: np.ndarray | float | None) -> Any:
@@ -176,15 +179,17 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
     """The rows of one item: one for a penalty or a trajectory, one per tensor for a gradient or an update."""
     if item.quantity == "trajectory":
         return judge_trajectory(item, outcome)
-    tol, tol_source = tolerance(item.case, item.dtype)
     try:
         reference, documented_ = references(item, inputs)
+        bands = errormodel.bands(item, inputs, reference, documented_ and documented_.reference)
     except ValueError as exc:  # a case whose grads do not fit its weights
         reference, documented_ = dict(oracle.gradient(inputs, item.regularizer)), None
         outcome = Outcome("error", detail=str(exc))
+        bands = {t: errormodel.band(0.0, item.dtype, "not computed: the item failed") for t in reference}
     expected = item.expected
     rows = []
     for tensor, ref in reference.items():
+        tol, tol_source, tol_row = tolerance(item.case, item.dtype, bands[tensor])
         raw = None
         if outcome.status == "ok":
             raw = outcome.value if tensor is None else outcome.value.get(tensor)
@@ -193,6 +198,8 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
         alt = None if documented_ is None or tensor is None else documented_.reference[tensor]
         why = "" if documented_ is None else documented_.why
         status, detail, verdict = _status(item, outcome, raw, ref, exp, tol, tol_source, alt, why)
+        if bands[tensor].finding is not None:
+            tol_row |= _without(item, outcome, raw, ref, exp, alt, why, bands[tensor])
         row = {
             "case": item.case.name, "file": item.case.file, "line": item.case.line,
             "framework": item.framework, "api": item.api, "quantity": item.quantity, "dtype": item.dtype,
@@ -202,9 +209,9 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
             "expected": exp if exp is None else _listed(np.asarray(exp, np.float64)),
             "abs_err": _figure(verdict and verdict.abs_err), "rel_err": _figure(verdict and verdict.rel_err),
             "ulp": _figure(verdict and verdict.ulp),
-            "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
+            "tolerance": tol_row,
             "summary": _summary(raw, ref, verdict),
-            "status": status, "detail": detail, "known": None,
+            "status": status, "detail": detail, "known": None, "finding": bands[tensor].finding,
         }
         if item.quantity == "update":
             row.update(_update_keys(item, alt))
@@ -212,6 +219,18 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
     if item.case.spec.sparse and item.quantity == "update" and not item.skip:
         sparse.annotate(item, rows, inputs)
     return rows
+
+
+def _without(
+    item: Item, outcome: Outcome, raw: np.ndarray | None, ref: np.ndarray, expected: Any, alt: np.ndarray | None,
+    why: str, model: errormodel.Band,
+) -> dict[str, Any]:
+    """For a band a precision finding widened: the finding, and the status the row would have in its own dtype's
+    band (a finding that never turns a ``mismatch`` into the row's verdict is stale, regcompare.engine)."""
+    assert model.plain is not None
+    tol, tol_source, _ = tolerance(item.case, item.dtype, model.plain)
+    status = _status(item, outcome, raw, ref, expected, tol, tol_source, alt, why)[0]
+    return {"finding": model.finding, "without": status}
 
 
 def _update_keys(item: Item, decoupled: np.ndarray | None) -> dict[str, Any]:
@@ -301,6 +320,21 @@ def _trajectory_oracle(item: Item, semantics: trajectory.Semantics) -> trajector
     return shared(item.case, key, lambda: trajectory.oracle(trajectory_data(item), lam, semantics))
 
 
+def _trajectory_widened(item: Item) -> tuple[str | None, tuple[Tolerance, str] | None]:
+    """A precision finding that selects a trajectory row, and the trajectory tolerance of the precision it holds
+    part of the run in (a float64 Keras run with float32 lr and coefficients gets float32's), unless the case
+    sets the row dtype's tolerance itself."""
+    findings = errormodel.selecting(item, None)
+    if not findings or item.case.spec.tolerance.get(item.dtype) is not None:  # type: ignore[call-overload]
+        return None, None
+    held = findings[0].held
+    precision = errormodel.floor_dtype(item.dtype, held)
+    if precision == item.dtype:
+        return None, None
+    tol, source = trajectory.TOLERANCE[precision], f"trajectory default of {precision}"
+    return findings[0].id, (tol, f"{source}, widened by finding {findings[0].id}")
+
+
 def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
     """One row per run. ``raw``/``reference`` are the final ‖w‖; ``abs_err``/``rel_err``/``ulp`` and the status are
     the worst over the per-epoch train and test losses and the final ‖w‖, against the float64 oracle run on the
@@ -322,6 +356,14 @@ def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
 
     status, detail, verdict = _status(item, outcome, raw, trajectory.flatten(ref), None, tol, tol_source, alt,
                                       where=where)
+    tol_row: dict[str, Any] = {"rtol": tol.rtol, "atol": tol.atol, "source": tol_source}
+    finding, wide = _trajectory_widened(item)
+    if wide is not None:  # a precision finding: judged with its precision's tolerance, the own dtype's kept aside
+        without = status
+        status, detail, verdict = _status(item, outcome, raw, trajectory.flatten(ref), None, wide[0], wide[1], alt,
+                                          where=where)
+        tol_row = {"rtol": wide[0].rtol, "atol": wide[0].atol, "source": wide[1], "finding": finding,
+                   "without": without}
     deviation = None if curves is None else trajectory.deviations(curves, ref)
     if deviation is not None:
         worst = ", ".join(f"{p.replace('_', ' ').replace('w norm', '‖w‖')} {d:.2g}" for p, d in deviation.items())
@@ -335,8 +377,9 @@ def judge_trajectory(item: Item, outcome: Outcome) -> list[dict[str, Any]]:
         "reconciled": None if curves is None else _listed(curves["w_norm"]),
         "reference": _listed(ref["w_norm"]), "expected": None,
         "abs_err": _figure(verdict and verdict.abs_err), "rel_err": _figure(verdict and verdict.rel_err),
-        "ulp": _figure(verdict and verdict.ulp), "tolerance": {"rtol": tol.rtol, "atol": tol.atol},
-        "summary": None, "status": status, "detail": detail, "known": None,
+        "ulp": _figure(verdict and verdict.ulp),
+        "tolerance": tol_row,
+        "summary": None, "status": status, "detail": detail, "known": None, "finding": finding,
         # trajectory keys: the curves the report draws, and how the run was made
         "style": training and training.style, "training": training and training.how, "lambda": lam,
         "epochs": epochs, "coupling": item.conv.coupling, "deviation": deviation,

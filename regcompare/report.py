@@ -287,7 +287,11 @@ def native_cell(row: Row) -> str:
 
 
 def tolerance_text(tol: Mapping[str, Any] | None) -> str:
-    return f"rtol {number(tol['rtol'])} · atol {number(tol['atol'])}" if tol else ""
+    """The band in a few words; a band a precision finding widened names it (regcompare.errormodel)."""
+    if not tol:
+        return ""
+    text = f"rtol {number(tol['rtol'])} · atol {number(tol['atol'])}"
+    return f"{text} · widened by {tol['finding']}" if tol.get("finding") else text
 
 
 #: How the reproduce command starts: the checkout's virtual environment (``make install`` creates it), which

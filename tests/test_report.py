@@ -522,3 +522,12 @@ def test_results_json_writes_non_finite_figures_as_the_contract_strings() -> Non
                out)
     row = json_.loads(out.getvalue())["rows"][0]
     assert row == {"tolerance": {"atol": "Infinity"}, "spread": ["NaN", "-Infinity"]}
+
+
+def test_a_band_a_precision_finding_widened_names_it() -> None:
+    from regcompare.report import tolerance_text
+
+    plain = {"rtol": 4.4e-16, "atol": 1e-15, "source": "error model: …"}
+    assert "widened" not in tolerance_text(plain)
+    assert tolerance_text(plain | {"finding": "keras-float32-hyperparameters", "without": "mismatch"}).endswith(
+        "· widened by keras-float32-hyperparameters")

@@ -148,11 +148,16 @@ def test_whole_tensor_case_through_the_real_frameworks() -> None:
         result = engine.run([case], ("torch", "paddle"), pool)
     finally:
         pool.close()
-    status = {(r["api"], r["dtype"], r["tensor"]): r["status"] for r in result.rows}
+    rows = {(r["api"], r["dtype"], r["tensor"]): r for r in result.rows}
     for api in ("torch.nn.utils.parametrizations.weight_norm", "paddle.nn.utils.weight_norm",
                 "paddle.static.WeightNormParamAttr.old_ir"):
         for tensor in ("w.g", "w.v", "w", "ones.g", "ones.v", "ones"):
-            assert status[(api, "float64", tensor)] == "match", (api, tensor)
+            row = rows[(api, "float64", tensor)]
+            assert row["status"] == "match", (api, tensor, row["detail"])
+            if api.startswith("paddle"):
+                # paddle's momentum kernel holds μ in float32: beyond float64's own band, within the band the
+                # precision finding widens it to (μ held in float32).
+                assert row["finding"] == "paddle-momentum-float32-mu" and row["tolerance"]["without"] == "mismatch"
     pir = [r for r in result.rows if r["api"] == "paddle.static.WeightNormParamAttr"]
     assert pir and all(r["status"] == "error" and "must be Value, but got Parameter" in r["detail"] for r in pir)
     assert result.failures == 0

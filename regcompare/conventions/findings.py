@@ -1,0 +1,349 @@
+"""Built-in findings: framework behaviours that hold for every case, as data with a selector, a reason and a source.
+
+A case's ``known`` list is for findings of the user's own; what every user of a framework would otherwise
+rediscover and re-declare lives here, once. A finding is one of two kinds (``kind``):
+
+- ``precision``: the framework computes some part (``held``: its hyper-parameters, its sums, its subnormal
+  inputs) in a lower precision than the row's dtype. That is not a fault, so it must not hide the row's verdict:
+  the error model (regcompare.errormodel) samples the computation with that part in that precision, the row's
+  band widens to cover it, and the row is judged as usual — ``match``, ``divergent`` (its documented semantics)
+  or ``mismatch``. The row carries the finding's id (why its band is wider) and its ``tolerance`` says the status
+  it would have had with its own dtype's band (``without``); a precision finding never excuses a mismatch.
+- ``defect``: the framework does something else (a fused kernel skipping blocks, a missing kernel, a bug that
+  raises, a non-finite result). A row it selects with the finding's ``status`` carries the finding's id in
+  ``finding`` and its reason in ``known``, and does not fail the run.
+
+Stale findings: the shipped suite (a folder holding ``SUITE_MARKER``, as ``cases/`` does) must show every built-in
+finding at least once — a defect finding a row of its status, a precision finding a row its widening turned from
+``mismatch`` into the row's semantic verdict. When a run covers every case file of such a folder, a finding that
+shows nowhere fails the run as stale, as a case's stale ``known`` entry does (``regcompare.engine``). A finding of
+a framework that did not run (not installed, excluded with ``--frameworks``) is not judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+import numpy as np
+
+#: A file in a case folder that marks it as the shipped suite, whose runs check the built-in findings for staleness.
+SUITE_MARKER = ".regcompare-suite"
+
+
+def _has_subnormal_float32(weights: dict[str, np.ndarray]) -> bool:
+    """Whether some weight, rounded to float32, is subnormal there (nonzero and below float32's smallest normal)."""
+    tiny = float(np.finfo(np.float32).tiny)
+    for w in weights.values():
+        a = np.abs(np.asarray(w, np.float64).astype(np.float32))
+        if bool(((a > 0) & (a < tiny)).any()):
+            return True
+    return False
+
+
+#: Conditions on a case's inputs that a finding may require, by name.
+CONDITIONS: dict[str, Callable[[dict[str, np.ndarray]], bool]] = {
+    "float32 subnormal weights": _has_subnormal_float32,
+}
+
+
+def _non_finite(row: dict[str, Any]) -> bool:
+    """The row's worst element is inf or NaN where the exact value is finite (regcompare.compare's wording)."""
+    detail = str(row.get("detail") or "")
+    return detail.startswith(("overflow:", "NaN where"))
+
+
+#: Conditions on a row's result that a finding may require, by name.
+RESULTS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "non-finite result": _non_finite,
+}
+
+
+#: The kinds of finding (module docstring).
+KINDS = ("precision", "defect")
+#: What a precision finding may hold in a lower precision, as the error model samples it (regcompare.errormodel):
+#: the hyper-parameters and coefficients with every scalar operation on them rounded there; the accumulator of a
+#: sum; subnormal inputs, read as zero (flush-to-zero).
+HELD = ("hyper-parameters", "accumulator", "subnormals")
+#: The precision a part is held in: a dtype, or ``dtype`` for the row's own (a 16-bit run's hyper-parameters).
+ROW_DTYPE = "dtype"
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a precision finding says the framework holds in a lower precision (``what``, one of ``HELD``) and in
+    which (``dtype``: float32, bfloat16, or ``ROW_DTYPE``)."""
+
+    what: str
+    dtype: str
+
+    def __post_init__(self) -> None:
+        if self.what not in HELD:
+            raise ValueError(f"held: {self.what!r} is not one of {HELD}")
+
+    def precision(self, row_dtype: str) -> str:
+        """The dtype the part is held in, for a row of ``row_dtype``."""
+        return row_dtype if self.dtype == ROW_DTYPE else self.dtype
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One framework behaviour: the rows it selects (every given field must match; ``api`` and ``optimizer`` are
+    shell-style patterns, ``dtypes`` and ``quantities`` sets), its kind, and why. A ``defect`` gives the status
+    the rows it explains have; a ``precision`` finding says what is ``held`` in which precision instead."""
+
+    id: str
+    kind: str
+    reason: str
+    source: str
+    """The upstream issue, or the framework source file and function, that shows the behaviour."""
+    status: str | None = None
+    """A defect's rows' status (``mismatch``, ``unsupported``, ``error``)."""
+    held: Held | None = None
+    """A precision finding's part in lower precision."""
+    framework: str | tuple[str, ...] | None = None
+    """One framework or several (Keras on its three backends)."""
+    api: str | tuple[str, ...] | None = None
+    optimizer: str | tuple[str, ...] | None = None
+    """A pattern (or several) over the row's ``optimizer`` call text (``keras.optimizers.Adam*``)."""
+    quantities: tuple[str, ...] | None = None
+    dtypes: tuple[str, ...] | None = None
+    tensor: str | None = None
+    inputs: str | None = None
+    """A name in ``CONDITIONS`` the case's weights must satisfy."""
+    result: str | None = None
+    """A name in ``RESULTS`` the row's result must satisfy (a finding about NaN explains NaN, not any mismatch)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"finding {self.id}: kind {self.kind!r} is not one of {KINDS}")
+        if (self.kind == "precision") != (self.held is not None) or (self.kind == "defect") != bool(self.status):
+            raise ValueError(f"finding {self.id}: a precision finding says what is held, a defect its status")
+        if self.kind == "precision" and self.result is not None:
+            raise ValueError(f"finding {self.id}: a band cannot widen to a result condition; that is a defect")
+
+    @property
+    def precision(self) -> bool:
+        return self.kind == "precision"
+
+    def frameworks(self) -> tuple[str, ...]:
+        return () if self.framework is None else _names(self.framework)
+
+    def selects(self, row: dict[str, Any], weights: dict[str, np.ndarray] | None = None) -> bool:
+        """Whether the row is one this finding is about (its status aside)."""
+        if self.framework is not None and row.get("framework") not in self.frameworks():
+            return False
+        if self.api is not None and not _matches(row.get("api"), self.api):
+            return False
+        if self.optimizer is not None and not _matches(row.get("optimizer"), self.optimizer):
+            return False
+        if self.quantities is not None and row.get("quantity") not in self.quantities:
+            return False
+        if self.dtypes is not None and row.get("dtype") not in self.dtypes:
+            return False
+        if self.tensor is not None and row.get("tensor") != self.tensor:
+            return False
+        if self.result is not None and not RESULTS[self.result](row):
+            return False
+        return self.inputs is None or (weights is not None and CONDITIONS[self.inputs](weights))
+
+    def explains(self, row: dict[str, Any], weights: dict[str, np.ndarray] | None = None) -> bool:
+        """Whether the row shows this finding: for a defect, a row it selects with its status; for a precision
+        finding, a row whose band it widened and which that turned from ``mismatch`` into its verdict."""
+        if self.precision:
+            tol = row.get("tolerance") or {}
+            return (tol.get("finding") == self.id and tol.get("without") == "mismatch"
+                    and row.get("status") != "mismatch")
+        return row.get("status") == self.status and self.selects(row, weights)
+
+    def expectation(self) -> str:
+        """What a run of the shipped suite should show, in words (a stale finding's message)."""
+        if self.precision:
+            assert self.held is not None
+            return (f"a row its {self.held.what} in {self.held.dtype} widen from mismatch to its verdict "
+                    f"({self.source})")
+        return f"{self.status} ({self.source})"
+
+
+def precision_findings(row: dict[str, Any], weights: dict[str, np.ndarray] | None,
+                       findings: tuple[Finding, ...] | None = None) -> list[Finding]:
+    """The precision findings that select a row (regcompare.errormodel widens its band by each)."""
+    return [f for f in (FINDINGS if findings is None else findings) if f.precision and f.selects(row, weights)]
+
+
+def _names(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else value
+
+
+def _matches(text: Any, patterns: str | tuple[str, ...]) -> bool:
+    return any(fnmatchcase(str(text), p) for p in _names(patterns))
+
+
+_FLOAT64 = ("float64",)
+#: Keras 3 on each backend regcompare runs: the same optimizer and regularizer code.
+_KERAS = ("tensorflow", "keras-torch", "keras-jax")
+
+FINDINGS: tuple[Finding, ...] = (
+    Finding(
+        "numpy-bfloat16-sum", "precision",
+        "numpy sums ml_dtypes' bfloat16 in bfloat16 (np.sum keeps the input's dtype as the accumulator for this "
+        "user dtype): a long sum stops growing once each term is below half an ULP of the total (3,018 squares: "
+        "14% low); torch, TensorFlow and paddle accumulate bfloat16 in float32",
+        "numpy/_core/src/umath/reduction.c (the accumulator is the input dtype unless dtype= is given); "
+        "ml_dtypes registers bfloat16 add without a wider accumulator",
+        held=Held("accumulator", "bfloat16"),
+        framework="numpy", api="numpy.handwritten", quantities=("penalty",), dtypes=("bfloat16",),
+    ),
+    Finding(
+        "tensorflow-float32-ftz", "precision",
+        "TensorFlow's CPU kernels run with flush-to-zero and denormals-are-zero set: a float32 subnormal weight is "
+        "read as 0, so sign(1e-40) = 0 in an L1 gradient and 1e-40·c = 0 in an L2 one",
+        "tensorflow/core/platform/denormal.cc (ScopedFlushDenormal, set around every CPU op by the executor)",
+        held=Held("subnormals", "float32"),
+        framework="tensorflow", quantities=("gradient",), dtypes=("float32",), inputs="float32 subnormal weights",
+    ),
+    Finding(
+        "keras-adam-float32-betas", "precision",
+        "Keras Adam computes the bias corrections 1−β₁ᵗ, 1−β₂ᵗ from betas cast to float32 (ops.cast of a Python "
+        "float makes a float32 tensor first) while m and v use the exact 1−β: 1−β₂ᵗ loses ~1,000 ULP to "
+        "cancellation, each step is ~6e-6 relative off, in float32 and float64 alike (checked: that formula "
+        "reproduces Keras to 1e-7 in float32 and 1e-16 in float64)",
+        "keras/src/optimizers/adam.py (Adam.update_step: beta_1_power = ops.power(ops.cast(self.beta_1, ...), "
+        "local_step))",
+        held=Held("hyper-parameters", "float32"),
+        framework="tensorflow", optimizer="keras.optimizers.Adam*", quantities=("update",),
+        dtypes=("float32", "float64"),
+    ),
+    Finding(
+        "keras-low-precision-hyperparameters", "precision",
+        "Keras optimizers compute in the variable's dtype and cast the learning rate, momentum, betas and ε to it: "
+        "float16 and bfloat16 runs use them rounded to the dtype (lr 0.01 is 0.0100098 in bfloat16, β₂ = 0.999 is "
+        "1.0, so Adam's 1 − β₂ᵗ is 0; ε = 1e-8 is 0 in float16: keras-float16-eps-underflow); torch keeps lr "
+        "and the betas as Python floats",
+        "keras/src/optimizers/sgd.py and adam.py (update_step: ops.cast(learning_rate, variable.dtype), "
+        "ops.cast(self.beta_2, variable.dtype))",
+        held=Held("hyper-parameters", ROW_DTYPE),
+        framework=_KERAS, api="keras.*", quantities=("update",), dtypes=("float16", "bfloat16"),
+    ),
+    Finding(
+        "keras-float16-eps-underflow", "defect",
+        "Keras adds ε in a float16 variable's dtype, where ε = 1e-8 is 0: an element whose v = (1 − β₂)·g² "
+        "underflows (|g| below ~0.008) has √v + ε = 0, and its step is ±inf or NaN (0/0 where m underflowed too), "
+        "as torch's float16 Adam (torch-float16-eps-underflow). A band cannot widen to a non-finite result, so "
+        "the row is marked (non-finite results only; finite float16 rows are judged with the hyper-parameters in "
+        "float16, keras-low-precision-hyperparameters)",
+        "keras/src/optimizers/adam.py (Adam.update_step: ops.add(ops.sqrt(v), self.epsilon) on the variable's dtype)",
+        status="mismatch",
+        framework=_KERAS, api="keras.*", quantities=("update",), dtypes=("float16",), result="non-finite result",
+    ),
+    Finding(
+        "keras-float32-hyperparameters", "precision",
+        "Keras keeps the learning rate in a float32 variable (BaseOptimizer: backend.Variable(learning_rate, "
+        "dtype=backend.floatx())) and regularizer coefficients as float32 constants, even for float64 weights: "
+        "lr 0.003 becomes 0.0030000000261 and l1 0.1 becomes 0.100000001, ~1e-8 relative off the exact update",
+        "keras/src/optimizers/base_optimizer.py (BaseOptimizer.__init__, _build_learning_rate); "
+        "keras/src/regularizers/regularizers.py (L1/L2.__call__: self.l2 * ops.sum(...))",
+        held=Held("hyper-parameters", "float32"),
+        framework=_KERAS, api="keras.*", dtypes=_FLOAT64,
+    ),
+    Finding(
+        "torch-float32-scalar-state", "precision",
+        "torch's ASGD and NAdam keep their scalar state (ASGD's eta and mu, NAdam's mu_product) as tensors of "
+        "_get_scalar_dtype(), float32 unless torch's default dtype is float64: a float64 run's step sizes are "
+        "float32-rounded, ~1e-8 relative off the exact update; in float32 they are computed op by op in float32 "
+        "tensors (η = lr/(1 + λ·lr·t)^α), where the reference computes them exactly (make trust: ASGD, 64 steps, "
+        "8e-6 off)",
+        "torch/optim/optimizer.py (_get_scalar_dtype); torch/optim/asgd.py, nadam.py (_init_group: "
+        "torch.as_tensor(..., dtype=_get_scalar_dtype()))",
+        held=Held("hyper-parameters", "float32"),
+        framework="torch", optimizer=("torch.optim.ASGD*", "torch.optim.NAdam*"), quantities=("update",),
+        dtypes=("float32", "float64"),
+    ),
+    Finding(
+        "paddle-float32-hyperparameters", "precision",
+        "paddle's optimizer kernels (adadelta, adagrad, adamax, lamb, nadam, radam, rmsprop, asgd) take their "
+        "hyper-parameters (ρ, ε, β₁, β₂, the decay coefficient) as float attributes: a float64 run uses them "
+        "rounded to float32 (checked for RAdam: with float32-rounded betas the oracle reproduces paddle to 3e-15)",
+        "paddle/phi/ops/yaml/ops.yaml (float attributes of adadelta_, adagrad_, adamax_, lamb_, nadam_, radam_, "
+        "rmsprop_, asgd_)",
+        held=Held("hyper-parameters", "float32"),
+        framework="paddle", optimizer=tuple(f"paddle.optimizer.{name}*" for name in (
+            "Adadelta", "Adagrad", "Adamax", "Lamb", "NAdam", "RAdam", "RMSProp", "ASGD")),
+        quantities=("update",), dtypes=_FLOAT64,
+    ),
+    Finding(
+        "paddle-momentum-float32-mu", "precision",
+        "paddle's momentum kernel takes μ as a float attribute (float32): a float64 run uses μ = 0.9 rounded to "
+        "0.899999976 (checked: the update with that μ reproduces paddle exactly)",
+        "paddle/phi/kernels/impl/momentum_kernel_impl.h (MomentumDenseKernel: float mu); "
+        "python/paddle/optimizer/momentum.py (_append_optimize_op passes self._momentum as an attribute)",
+        held=Held("hyper-parameters", "float32"),
+        framework="paddle", optimizer="paddle.optimizer.Momentum*", quantities=("update",), dtypes=_FLOAT64,
+    ),
+    Finding(
+        "paddle-adamw-float32-coeff", "precision",
+        "paddle's adamw kernel takes the weight-decay coefficient as a float attribute (float32): a float64 run "
+        "decays by 1 − lr·0.100000001 instead of 1 − lr·0.1 (checked: with that coefficient the float64 update "
+        "matches paddle to 7e-15 after 75 steps)",
+        "python/paddle/optimizer/adamw.py (_append_optimize_op: coeff as an attribute); "
+        "paddle/phi/kernels/cpu/adamw_kernel.cc (float coeff)",
+        held=Held("hyper-parameters", "float32"),
+        framework="paddle", optimizer="paddle.optimizer.AdamW*", quantities=("update",), dtypes=_FLOAT64,
+    ),
+    Finding(
+        "paddle-weight-norm-float64", "defect",
+        "paddle.nn.utils.weight_norm in float64 lands ~1e-13 relative (300–13,000 ULP) from the exact g, v and w "
+        "after two plain SGD steps with dim=1, where one rounding of the inputs moves them by ~1e-15 (inspected, not "
+        "yet traced; torch's parametrization matches)",
+        "python/paddle/nn/utils/weight_norm_hook.py (norm_except_dim, _weight_norm)",
+        status="mismatch",
+        framework="paddle", api="paddle.nn.utils.weight_norm", quantities=("update",), dtypes=_FLOAT64,
+    ),
+    Finding(
+        "torch-float16-eps-underflow", "defect",
+        "torch's Adam, NAdam, RAdam, Adagrad and RMSprop (and optax's adam/adamw, whose scale_by_adam computes in "
+        "the parameter's dtype) keep ε and the second-moment state in the parameter's dtype: in float16 ε = 1e-8 "
+        "(Adagrad's 1e-10) rounds to 0 and the state (1 − β₂)·g², (1 − α)·g², Σg² underflows to 0 for small |g| "
+        "(below ~0.008 for Adam), so √v + ε = 0 and the step is ±inf or NaN (checked: one Adam step with g = 1e-3 "
+        "gives −inf; found by make trust for the others)",
+        "torch/optim/adam.py (_single_tensor_adam: denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)); "
+        "nadam.py, radam.py, adagrad.py (std = state_sum.sqrt().add_(eps)), rmsprop.py (avg = square_avg.sqrt()"
+        ".add_(eps))",
+        status="mismatch",
+        framework=("torch", "jax"),
+        optimizer=(*(f"torch.optim.{n}(*" for n in ("Adam", "AdamW", "NAdam", "RAdam", "Adagrad", "RMSprop")),
+                   "optax.adam*"),
+        quantities=("update",), dtypes=("float16",), result="non-finite result",
+    ),
+    Finding(
+        "paddle-no-cpu-float16", "defect",
+        "paddle has no CPU float16 kernels for abs, square, sign and the optimizers",
+        "paddle/phi/kernels/cpu/abs_kernel.cc, activation_kernel.cc, sgd_kernel.cc (no phi::dtype::float16 in "
+        "the CPU registrations)",
+        status="unsupported",
+        framework="paddle", dtypes=("float16",),
+    ),
+    Finding(
+        "paddle-weightnormparamattr-pir", "defect",
+        "paddle 3.3 bug: under PIR, the default static IR, LayerHelper builds WeightNormParamAttr's g and v as "
+        "old-IR Parameters and paddle.divide rejects them (\"divide(): argument (position 1) must be Value, but "
+        "got Parameter\"), before any step runs",
+        "python/paddle/base/layer_helper_base.py (_create_weight_normalize)",
+        status="error",
+        framework="paddle", api="paddle.static.WeightNormParamAttr",
+    ),
+    Finding(
+        "paddle-weightnormparamattr-old-ir-dim", "defect",
+        "paddle 3.3 bug: under the old IR, WeightNormParamAttr's program builds, but its backward fails for any "
+        "dim but None, with or without a regularizer (\"The input tensor X of AddNOp must have same shape\")",
+        "python/paddle/base/layer_helper_base.py (_create_weight_normalize: __norm_except_dim)",
+        status="error",
+        framework="paddle", api="paddle.static.WeightNormParamAttr.old_ir",
+    ),
+)
+
+
+def by_id() -> dict[str, Finding]:
+    return {f.id: f for f in FINDINGS}
