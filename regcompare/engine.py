@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterable
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from regcompare.plan import (
 )
 from regcompare.programs import ProgramItem
 from regcompare.programs import judge_case as judge_programs
+from regcompare.store import Pending, RowStore
 from regcompare.workers import FrameworkInfo, Job, Outcome, WorkerPool
 
 __all__ = [
@@ -47,21 +49,31 @@ __all__ = [
 
 @dataclass
 class Run:
-    rows: list[dict[str, Any]]
+    """A finished run. ``rows`` is a read-only sequence of the judged rows in plan order, kept on disk
+    (regcompare.store): iterate it once per use (each pass reads the file again), index it, take its
+    ``len``; ``list(run.rows)`` gives plain dicts for a small run. A list given here is stored the same way."""
+
+    rows: Sequence[dict[str, Any]]
     frameworks: dict[str, FrameworkInfo]
     stale: list[str] = field(default_factory=list)
     """``known`` entries whose finding no longer happens, as ``file:line: known[i]: why``."""
     summary: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.summary = {s: 0 for s in STATUSES}
-        for row in self.rows:
-            self.summary[row["status"]] += 1
+        if not isinstance(self.rows, RowStore):
+            self.rows = RowStore.of(self.rows)
+        counted = self.rows.summary
+        self.summary = {s: counted[s] for s in STATUSES}
+
+    @property
+    def store(self) -> RowStore:
+        assert isinstance(self.rows, RowStore)
+        return self.rows
 
     @property
     def failures(self) -> int:
         """What makes the run fail: unknown mismatches and errors, and stale ``known`` entries."""
-        return sum(r["status"] in ("mismatch", "error") and not r["known"] for r in self.rows) + len(self.stale)
+        return self.store.failing + len(self.stale)
 
 
 def apply_known(case: Case, rows: list[dict[str, Any]], entries: Iterable[int] | None = None) -> list[str]:
@@ -188,23 +200,15 @@ def run_items(
     return [outcome or Outcome("error", detail="the run ended before this item") for outcome in outcomes]
 
 
-def _judge_programs(
-    items: list[Item], outcomes: dict[int, Outcome], inputs: Inputs, rows_of_item: list[list[dict[str, Any]]]
-) -> None:
-    """The rows of every program case, pair by pair (regcompare.programs), into ``rows_of_item``."""
-    by_case: dict[int, list[int]] = {}
-    for i in sorted(outcomes):  # plan order (the case's), not the order the workers finished in
-        by_case.setdefault(id(items[i].case), []).append(i)
-    for indices in by_case.values():
-        judged = judge_programs([items[i] for i in indices], [outcomes[i] for i in indices], inputs.exact)
-        for i, rows in zip(indices, judged, strict=True):
-            rows_of_item[i] = rows
-
-
-def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progress: ProgressFn | None = None) -> Run:
+def run(
+    cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progress: ProgressFn | None = None,
+    folder: str | None = None,
+) -> Run:
+    """Run and judge every case; each case's rows go to the run's store (in ``folder``, else the system's
+    temporary folder) as soon as the case is complete, so the parent never holds the rows of the whole run."""
     items = [item for case in cases for item in plan_case(case, frameworks)]
     inputs = Inputs()
-    rows_of_item: list[list[dict[str, Any]]] = [[] for _ in items]
+    collect = _Collector(cases, items, frameworks, inputs, pool, folder)
     one_at_a_time = threading.Lock()  # judging is GIL-bound: in turn, only one float64 reference is alive
     # The parent's own work obeys --timeout too, and stops at once when the run is interrupted.
     watchdog = Watchdog(pool.task_timeout, stopped=lambda: pool.closed)
@@ -215,36 +219,89 @@ def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progre
             return  # interrupted: the run ends without rows, so judging the rest would only delay the exit
         item = items[i]
         if isinstance(item, ProgramItem):  # judged pairwise once every side of its case is in
-            program_outcomes[i] = outcome
+            with one_at_a_time:
+                collect.program(i, outcome)
             return
         # The penalty and gradient oracles widen the dtype's values a chunk at a time; no float64 copy.
         widen = inputs.rounded if item.quantity in ("penalty", "gradient") else inputs.exact
         with one_at_a_time:
             try:
-                rows_of_item[i] = watchdog.run(lambda: judge(item, outcome, widen(item.case, item.dtype)))
+                rows = watchdog.run(lambda: judge(item, outcome, widen(item.case, item.dtype)))
             except Expired:
                 if pool.closed:
                     return  # stopped by the interrupt, not by the clock
                 why = f"the reference took longer than the timeout ({pool.task_timeout:g} s); not judged"
-                rows_of_item[i] = [unjudged_row(item.case, item.framework, item.api, item.quantity, item.dtype,
-                                                item.regularizer.as_dict(), item.native, why)]
+                rows = [unjudged_row(item.case, item.framework, item.api, item.quantity, item.dtype,
+                                     item.regularizer.as_dict(), item.native, why)]
+            collect.arrived(i, rows)
 
-    program_outcomes: dict[int, Outcome] = {}
     try:
         run_items(items, pool, inputs, progress, consume=judged)
     finally:
         watchdog.close()
-    if not pool.closed:
-        _judge_programs(items, program_outcomes, inputs, rows_of_item)
-    rows_of: dict[str, list[dict[str, Any]]] = {case.name: [] for case in cases}
-    for item, rows in zip(items, rows_of_item, strict=True):
-        rows_of[item.case.name] += rows
-    for case in cases:
-        rows_of[case.name] += broken_adapter_rows(case, frameworks)
-    stale = [entry for case in cases for entry in apply_known(case, rows_of[case.name])]
-    rows = [row for case in cases for row in rows_of[case.name]]
-    return Run(rows, frameworks_of(pool, frameworks), stale)
+    collect.finish_rest()
+    return Run(collect.store, frameworks_of(pool, frameworks), collect.stale)
 
+
+class _Collector:
+    """Rows from judged items → complete cases → the store, in the case's plan order.
+
+    A case is complete when every one of its items has arrived; then its program items are judged (pairwise,
+    all sides in), its broken-adapter rows added and its ``known`` entries applied — the per-case step — and
+    its rows appended to the store. Rows of incomplete cases wait in ``Pending`` (memory, then disk).
+    """
+
+    def __init__(self, cases: list[Case], items: list[Item], frameworks: tuple[str, ...], inputs: Inputs,
+                 pool: WorkerPool, folder: str | None) -> None:
+        self.cases, self.items, self.frameworks, self.inputs, self.pool = cases, items, frameworks, inputs, pool
+        self.store, self.pending = RowStore(folder), Pending(folder)
+        position = {id(case): p for p, case in enumerate(cases)}
+        self.case_of = array("l", (position[id(item.case)] for item in items))
+        self.left = [0] * len(cases)
+        for p in self.case_of:
+            self.left[p] += 1
+        self.programs: dict[int, dict[int, Outcome]] = {}
+        self.stale_of: dict[int, list[str]] = {}
+
+    def arrived(self, i: int, rows: list[dict[str, Any]]) -> None:
+        p = self.case_of[i]
+        self.pending.add(p, i, rows)
+        self._count_down(p)
+
+    def program(self, i: int, outcome: Outcome) -> None:
+        p = self.case_of[i]
+        self.programs.setdefault(p, {})[i] = outcome
+        self._count_down(p)
+
+    def _count_down(self, p: int) -> None:
+        self.left[p] -= 1
+        if self.left[p] == 0:
+            self._finish(p)
+
+    def _finish(self, p: int) -> None:
+        self.left[p] = -1  # finished: never again
+        outcomes = self.programs.pop(p, {})
+        if outcomes and not self.pool.closed:
+            indices = sorted(outcomes)  # plan order (the case's), not the order the workers finished in
+            judged = judge_programs([self.items[i] for i in indices], [outcomes[i] for i in indices],
+                                    self.inputs.exact)
+            for i, rows in zip(indices, judged, strict=True):
+                self.pending.add(p, i, rows)
+        case = self.cases[p]
+        rows = [row for rows in self.pending.take(p) for row in rows] + broken_adapter_rows(case, self.frameworks)
+        self.stale_of[p] = apply_known(case, rows)
+        self.store.append(p, rows)
+
+    def finish_rest(self) -> None:
+        """Cases that are not complete (an interrupted run, an item that timed out) or have no items."""
+        for p, left in enumerate(self.left):
+            if left >= 0:
+                self._finish(p)
+        self.pending.close()
+
+    @property
+    def stale(self) -> list[str]:
+        return [entry for p in sorted(self.stale_of) for entry in self.stale_of[p]]
 
 def frameworks_of(pool: WorkerPool, frameworks: tuple[str, ...]) -> dict[str, FrameworkInfo]:
     """This run's view of each framework, read from the pool and never written back to it: a pool that lives on
