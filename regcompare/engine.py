@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -200,78 +201,120 @@ def run_items(
     return [outcome or Outcome("error", detail="the run ended before this item") for outcome in outcomes]
 
 
+#: Items planned at a time: the parent holds one chunk's items and jobs (~0.7 KB a task), not the whole run's.
+CHUNK_ITEMS = 20_000
+
+
 def run(
     cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progress: ProgressFn | None = None,
     folder: str | None = None,
 ) -> Run:
     """Run and judge every case; each case's rows go to the run's store (in ``folder``, else the system's
-    temporary folder) as soon as the case is complete, so the parent never holds the rows of the whole run."""
-    items = [item for case in cases for item in plan_case(case, frameworks)]
-    inputs = Inputs()
-    collect = _Collector(cases, items, frameworks, inputs, pool, folder)
-    one_at_a_time = threading.Lock()  # judging is GIL-bound: in turn, only one float64 reference is alive
+    temporary folder) as soon as the case is complete, so the parent never holds the rows of the whole run.
+
+    Cases are planned and run a chunk at a time (``CHUNK_ITEMS``), in order: every framework runs concurrently
+    within a chunk; a chunk's end only waits for the slowest framework's share of it."""
+    store, pending = RowStore(folder), Pending(folder)
+    stale_of: dict[int, list[str]] = {}
+    tally = _Tally(progress, frameworks) if progress else None
     # The parent's own work obeys --timeout too, and stops at once when the run is interrupted.
     watchdog = Watchdog(pool.task_timeout, stopped=lambda: pool.closed)
-
-    def judged(i: int, outcome: Outcome) -> None:
-        # Judged on arrival: the parent works while the workers do, and a large result is freed at once.
-        if pool.closed:
-            return  # interrupted: the run ends without rows, so judging the rest would only delay the exit
-        item = items[i]
-        if isinstance(item, ProgramItem):  # judged pairwise once every side of its case is in
-            with one_at_a_time:
-                collect.program(i, outcome)
-            return
-        # The penalty and gradient oracles widen the dtype's values a chunk at a time; no float64 copy.
-        widen = inputs.rounded if item.quantity in ("penalty", "gradient") else inputs.exact
-        with one_at_a_time:
-            try:
-                rows = watchdog.run(lambda: judge(item, outcome, widen(item.case, item.dtype)))
-            except Expired:
-                if pool.closed:
-                    return  # stopped by the interrupt, not by the clock
-                why = f"the reference took longer than the timeout ({pool.task_timeout:g} s); not judged"
-                rows = [unjudged_row(item.case, item.framework, item.api, item.quantity, item.dtype,
-                                     item.regularizer.as_dict(), item.native, why)]
-            collect.arrived(i, rows)
-
     try:
-        run_items(items, pool, inputs, progress, consume=judged)
+        for first, chunk, items in _chunks(cases, frameworks):
+            collect = _Collector(chunk, first, items, frameworks, pool, watchdog, store, pending, stale_of)
+            if not pool.closed:  # interrupted: the rest is not run (each case still gets its per-case step)
+                shown = tally.chunk(items, cases[first + len(chunk):]) if tally else None
+                run_items(items, pool, collect.inputs, shown, consume=collect.judged)
+            collect.finish_rest()
     finally:
         watchdog.close()
-    collect.finish_rest()
-    return Run(collect.store, frameworks_of(pool, frameworks), collect.stale)
+        pending.close()
+    stale = [entry for p in sorted(stale_of) for entry in stale_of[p]]
+    return Run(store, frameworks_of(pool, frameworks), stale)
+
+
+def _chunks(cases: list[Case], frameworks: tuple[str, ...]) -> Iterator[tuple[int, list[Case], list[Item]]]:
+    """Consecutive cases with about ``CHUNK_ITEMS`` items between them, planned when needed: (position of the
+    first case, the cases, their items)."""
+    first, chunk, items = 0, [], []
+    for p, case in enumerate(cases):
+        chunk.append(case)
+        items += plan_case(case, frameworks)
+        if len(items) >= CHUNK_ITEMS:
+            yield first, chunk, items
+            first, chunk, items = p + 1, [], []
+    if chunk:
+        yield first, chunk, items
+
+
+class _Tally:
+    """Progress over the whole run while it runs a chunk at a time: each framework's tasks done, of all."""
+
+    def __init__(self, progress: ProgressFn, frameworks: tuple[str, ...]) -> None:
+        self.progress, self.frameworks = progress, frameworks
+        self.totals: Counter[str] | None = None
+        self.done: Counter[str] = Counter()
+
+    def chunk(self, items: list[Item], rest: list[Case]) -> ProgressFn:
+        if self.totals is None:  # one counting pass over the cases after the first chunk (none for a small run)
+            self.totals = Counter(item.framework for item in items if not item.skip)
+            self.totals.update(item.framework for case in rest for item in plan_case(case, self.frameworks)
+                               if not item.skip)
+        totals, before = self.totals, Counter(self.done)
+
+        def shown(framework: str, done: int, _of_chunk: int) -> None:
+            self.done[framework] = before[framework] + done
+            self.progress(framework, self.done[framework], totals[framework])
+
+        return shown
 
 
 class _Collector:
-    """Rows from judged items → complete cases → the store, in the case's plan order.
+    """One chunk's judged items → complete cases → the store, each case's rows in plan order.
 
     A case is complete when every one of its items has arrived; then its program items are judged (pairwise,
     all sides in), its broken-adapter rows added and its ``known`` entries applied — the per-case step — and
     its rows appended to the store. Rows of incomplete cases wait in ``Pending`` (memory, then disk).
     """
 
-    def __init__(self, cases: list[Case], items: list[Item], frameworks: tuple[str, ...], inputs: Inputs,
-                 pool: WorkerPool, folder: str | None) -> None:
-        self.cases, self.items, self.frameworks, self.inputs, self.pool = cases, items, frameworks, inputs, pool
-        self.store, self.pending = RowStore(folder), Pending(folder)
+    def __init__(self, cases: list[Case], first: int, items: list[Item], frameworks: tuple[str, ...],
+                 pool: WorkerPool, watchdog: Watchdog, store: RowStore, pending: Pending,
+                 stale_of: dict[int, list[str]]) -> None:
+        self.cases, self.first, self.items, self.frameworks = cases, first, items, frameworks
+        self.pool, self.watchdog, self.store, self.pending, self.stale_of = pool, watchdog, store, pending, stale_of
+        self.inputs = Inputs()  # one chunk's weights: freed with the chunk
+        self.lock = threading.Lock()  # judging is GIL-bound: in turn, only one float64 reference is alive
         position = {id(case): p for p, case in enumerate(cases)}
         self.case_of = array("l", (position[id(item.case)] for item in items))
         self.left = [0] * len(cases)
         for p in self.case_of:
             self.left[p] += 1
         self.programs: dict[int, dict[int, Outcome]] = {}
-        self.stale_of: dict[int, list[str]] = {}
 
-    def arrived(self, i: int, rows: list[dict[str, Any]]) -> None:
-        p = self.case_of[i]
-        self.pending.add(p, i, rows)
-        self._count_down(p)
-
-    def program(self, i: int, outcome: Outcome) -> None:
-        p = self.case_of[i]
-        self.programs.setdefault(p, {})[i] = outcome
-        self._count_down(p)
+    def judged(self, i: int, outcome: Outcome) -> None:
+        """An item's outcome, judged on arrival: the parent works while the workers do, and a large result is
+        freed at once."""
+        pool, item = self.pool, self.items[i]
+        if pool.closed:
+            return  # interrupted: the run ends without rows, so judging the rest would only delay the exit
+        if isinstance(item, ProgramItem):  # judged pairwise once every side of its case is in
+            with self.lock:
+                self.programs.setdefault(self.case_of[i], {})[i] = outcome
+                self._count_down(self.case_of[i])
+            return
+        # The penalty and gradient oracles widen the dtype's values a chunk at a time; no float64 copy.
+        widen = self.inputs.rounded if item.quantity in ("penalty", "gradient") else self.inputs.exact
+        with self.lock:
+            try:
+                rows = self.watchdog.run(lambda: judge(item, outcome, widen(item.case, item.dtype)))
+            except Expired:
+                if pool.closed:
+                    return  # stopped by the interrupt, not by the clock
+                why = f"the reference took longer than the timeout ({pool.task_timeout:g} s); not judged"
+                rows = [unjudged_row(item.case, item.framework, item.api, item.quantity, item.dtype,
+                                     item.regularizer.as_dict(), item.native, why)]
+            self.pending.add(self.first + self.case_of[i], i, rows)
+            self._count_down(self.case_of[i])
 
     def _count_down(self, p: int) -> None:
         self.left[p] -= 1
@@ -280,28 +323,25 @@ class _Collector:
 
     def _finish(self, p: int) -> None:
         self.left[p] = -1  # finished: never again
+        at = self.first + p  # the case's position in the run
         outcomes = self.programs.pop(p, {})
         if outcomes and not self.pool.closed:
             indices = sorted(outcomes)  # plan order (the case's), not the order the workers finished in
             judged = judge_programs([self.items[i] for i in indices], [outcomes[i] for i in indices],
                                     self.inputs.exact)
             for i, rows in zip(indices, judged, strict=True):
-                self.pending.add(p, i, rows)
+                self.pending.add(at, i, rows)
         case = self.cases[p]
-        rows = [row for rows in self.pending.take(p) for row in rows] + broken_adapter_rows(case, self.frameworks)
-        self.stale_of[p] = apply_known(case, rows)
-        self.store.append(p, rows)
+        rows = [row for rows in self.pending.take(at) for row in rows] + broken_adapter_rows(case, self.frameworks)
+        self.stale_of[at] = apply_known(case, rows)
+        self.store.append(at, rows)
 
     def finish_rest(self) -> None:
         """Cases that are not complete (an interrupted run, an item that timed out) or have no items."""
         for p, left in enumerate(self.left):
             if left >= 0:
                 self._finish(p)
-        self.pending.close()
 
-    @property
-    def stale(self) -> list[str]:
-        return [entry for p in sorted(self.stale_of) for entry in self.stale_of[p]]
 
 def frameworks_of(pool: WorkerPool, frameworks: tuple[str, ...]) -> dict[str, FrameworkInfo]:
     """This run's view of each framework, read from the pool and never written back to it: a pool that lives on

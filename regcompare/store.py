@@ -184,8 +184,8 @@ class RowStore(Sequence[Row]):
         self._file.close()
 
 
-#: Rows of incomplete cases held in memory before they are spilled to disk.
-PENDING_ROWS = 20_000
+#: Rows of incomplete cases held in memory before they are spilled to disk (a small gradient row parsed is ~6 KB).
+PENDING_ROWS = 2_000
 
 
 class Pending:

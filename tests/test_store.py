@@ -131,3 +131,22 @@ def test_a_run_is_the_same_whether_pending_rows_stay_in_memory_or_spill(
     assert spills and list(spilled.rows) == list(kept.rows)
     assert [r["case"] for r in kept.rows] == sorted(r["case"] for r in kept.rows)  # plan order
     assert kept.summary["match"] == len(kept.rows) and kept.failures == 0
+
+
+def test_a_run_in_chunks_is_the_same_run_and_counts_its_progress_over_all(
+    write_case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = ("name: {n}\nweights: {{w: [[1, -2], [-3, 4]]}}\ndtypes: [float32, float64]\n"
+            "regularizers: [{{l2: 1.0}}]\nquantities: [penalty, gradient]\n")
+    cases = load_cases([write_case(text.format(n=f"k{i}"), f"k{i}.yaml") for i in range(5)])
+    seen: list[tuple[str, int, int]] = []
+    pool = WorkerPool()
+    try:
+        whole = engine.run(cases, ("numpy",), pool)
+        monkeypatch.setattr(engine, "CHUNK_ITEMS", 3)  # 4 numpy items a case: one case a chunk
+        chunked = engine.run(cases, ("numpy",), pool, lambda fw, done, total: seen.append((fw, done, total)))
+    finally:
+        pool.close()
+    assert list(chunked.rows) == list(whole.rows) and len(whole.rows) == 5 * 2 * 2
+    assert seen[-1] == ("numpy", 20, 20)  # 5 cases × 2 dtypes × (penalty, gradient), of all, not of a chunk
+    assert [done for _, done, _ in seen] == list(range(1, 21)) and {total for _, _, total in seen} == {20}
