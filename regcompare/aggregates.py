@@ -241,7 +241,7 @@ class Digest:
     """Everything the reports use of a run's rows, from one pass over them, a case at a time."""
 
     rows: int = 0
-    cases: int = 0
+    case_names: set[str] = field(default_factory=set)
     counts: Counter[str] = field(default_factory=Counter)
     """Rows per status."""
     known: Counter[str] = field(default_factory=Counter)
@@ -275,7 +275,7 @@ class Digest:
 
     def add_case(self, rows: list[Row]) -> None:
         """One case's rows (all of them: the per-case views need the whole case)."""
-        self.cases += len({row["case"] for row in rows})
+        self.case_names.update(row["case"] for row in rows)
         groups: dict[tuple[str, str, str], MatchGroup] = {}
         for row in rows:
             self._add(row, groups)
@@ -329,6 +329,10 @@ class Digest:
             heapq.heappushpop(self._by_case, entry)
 
     # --- the views ------------------------------------------------------------------------------------
+
+    @property
+    def cases(self) -> int:
+        return len(self.case_names)
 
     def notable(self) -> list[Row]:
         return notable(self.listed)

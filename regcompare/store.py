@@ -53,6 +53,7 @@ class RowStore(Sequence[Row]):
         self._order: list[int] | None = []
         self._starts: list[int] = []  # first row index of each block in position order (for indexing)
         self._end = 0
+        self._rows = 0
         self._dirty = False
         self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct key list
         self.counts: Counter[tuple[str, str]] = Counter()
@@ -98,6 +99,7 @@ class RowStore(Sequence[Row]):
             self._file.write(data)
             self._blocks[position] = _Block(self._end, len(data), len(rows), self._keys.setdefault(key_list, key_list))
             self._end += len(data)
+            self._rows += len(rows)
             self._dirty = True
             self._order = None
 
@@ -139,7 +141,7 @@ class RowStore(Sequence[Row]):
             yield from rows
 
     def __len__(self) -> int:
-        return sum(block.rows for block in self._blocks.values())
+        return self._rows
 
     @overload
     def __getitem__(self, index: int) -> Row: ...
