@@ -64,10 +64,8 @@ def write_json(doc: Mapping[str, Any], out: TextIO) -> None:
     as one string). Strict JSON: non-finite values were already turned into strings."""
     head = {k: v for k, v in doc.items() if k != "rows"}
     out.write(json.dumps(head, indent=1, allow_nan=False)[:-2] + ',\n "rows": [\n')
-    rows = doc["rows"]
-    texts = (_strict_line(line) for line in rows.lines()) if isinstance(rows, RowStore) else map(_row_text, rows)
-    for i, text in enumerate(texts):
-        out.write(("  " if i == 0 else ",\n  ") + text)
+    for i, row in enumerate(doc["rows"]):
+        out.write(("  " if i == 0 else ",\n  ") + _row_text(row))
     out.write("\n ]\n}\n")
 
 
@@ -76,14 +74,6 @@ def _row_text(row: Mapping[str, Any]) -> str:
         return json.dumps(row, allow_nan=False)
     except ValueError:  # a figure that is inf or NaN (a tolerance band, a distance): the contract's strings
         return json.dumps(_strict(row), allow_nan=False)
-
-
-def _strict_line(line: str) -> str:
-    """A stored row's text as results.json writes it: the store wrote it with ``json.dumps(row)``, the same text
-    as a finite row's here; only a line that may hold a bare NaN or Infinity is parsed and written again."""
-    if "NaN" not in line and "Infinity" not in line:
-        return line
-    return _row_text(json.loads(line))
 
 
 def _strict(value: Any) -> Any:

@@ -57,9 +57,12 @@ def test_columns_follow_plan_order_not_completion_order() -> None:
     assert rows.columns == ["case", "framework", "status", "early", "late"]
 
 
-def test_tuples_come_back_as_lists_as_in_results_json() -> None:
-    rows = RowStore.of([{"case": "a", "framework": "x", "status": "match", "scope": ("w", "b")}])
-    assert rows[0]["scope"] == ["w", "b"]
+def test_every_value_comes_back_as_it_went_in() -> None:
+    nan = float("nan")
+    given = {"case": "a", "framework": "x", "status": "match", "scope": ("w", "b"), "raw": [nan, -0.0, 5e-324]}
+    back = RowStore.of([given])[0]
+    assert back["scope"] == ("w", "b") and math.isnan(back["raw"][0]) and math.copysign(1.0, back["raw"][1]) == -1.0
+    assert back["raw"][2] == 5e-324 and back is not given
 
 
 def test_pending_rows_spill_to_disk_and_come_back_in_item_order() -> None:
