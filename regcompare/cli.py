@@ -12,6 +12,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -191,7 +192,7 @@ class _Progress:
 CLI_NEW_MAX = 30
 
 
-def new_findings_lines(rows: list[dict[str, Any]], out: str) -> list[str]:
+def new_findings_lines(rows: Iterable[dict[str, Any]], out: str) -> list[str]:
     """New mismatches and errors first: the case, the API and one line of why each."""
     from regcompare.report import new_findings, why_line
 
@@ -208,9 +209,13 @@ def new_findings_lines(rows: list[dict[str, Any]], out: str) -> list[str]:
     return [*lines, ""]
 
 
-def summary_lines(result: Run, out: str, seconds: float, tasks: int | None = None) -> list[str]:
-    """New findings first, then rows per framework and status (with each framework's full version)."""
-    lines = new_findings_lines(result.rows, out)
+def summary_lines(result: Run, out: str, seconds: float, tasks: int | None = None,
+                  listed: Iterable[dict[str, Any]] | None = None) -> list[str]:
+    """New findings first, then rows per framework and status (with each framework's full version).
+
+    ``listed``: the rows that are not ``match`` if the caller has them (the report's digest), else the
+    run's rows are read once to find the new findings; the counts come from the run's store."""
+    lines = new_findings_lines(result.rows if listed is None else listed, out)
     notes = {fw: info.version if info.status == "ok" and info.version else info.status
              for fw, info in result.frameworks.items()}
     width = max([len("framework"), *map(len, result.frameworks)])
@@ -218,11 +223,11 @@ def summary_lines(result: Run, out: str, seconds: float, tasks: int | None = Non
     columns = "  ".join(f"{s:>11}" for s in STATUSES)
     lines.append(f"{'framework':<{width}}  {'version':<{vwidth}}  {'rows':>5}  {columns}")
     for fw in result.frameworks:
-        counts = [sum(1 for r in result.rows if r["framework"] == fw and r["status"] == s) for s in STATUSES]
+        counts = [result.store.counts[(fw, s)] for s in STATUSES]
         cells = "  ".join(f"{c:>11}" for c in counts)
         lines.append(f"{fw:<{width}}  {notes[fw]:<{vwidth}}  {sum(counts):>5}  {cells}")
     total = "  ".join(f"{s} {n}" for s, n in result.summary.items() if n)
-    known = sum(1 for r in result.rows if r["known"])
+    known = result.store.known
     known_note = f" ({known} known findings)" if known else ""
     source = f" from {tasks} tasks" if tasks else ""
     lines.append(f"{len(result.rows)} rows{source} in {seconds:.1f} s: {total or 'none'}{known_note}; "
@@ -233,7 +238,7 @@ def summary_lines(result: Run, out: str, seconds: float, tasks: int | None = Non
 def cmd_run(args: argparse.Namespace) -> int:
     from regcompare.programs import summary_lines as translator_lines
     from regcompare.programs import translator_summary
-    from regcompare.report import to_html, to_markdown
+    from regcompare.report import Digest, to_html, to_markdown
     from regcompare.results import environment, results_document, write_atomically, write_csv, write_json, write_junit
 
     frameworks = _frameworks(args.frameworks)
@@ -256,7 +261,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
     try:
-        result = run(cases, frameworks, pool, progress)
+        # the rows go to an unlinked file next to the reports (not a RAM-backed /tmp), gone when the run ends
+        result = run(cases, frameworks, pool, progress, folder=args.out)
     except BaseException:
         close()
         raise
@@ -266,15 +272,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         close()
     seconds = time.monotonic() - started
     doc = results_document(result, environment(result, seconds))
-    translated = translator_summary(result.rows)
+    digest = Digest.of(result.rows)  # one pass over the stored rows for both reports and the summary
+    translated = translator_summary(digest.translator_rows)
     if translated:
         doc["translators"] = translated  # per translator: settings tried, equivalent, wrong, refused
     try:
         write_atomically(args.out, {
             "results.json": lambda out: write_json(doc, out),
             "results.csv": lambda out: write_csv(result.rows, out),
-            "report.md": to_markdown(doc),
-            "report.html": to_html(doc, {c.name: c.source for c in cases}),
+            "report.md": to_markdown(doc, digest),
+            "report.html": to_html(doc, {c.name: c.source for c in cases}, digest),
             "junit.xml": lambda out: write_junit(result, out),
         })
     except OSError as exc:  # disk full, too many open files, the folder gone: the last reports stay
@@ -284,7 +291,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.watch:
             close()
         return EXIT_FAILED
-    print("\n".join(summary_lines(result, args.out, seconds, progress.tasks)))
+    print("\n".join(summary_lines(result, args.out, seconds, progress.tasks, digest.listed)))
     for line in translator_lines(translated):
         print(line)
     for entry in result.stale:

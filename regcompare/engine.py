@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterable
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,7 @@ from regcompare.plan import (
 )
 from regcompare.programs import ProgramItem
 from regcompare.programs import judge_case as judge_programs
+from regcompare.store import Pending, RowStore
 from regcompare.workers import FrameworkInfo, Job, Outcome, WorkerPool
 
 __all__ = [
@@ -50,7 +53,11 @@ __all__ = [
 
 @dataclass
 class Run:
-    rows: list[dict[str, Any]]
+    """A finished run. ``rows`` is a read-only sequence of the judged rows in plan order, kept on disk
+    (regcompare.store): iterate it once per use (each pass reads the file again), index it, take its
+    ``len``; ``list(run.rows)`` gives plain dicts for a small run. A list given here is stored the same way."""
+
+    rows: Sequence[dict[str, Any]]
     frameworks: dict[str, FrameworkInfo]
     stale: list[str] = field(default_factory=list)
     """``known`` entries whose finding no longer happens, as ``file:line: known[i]: why``, and built-in findings
@@ -58,15 +65,21 @@ class Run:
     summary: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.summary = {s: 0 for s in STATUSES}
-        for row in self.rows:
-            self.summary[row["status"]] += 1
+        if not isinstance(self.rows, RowStore):
+            self.rows = RowStore.of(self.rows)
+        counted = self.rows.summary
+        self.summary = {s: counted[s] for s in STATUSES}
+
+    @property
+    def store(self) -> RowStore:
+        assert isinstance(self.rows, RowStore)
+        return self.rows
 
     @property
     def failures(self) -> int:
         """What makes the run fail: mismatches and errors that neither a ``known`` entry nor a built-in finding
         explains, and stale ``known`` entries or built-in findings."""
-        return sum(r["status"] in ("mismatch", "error") and not r["known"] for r in self.rows) + len(self.stale)
+        return self.store.failing + len(self.stale)
 
 
 def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[dict[str, Any]]:
@@ -100,19 +113,25 @@ def suite_of(cases: list[Case]) -> Path | None:
 
 
 def stale_findings(
-    rows: list[dict[str, Any]], weights_of: dict[str, dict[str, np.ndarray]], ran: set[str],
+    rows: Iterable[dict[str, Any]], weights_of: dict[str, dict[str, np.ndarray]], ran: set[str],
     findings: Iterable[Finding] = FINDINGS,
 ) -> list[str]:
-    """Built-in findings of a framework that ran which explain no row of the suite any more."""
-    stale = []
-    for finding in findings:
-        if finding.framework is not None and not set(finding.frameworks()) & set(ran):
-            continue
-        if not any(finding.explains(r, weights_of.get(r["case"])) for r in rows):
-            seen = ", ".join(sorted({r["status"] for r in rows if finding.selects(r, weights_of.get(r["case"]))}))
-            stale.append(f"built-in finding {finding.id}: expected {finding.expectation()}, but the rows "
-                         f"it selects are: {seen or 'no row at all'}")
-    return stale
+    """Built-in findings of a framework that ran which explain no row of the suite any more. One pass over the
+    rows (a run's rows are on disk: each pass reads them again)."""
+    wanted = [f for f in findings if f.framework is None or set(f.frameworks()) & set(ran)]
+    explained: set[str] = set()
+    seen: dict[str, set[str]] = {f.id: set() for f in wanted}
+    for row in rows:
+        weights = weights_of.get(row["case"])
+        for finding in wanted:
+            if finding.id in explained:
+                continue
+            if finding.explains(row, weights):
+                explained.add(finding.id)
+            elif finding.selects(row, weights):
+                seen[finding.id].add(row["status"])
+    return [f"built-in finding {f.id}: expected {f.expectation()}, but the rows it selects are: "
+            f"{', '.join(sorted(seen[f.id])) or 'no row at all'}" for f in wanted if f.id not in explained]
 
 
 def apply_known(case: Case, rows: list[dict[str, Any]], entries: Iterable[int] | None = None) -> list[str]:
@@ -239,67 +258,151 @@ def run_items(
     return [outcome or Outcome("error", detail="the run ended before this item") for outcome in outcomes]
 
 
-def _judge_programs(
-    items: list[Item], outcomes: dict[int, Outcome], inputs: Inputs, rows_of_item: list[list[dict[str, Any]]]
-) -> None:
-    """The rows of every program case, pair by pair (regcompare.programs), into ``rows_of_item``."""
-    by_case: dict[int, list[int]] = {}
-    for i in sorted(outcomes):  # plan order (the case's), not the order the workers finished in
-        by_case.setdefault(id(items[i].case), []).append(i)
-    for indices in by_case.values():
-        judged = judge_programs([items[i] for i in indices], [outcomes[i] for i in indices], inputs.exact)
-        for i, rows in zip(indices, judged, strict=True):
-            rows_of_item[i] = rows
+#: Items planned at a time: the parent holds one chunk's items and jobs (~0.7 KB a task), not the whole run's.
+CHUNK_ITEMS = 20_000
 
 
-def run(cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progress: ProgressFn | None = None) -> Run:
-    items = [item for case in cases for item in plan_case(case, frameworks)]
-    inputs = Inputs()
-    rows_of_item: list[list[dict[str, Any]]] = [[] for _ in items]
-    one_at_a_time = threading.Lock()  # judging is GIL-bound: in turn, only one float64 reference is alive
+def run(
+    cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progress: ProgressFn | None = None,
+    folder: str | None = None,
+) -> Run:
+    """Run and judge every case; each case's rows go to the run's store (in ``folder``, else the system's
+    temporary folder) as soon as the case is complete, so the parent never holds the rows of the whole run.
+
+    Cases are planned and run a chunk at a time (``CHUNK_ITEMS``), in order: every framework runs concurrently
+    within a chunk; a chunk's end only waits for the slowest framework's share of it."""
+    store, pending = RowStore(folder), Pending(folder)
+    stale_of: dict[int, list[str]] = {}
+    tally = _Tally(progress, frameworks) if progress else None
     # The parent's own work obeys --timeout too, and stops at once when the run is interrupted.
     watchdog = Watchdog(pool.task_timeout, stopped=lambda: pool.closed)
+    try:
+        for first, chunk, items in _chunks(cases, frameworks):
+            collect = _Collector(chunk, first, items, frameworks, pool, watchdog, store, pending, stale_of)
+            if not pool.closed:  # interrupted: the rest is not run (each case still gets its per-case step)
+                shown = tally.chunk(items, cases[first + len(chunk):]) if tally else None
+                run_items(items, pool, collect.inputs, shown, consume=collect.judged)
+            collect.finish_rest()
+    finally:
+        watchdog.close()
+        pending.close()
+    stale = [entry for p in sorted(stale_of) for entry in stale_of[p]]
+    stale += builtin_stale(cases, store, pool, frameworks)
+    return Run(store, frameworks_of(pool, frameworks), stale)
 
-    def judged(i: int, outcome: Outcome) -> None:
-        # Judged on arrival: the parent works while the workers do, and a large result is freed at once.
+
+def _chunks(cases: list[Case], frameworks: tuple[str, ...]) -> Iterator[tuple[int, list[Case], list[Item]]]:
+    """Consecutive cases with about ``CHUNK_ITEMS`` items between them, planned when needed: (position of the
+    first case, the cases, their items)."""
+    first, chunk, items = 0, [], []
+    for p, case in enumerate(cases):
+        chunk.append(case)
+        items += plan_case(case, frameworks)
+        if len(items) >= CHUNK_ITEMS:
+            yield first, chunk, items
+            first, chunk, items = p + 1, [], []
+    if chunk:
+        yield first, chunk, items
+
+
+class _Tally:
+    """Progress over the whole run while it runs a chunk at a time: each framework's tasks done, of all."""
+
+    def __init__(self, progress: ProgressFn, frameworks: tuple[str, ...]) -> None:
+        self.progress, self.frameworks = progress, frameworks
+        self.totals: Counter[str] | None = None
+        self.done: Counter[str] = Counter()
+
+    def chunk(self, items: list[Item], rest: list[Case]) -> ProgressFn:
+        if self.totals is None:  # one counting pass over the cases after the first chunk (none for a small run)
+            self.totals = Counter(item.framework for item in items if not item.skip)
+            self.totals.update(item.framework for case in rest for item in plan_case(case, self.frameworks)
+                               if not item.skip)
+        totals, before = self.totals, Counter(self.done)
+
+        def shown(framework: str, done: int, _of_chunk: int) -> None:
+            self.done[framework] = before[framework] + done
+            self.progress(framework, self.done[framework], totals[framework])
+
+        return shown
+
+
+class _Collector:
+    """One chunk's judged items → complete cases → the store, each case's rows in plan order.
+
+    A case is complete when every one of its items has arrived; then its program items are judged (pairwise,
+    all sides in), its broken-adapter rows added and its ``known`` entries applied — the per-case step — and
+    its rows appended to the store. Rows of incomplete cases wait in ``Pending`` (memory, then disk).
+    """
+
+    def __init__(self, cases: list[Case], first: int, items: list[Item], frameworks: tuple[str, ...],
+                 pool: WorkerPool, watchdog: Watchdog, store: RowStore, pending: Pending,
+                 stale_of: dict[int, list[str]]) -> None:
+        self.cases, self.first, self.items, self.frameworks = cases, first, items, frameworks
+        self.pool, self.watchdog, self.store, self.pending, self.stale_of = pool, watchdog, store, pending, stale_of
+        self.inputs = Inputs()  # one chunk's weights: freed with the chunk
+        self.lock = threading.Lock()  # judging is GIL-bound: in turn, only one float64 reference is alive
+        position = {id(case): p for p, case in enumerate(cases)}
+        self.case_of = array("l", (position[id(item.case)] for item in items))
+        self.left = [0] * len(cases)
+        for p in self.case_of:
+            self.left[p] += 1
+        self.programs: dict[int, dict[int, Outcome]] = {}
+
+    def judged(self, i: int, outcome: Outcome) -> None:
+        """An item's outcome, judged on arrival: the parent works while the workers do, and a large result is
+        freed at once."""
+        pool, item = self.pool, self.items[i]
         if pool.closed:
             return  # interrupted: the run ends without rows, so judging the rest would only delay the exit
-        item = items[i]
         if isinstance(item, ProgramItem):  # judged pairwise once every side of its case is in
-            program_outcomes[i] = outcome
+            with self.lock:
+                self.programs.setdefault(self.case_of[i], {})[i] = outcome
+                self._count_down(self.case_of[i])
             return
         # The penalty and gradient oracles widen the dtype's values a chunk at a time; no float64 copy.
-        widen = inputs.rounded if item.quantity in ("penalty", "gradient") else inputs.exact
-        with one_at_a_time:
+        widen = self.inputs.rounded if item.quantity in ("penalty", "gradient") else self.inputs.exact
+        with self.lock:
             try:
-                rows_of_item[i] = watchdog.run(lambda: judge(item, outcome, widen(item.case, item.dtype)))
+                rows = self.watchdog.run(lambda: judge(item, outcome, widen(item.case, item.dtype)))
             except Expired:
                 if pool.closed:
                     return  # stopped by the interrupt, not by the clock
                 why = f"the reference took longer than the timeout ({pool.task_timeout:g} s); not judged"
-                rows_of_item[i] = [unjudged_row(item.case, item.framework, item.api, item.quantity, item.dtype,
-                                                item.regularizer.as_dict(), item.native, why)]
+                rows = [unjudged_row(item.case, item.framework, item.api, item.quantity, item.dtype,
+                                     item.regularizer.as_dict(), item.native, why)]
+            self.pending.add(self.first + self.case_of[i], i, rows)
+            self._count_down(self.case_of[i])
 
-    program_outcomes: dict[int, Outcome] = {}
-    try:
-        run_items(items, pool, inputs, progress, consume=judged)
-    finally:
-        watchdog.close()
-    if not pool.closed:
-        _judge_programs(items, program_outcomes, inputs, rows_of_item)
-    rows_of: dict[str, list[dict[str, Any]]] = {case.name: [] for case in cases}
-    for item, rows in zip(items, rows_of_item, strict=True):
-        rows_of[item.case.name] += rows
-    for case in cases:
-        rows_of[case.name] += broken_adapter_rows(case, frameworks)
-    stale = [entry for case in cases for entry in apply_known(case, rows_of[case.name])]
-    rows = [row for case in cases for row in rows_of[case.name]]
-    stale += builtin_stale(cases, rows, pool, frameworks)
-    return Run(rows, frameworks_of(pool, frameworks), stale)
+    def _count_down(self, p: int) -> None:
+        self.left[p] -= 1
+        if self.left[p] == 0:
+            self._finish(p)
+
+    def _finish(self, p: int) -> None:
+        self.left[p] = -1  # finished: never again
+        at = self.first + p  # the case's position in the run
+        outcomes = self.programs.pop(p, {})
+        if outcomes and not self.pool.closed:
+            indices = sorted(outcomes)  # plan order (the case's), not the order the workers finished in
+            judged = judge_programs([self.items[i] for i in indices], [outcomes[i] for i in indices],
+                                    self.inputs.exact)
+            for i, rows in zip(indices, judged, strict=True):
+                self.pending.add(at, i, rows)
+        case = self.cases[p]
+        rows = [row for rows in self.pending.take(at) for row in rows] + broken_adapter_rows(case, self.frameworks)
+        self.stale_of[at] = apply_known(case, rows)
+        self.store.append(at, rows)
+
+    def finish_rest(self) -> None:
+        """Cases that are not complete (an interrupted run, an item that timed out) or have no items."""
+        for p, left in enumerate(self.left):
+            if left >= 0:
+                self._finish(p)
 
 
 def builtin_stale(
-    cases: list[Case], rows: list[dict[str, Any]], pool: WorkerPool, frameworks: tuple[str, ...],
+    cases: list[Case], rows: Iterable[dict[str, Any]], pool: WorkerPool, frameworks: tuple[str, ...],
 ) -> list[str]:
     """The built-in findings that match nothing in a run of the shipped suite, among the frameworks that ran."""
     if suite_of(cases) is None:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import io
 import re
 import shlex
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -21,11 +20,52 @@ import numpy as np
 from markupsafe import Markup, escape
 
 from regcompare import adapters, pairwise
-from regcompare.dtypes import DTYPES
+from regcompare.aggregates import (
+    FAILING,
+    MATCH_GROUP_CAP,
+    NONFINITE,
+    PAIRWISE_AGREE_CAP,
+    PAIRWISE_CAP,
+    ULP_BINS,
+    Cell,
+    Digest,
+    Grid,
+    MatchGroup,
+    PairwiseView,
+    grid,
+    is_new,
+    match_groups,
+    matrix,
+    new_failures,
+    new_findings,
+    notable,
+    own_semantics,
+    pairwise_view,
+    stale_entries,
+    trajectory_runs,
+    ulp_bin,
+    ulp_table,
+    why_line,
+)
 from regcompare.engine import row_label
-from regcompare.results import SEVERITY, worst_status
+from regcompare.results import SEVERITY
+
+#: The aggregates live in regcompare.aggregates; their names stay importable from here.
+__all__ = [
+    "FAILING", "MATCH_GROUP_CAP", "NONFINITE", "PAIRWISE_AGREE_CAP", "PAIRWISE_CAP", "SEVERITY", "ULP_BINS", "Cell",
+    "Digest", "Grid", "MatchGroup", "PairwiseView", "figures", "grid", "is_new", "match_groups", "matrix",
+    "new_failures", "new_findings", "notable", "own_semantics", "pairwise_view", "stale_entries", "to_html",
+    "to_markdown", "trajectory_curves", "trajectory_runs", "ulp_bin", "ulp_heatmap", "ulp_table", "verdict",
+    "why_line",
+]
 
 Row = dict[str, Any]
+Rows = Iterable[Row] | Digest
+"""What a view takes: the rows, or the digest of them that the caller already made (one pass for all views)."""
+
+
+def _digest(rows: Rows) -> Digest:
+    return rows if isinstance(rows, Digest) else Digest.of(rows)
 
 #: report.md is read in a CI job summary, which has a size limit (1 MiB): list at most this many rows…
 MD_MAX_ROWS = 60
@@ -34,115 +74,6 @@ MD_MAX_CHARS = 60_000
 #: Tensors with more elements, or longer as text, are shown as a summary (shape, worst element and its index).
 INLINE_ELEMENTS = 6
 INLINE_CHARS = 40
-#: The per-case list of matching groups is capped; the aggregate per framework and API is not.
-MATCH_GROUP_CAP = 300
-#: Statuses that fail a run unless a ``known`` entry expects them.
-FAILING = ("mismatch", "error")
-
-
-# --- aggregates shared by both reports ------------------------------------------------------------
-
-
-def matrix(rows: list[Row]) -> dict[str, dict[str, str]]:
-    """framework → API → worst status of its rows."""
-    statuses: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        statuses[row["framework"]][row["api"]].append(row["status"])
-    return {fw: {api: worst_status(s) for api, s in apis.items()} for fw, apis in statuses.items()}
-
-
-def is_new(row: Row) -> bool:
-    """A mismatch or error that no ``known`` entry expects: a row that makes ``run`` exit 1."""
-    return row["status"] in FAILING and not row.get("known")
-
-
-def notable(rows: list[Row]) -> list[Row]:
-    """Rows that are not a plain match: new findings first (one new mismatch must not sit behind a hundred
-    known errors), then worst status first, known findings after new ones of the same status, else stable."""
-    listed = (r for r in rows if r["status"] != "match")
-    return sorted(listed, key=lambda r: (not is_new(r), SEVERITY.index(r["status"]), bool(r.get("known"))))
-
-
-def new_findings(rows: list[Row]) -> list[Row]:
-    """Every new mismatch or error, worst status first, in the suite's order otherwise."""
-    return sorted((r for r in rows if is_new(r)), key=lambda r: SEVERITY.index(r["status"]))
-
-
-def new_failures(rows: list[Row]) -> int:
-    """Mismatches and errors that no ``known`` entry expects: what makes ``run`` exit 1."""
-    return sum(1 for r in rows if is_new(r))
-
-
-def why_line(row: Row, limit: int = 160) -> str:
-    """The first clause of a row's ``detail``, on one line: what a summary shows of why."""
-    text = " ".join(str(row.get("detail") or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def stale_entries(doc: Mapping[str, Any]) -> list[str]:
-    return list((doc.get("known") or {}).get("stale") or [])
-
-
-@dataclass
-class Cell:
-    """One (framework, API[, dtype]) cell of the matrix."""
-
-    counts: Counter[str] = field(default_factory=Counter)
-    known: Counter[str] = field(default_factory=Counter)
-    """Per status, the rows that a ``known`` entry expects."""
-
-    def add(self, row: Row) -> None:
-        self.counts[row["status"]] += 1
-        self.known[row["status"]] += bool(row.get("known"))
-
-    @property
-    def status(self) -> str:
-        return worst_status(list(self.counts))
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def notable(self) -> int:
-        return self.total - self.counts["match"]
-
-    @property
-    def new(self) -> bool:
-        """Some mismatch or error here is not expected by a ``known`` entry: the cell is news."""
-        status = self.status
-        return status in FAILING and self.known[status] < self.counts[status]
-
-    @property
-    def all_known(self) -> bool:
-        """Every row of the worst status is expected: the cell looks bad but is not news."""
-        status = self.status
-        return status != "match" and self.known[status] == self.counts[status]
-
-
-@dataclass
-class Grid:
-    """The framework × API matrix, with one column per dtype and one for all of them."""
-
-    apis: list[tuple[str, str]]
-    dtypes: list[str]
-    cells: dict[tuple[str, str, str | None], Cell]
-
-    def cell(self, fw: str, api: str, dtype: str | None = None) -> Cell | None:
-        return self.cells.get((fw, api, dtype))
-
-
-def grid(rows: list[Row]) -> Grid:
-    cells: dict[tuple[str, str, str | None], Cell] = defaultdict(Cell)
-    for row in rows:
-        for dtype in (None, row["dtype"]):
-            cells[(row["framework"], row["api"], dtype)].add(row)
-    # frameworks in the order they first appear, each framework's APIs together
-    frameworks = list(dict.fromkeys(r["framework"] for r in rows))
-    apis = sorted(dict.fromkeys((r["framework"], r["api"]) for r in rows), key=lambda k: frameworks.index(k[0]))
-    seen = {r["dtype"] for r in rows}
-    dtypes = [d for d in DTYPES if d in seen] + sorted(seen - set(DTYPES))
-    return Grid(apis, dtypes, dict(cells))
 
 
 # --- formatting -------------------------------------------------------------------------------------
@@ -354,56 +285,6 @@ def first_anchors(views: list[RowView]) -> dict[tuple[str, str], str]:
     return anchors
 
 
-def _ulp_value(value: Any) -> float | None:
-    if value is None:
-        return None
-    return float(value)  # float() reads "NaN" and "Infinity" too
-
-
-@dataclass
-class MatchGroup:
-    """Matching rows of one framework and API (and case, for the per-case list)."""
-
-    framework: str
-    api: str
-    case: str = ""
-    rows: int = 0
-    cases: set[str] = field(default_factory=set)
-    dtypes: set[str] = field(default_factory=set)
-    quantities: set[str] = field(default_factory=set)
-    worst_ulp: float | None = None
-    worst_at: str = ""
-    worst_rel: float | None = None
-
-    def add(self, row: Row) -> None:
-        self.rows += 1
-        self.cases.add(row["case"])
-        self.dtypes.add(row["dtype"])
-        self.quantities.add(row["quantity"])
-        ulp, rel = _ulp_value(row.get("ulp")), _ulp_value(row.get("rel_err"))
-        if ulp is not None and (self.worst_ulp is None or ulp > self.worst_ulp):
-            self.worst_ulp, self.worst_at = ulp, f"{row['case']} · {row['dtype']} · {row['quantity']}"
-        if rel is not None and (self.worst_rel is None or rel > self.worst_rel):
-            self.worst_rel = rel
-
-    def dtype_list(self) -> list[str]:
-        return [d for d in DTYPES if d in self.dtypes] + sorted(self.dtypes - set(DTYPES))
-
-
-def match_groups(rows: list[Row]) -> tuple[list[MatchGroup], list[MatchGroup]]:
-    """Matching rows per (framework, API), and per (case, framework, API) with the largest ULP first."""
-    by_api: dict[tuple[str, str], MatchGroup] = {}
-    by_case: dict[tuple[str, str, str], MatchGroup] = {}
-    for row in rows:
-        if row["status"] != "match":
-            continue
-        fw, api, case = row["framework"], row["api"], row["case"]
-        by_api.setdefault((fw, api), MatchGroup(fw, api)).add(row)
-        by_case.setdefault((case, fw, api), MatchGroup(fw, api, case)).add(row)
-    ranked = sorted(by_case.values(), key=lambda g: -(g.worst_ulp or 0.0))
-    return list(by_api.values()), ranked
-
-
 # --- pictures -----------------------------------------------------------------------------------------
 
 
@@ -416,51 +297,13 @@ class Figure:
     """Inline SVG; None with ``caption`` saying why (matplotlib missing, nothing to draw)."""
 
 
-#: ULP bins of the heatmap: upper bound (inclusive) and label.
-ULP_BINS: tuple[tuple[float, str], ...] = (
-    (0.0, "0"), (1.0, "≤ 1"), (4.0, "≤ 4"), (16.0, "≤ 16"), (256.0, "≤ 256"), (65536.0, "≤ 65536"),
-    (float("inf"), "> 65536"),
-)
-NONFINITE = "∞ / NaN"
 MATPLOTLIB_HINT = "Plots need matplotlib: pip install 'regcompare[report]'."
 
 
-def ulp_bin(ulp: float) -> str:
-    if not np.isfinite(ulp):
-        return NONFINITE
-    return next(label for bound, label in ULP_BINS if ulp <= bound)
-
-
-def own_semantics(row: Row) -> bool:
-    """Whether the row's ULP figure measures precision: it was judged against what the API means to compute.
-
-    A ``divergent`` row's figure is its distance to the canonical update that it does not follow (decoupled
-    decay, another precedence), and so is a mismatch's of such an API: thousands of ULP that say nothing of
-    rounding. Those rows are left out of the heatmap (they are in the differences table)."""
-    if row["status"] == "divergent":
-        return False
-    documented_other = row.get("coupling") == "decoupled" or row.get("documented_reference") is not None
-    return not (row["status"] == "mismatch" and documented_other)
-
-
-def ulp_table(rows: Iterable[Row]) -> tuple[list[tuple[str, str]], list[str], dict[tuple[str, str, str], int]]:
-    """(framework, dtype) columns, bin labels, and counts of rows with an ULP figure judged by their own semantics."""
-    counts: Counter[tuple[str, str, str]] = Counter()
-    for row in rows:
-        if not own_semantics(row):
-            continue
-        ulp = _ulp_value(row.get("ulp"))
-        if ulp is not None:
-            counts[(row["framework"], row["dtype"], ulp_bin(ulp))] += 1
-    frameworks = list(dict.fromkeys(fw for fw, _, _ in counts))
-    order = {d: i for i, d in enumerate(DTYPES)}
-    columns = sorted({(fw, d) for fw, d, _ in counts}, key=lambda c: (frameworks.index(c[0]), order.get(c[1], 99)))
-    return columns, [label for _, label in ULP_BINS] + [NONFINITE], dict(counts)
-
-
-def ulp_heatmap(rows: list[Row]) -> Figure:
+def ulp_heatmap(rows: Rows) -> Figure:
     title = "Error in ULP by framework and dtype"
-    columns, bins, counts = ulp_table(rows)
+    digest = _digest(rows)
+    columns, bins, counts = digest.ulp_table()
     if not columns:
         return Figure("ulp", title, "No row has an ULP figure yet.", None)
     try:
@@ -484,7 +327,7 @@ def ulp_heatmap(rows: list[Row]) -> Figure:
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    left_out = sum(1 for r in rows if not own_semantics(r) and r.get("ulp") is not None)
+    left_out = digest.ulp_left_out
     caption = ("Rows per ULP bin: every row with an error figure that was judged against the API's own semantics. "
                "The bottom rows are where a framework leaves the last bits: look there first."
                + (f" {left_out} row{'s' if left_out != 1 else ''} that follow other documented semantics "
@@ -510,19 +353,6 @@ def svg_markup(fig: Any) -> Markup:
 #: One colour per framework (the oracle is the thick grey line under them); style: scratch solid, concise dashed.
 FRAMEWORK_COLOURS = {"numpy": "#4d4d4d", "torch": "#d62728", "tensorflow": "#ff7f0e", "paddle": "#1f77b4"}
 ORACLE_COLOUR = "#bbbbbb"
-
-
-def trajectory_runs(rows: list[Row]) -> dict[tuple[str, str], list[Row]]:
-    """(case, dtype) → its trajectory rows with curves, float32 preferred (d2l's dtype), else the case's first."""
-    runs: dict[tuple[str, str], list[Row]] = defaultdict(list)
-    for row in rows:
-        if row["quantity"] == "trajectory" and row.get("reference_train_loss") is not None:
-            runs[(row["case"], row["dtype"])].append(row)
-    chosen: dict[str, str] = {}
-    for case, dtype in runs:
-        if case not in chosen or dtype == "float32":
-            chosen[case] = dtype
-    return {key: runs[key] for key in runs if chosen[key[0]] == key[1]}
 
 
 def _lambdas(rows: list[Row]) -> list[float]:
@@ -581,9 +411,9 @@ def _share_scales(axes: Any) -> None:
         row[2].set_xlim(0, widest)
 
 
-def trajectory_curves(rows: list[Row]) -> Figure:
+def trajectory_curves(rows: Rows) -> Figure:
     title = "Training curves: train and test loss per epoch, every framework on the oracle"
-    runs = trajectory_runs(rows)
+    runs = _digest(rows).trajectory_runs()
     if not runs:
         return Figure("trajectory", title, "No case runs the `trajectory` quantity.", None)
     try:
@@ -609,11 +439,12 @@ def trajectory_curves(rows: list[Row]) -> Figure:
 
 
 #: Picture builders, in page order.
-FIGURES: tuple[Callable[[list[Row]], Figure], ...] = (ulp_heatmap, trajectory_curves)
+FIGURES: tuple[Callable[[Rows], Figure], ...] = (ulp_heatmap, trajectory_curves)
 
 
-def figures(rows: list[Row]) -> list[Figure]:
-    return [build(rows) for build in FIGURES]
+def figures(rows: Rows) -> list[Figure]:
+    digest = _digest(rows)
+    return [build(digest) for build in FIGURES]
 
 
 # --- conventions --------------------------------------------------------------------------------------
@@ -671,54 +502,29 @@ _ENV.filters.update(number=number, fom=figure_of_merit, slug=slug, sortkey=sort_
                     short=lambda text, n=90: text if len(text) <= n else text[: n - 1] + "…")
 
 
-#: The framework-vs-framework view lists at most this many settings where frameworks differ, and this many
-#: where they all agree (a 10,000-case suite must still give a small page); the counts are always given.
-PAIRWISE_CAP = 120
-PAIRWISE_AGREE_CAP = 40
+def to_html(doc: Mapping[str, Any], sources: Mapping[str, str], digest: Digest | None = None) -> str:
+    """``sources`` maps a case name to its YAML text, shown for cases with rows that are not ``match``.
 
-
-@dataclass(frozen=True)
-class PairwiseView:
-    """The settings shown in the framework-vs-framework section, and how many there are in all."""
-
-    differ: list[pairwise.Setting]
-    agree: list[pairwise.Setting]
-    total_differ: int
-    total_agree: int
-
-
-def pairwise_view(rows: list[Row]) -> PairwiseView:
-    found = pairwise.settings(rows)
-    differ = [s for s in found if not s.agrees]
-    agree = [s for s in found if s.agrees]
-    return PairwiseView(differ[:PAIRWISE_CAP], agree[:PAIRWISE_AGREE_CAP], len(differ), len(agree))
-
-
-def to_html(doc: Mapping[str, Any], sources: Mapping[str, str]) -> str:
-    """``sources`` maps a case name to its YAML text, shown for cases with rows that are not ``match``."""
-    rows = doc["rows"]
-    listed = row_views(notable(rows))
-    by_api, by_case = match_groups(rows)
+    ``digest``: the rows' digest if the caller made it already (else one pass over ``doc["rows"]`` makes it)."""
+    digest = digest or Digest.of(doc["rows"])
+    listed = row_views(digest.notable())
+    by_api, by_case = digest.match_groups()
     cases_listed = list(dict.fromkeys(v.row["case"] for v in listed))
     registry, stale = adapters.conventions(), stale_entries(doc)
     return _ENV.get_template("report.html.j2").render(
-        doc=doc, severity=SEVERITY, summary=_summary_counts(doc), known_counts=_known_counts(rows),
-        verdict=verdict(rows, stale), stale=stale, grid=grid(rows), anchors=first_anchors(listed),
-        listed=listed, new=[v for v in listed if v.new], match_by_api=by_api,
-        match_by_case=by_case[:MATCH_GROUP_CAP], match_groups_total=len(by_case), figures=figures(rows),
-        conventions=list(registry.values()), notes=[(n, [a for a in n.apis if a in registry]) for n in NOTES],
+        doc=doc, severity=SEVERITY, summary=_summary_counts(doc, digest), known_counts=digest.known,
+        verdict=verdict(digest, stale), stale=stale, grid=digest.grid(), anchors=first_anchors(listed),
+        listed=listed, new=[v for v in listed if v.new], match_by_api=by_api, match_by_case=by_case,
+        match_groups_total=digest.by_case_total, figures=figures(digest), total_rows=digest.rows,
+        total_cases=digest.cases, conventions=list(registry.values()),
+        notes=[(n, [a for a in n.apis if a in registry]) for n in NOTES],
         sources={c: capped_source(sources[c]) for c in cases_listed if c in sources},
-        filters=_filter_choices(listed), pairwise=pairwise_view(rows), relations=pairwise.RELATIONS,
+        filters=_filter_choices(listed), pairwise=digest.pairwise_view(), relations=pairwise.RELATIONS,
     )
 
 
-def _summary_counts(doc: Mapping[str, Any]) -> dict[str, int]:
-    counts = Counter(r["status"] for r in doc["rows"])
-    return {s: int(doc.get("summary", {}).get(s, counts[s])) for s in SEVERITY}
-
-
-def _known_counts(rows: list[Row]) -> Counter[str]:
-    return Counter(r["status"] for r in rows if r.get("known"))
+def _summary_counts(doc: Mapping[str, Any], digest: Digest) -> dict[str, int]:
+    return {s: int(doc.get("summary", {}).get(s, digest.counts[s])) for s in SEVERITY}
 
 
 def _filter_choices(listed: list[RowView]) -> dict[str, list[str]]:
@@ -769,19 +575,20 @@ def capped_source(text: str) -> str:
     return text[:SOURCE_CAP] + f"\n# … {len(text) - SOURCE_CAP:,} more characters not shown here; see the file itself\n"
 
 
-def verdict(rows: list[Row], stale: list[str]) -> tuple[bool, str]:
+def verdict(rows: Rows, stale: list[str]) -> tuple[bool, str]:
     """Whether the run passes (``run`` exits 0) and why, in one line."""
-    failures = new_failures(rows)
+    digest = _digest(rows)
+    failures = digest.new_failures
     if failures or stale:
         parts = [f"{failures} new mismatch/error row{'' if failures == 1 else 's'}"] if failures else []
         parts += [f"{len(stale)} stale known entr{'y' if len(stale) == 1 else 'ies'}"] if stale else []
         return False, "FAILED: " + ", ".join(parts)
-    known = sum(1 for r in rows if r.get("known") and r["status"] != "match")
+    known = sum(n for status, n in digest.known.items() if status != "match")
     return True, "PASSED: no new mismatch or error" + (f" ({known} known findings)" if known else "")
 
 
-def _md_matrix(rows: list[Row]) -> list[str]:
-    table = grid(rows)
+def _md_matrix(digest: Digest) -> list[str]:
+    table = digest.grid()
     lines = ["| framework | API | worst | not match / rows |", "|---|---|---|---|"]
     for fw, api in table.apis:
         cell = table.cells[(fw, api, None)]
@@ -834,16 +641,17 @@ def _md_translators(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def to_markdown(doc: Mapping[str, Any]) -> str:
-    rows, stale = doc["rows"], stale_entries(doc)
-    counts, known = _summary_counts(doc), _known_counts(rows)
-    passed, why = verdict(rows, stale)
+def to_markdown(doc: Mapping[str, Any], digest: Digest | None = None) -> str:
+    """report.md; ``digest`` as for ``to_html``."""
+    digest, stale = digest or Digest.of(doc["rows"]), stale_entries(doc)
+    counts, known = _summary_counts(doc, digest), digest.known
+    passed, why = verdict(digest, stale)
     head, _, rest = why.partition(":")
     lines = ["# regcompare", "", f"{'✅' if passed else '❌'} **{head}**:{rest}", ""]
     lines += ["| " + " | ".join(SEVERITY) + " |", "|" + "---|" * len(SEVERITY)]
     lines.append("| " + " | ".join(f"{counts[s]}" + (f" ({known[s]} known)" if known[s] else "") for s in SEVERITY)
                  + " |")
-    found = new_findings(rows)
+    found = digest.new_findings()
     if found:
         lines += ["", f"## New findings ({len(found)})", "", "Mismatches and errors no `known` entry expects: "
                   "these fail the run. Rerun one with the command in report.html.", "", *_md_new(found)]
@@ -851,8 +659,8 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
         lines += ["", f"## Stale known entries ({len(stale)})", ""]
         lines += [f"- {_md_cell(entry, 400)}" for entry in stale]
     lines += _md_translators(doc.get("translators") or {})
-    lines += ["", "## Worst status by framework and API", "", *_md_matrix(rows)]
-    others = [r for r in notable(rows) if not is_new(r)]
+    lines += ["", "## Worst status by framework and API", "", *_md_matrix(digest)]
+    others = [r for r in digest.notable() if not is_new(r)]
     title = "Other rows that are not `match`" if found else "Rows that are not `match`"
     lines += ["", f"## {title} ({len(others)})", ""]
     if others:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import os
@@ -12,7 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 from xml.sax.saxutils import escape, quoteattr
@@ -22,6 +23,7 @@ import pandas as pd
 from regcompare import __version__
 from regcompare.engine import Run, row_label
 from regcompare.escape import xml_text
+from regcompare.store import RowStore
 
 SCHEMA = 1
 #: Worst first: the status a group of rows is shown with.
@@ -52,7 +54,8 @@ def environment(run: Run, seconds: float) -> dict[str, Any]:
 
 
 def results_document(run: Run, env: Mapping[str, Any]) -> dict[str, Any]:
-    known = {"rows": sum(1 for r in run.rows if r["known"]), "stale": run.stale}
+    """The document of docs/results.md; its ``rows`` are the run's store, read when it is written."""
+    known = {"rows": run.store.known, "stale": run.stale}
     return {"schema": SCHEMA, "environment": dict(env), "summary": run.summary, "known": known, "rows": run.rows}
 
 
@@ -62,12 +65,15 @@ def write_json(doc: Mapping[str, Any], out: TextIO) -> None:
     head = {k: v for k, v in doc.items() if k != "rows"}
     out.write(json.dumps(head, indent=1, allow_nan=False)[:-2] + ',\n "rows": [\n')
     for i, row in enumerate(doc["rows"]):
-        try:
-            text = json.dumps(row, allow_nan=False)
-        except ValueError:  # a figure that is inf or NaN (a tolerance band, a distance): the contract's strings
-            text = json.dumps(_strict(row), allow_nan=False)
-        out.write(("  " if i == 0 else ",\n  ") + text)
+        out.write(("  " if i == 0 else ",\n  ") + _row_text(row))
     out.write("\n ]\n}\n")
+
+
+def _row_text(row: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(row, allow_nan=False)
+    except ValueError:  # a figure that is inf or NaN (a tolerance band, a distance): the contract's strings
+        return json.dumps(_strict(row), allow_nan=False)
 
 
 def _strict(value: Any) -> Any:
@@ -113,14 +119,22 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def write_csv(rows: list[dict[str, Any]], out: TextIO) -> None:
-    """results.csv with one column per key of any row; nested values as JSON; formulas neutralised."""
-    columns = list(dict.fromkeys(csv_cell(key) for row in rows for key in row))
-    cell = csv_cell
+def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
+    """results.csv with one column per key of any row; nested values as JSON; formulas neutralised.
 
-    for start in range(0, max(len(rows), 1), CSV_CHUNK):
-        chunk = [{k: cell(v) for k, v in row.items()} for row in rows[start:start + CSV_CHUNK]]
-        pd.DataFrame(chunk, columns=columns).to_csv(out, index=False, header=start == 0)
+    Streamed a chunk of rows at a time; a store knows its columns, so it is read once."""
+    keys = rows.columns if isinstance(rows, RowStore) else [key for row in rows for key in row]
+    columns = list(dict.fromkeys(csv_cell(key) for key in keys))
+    cell = csv_cell
+    source = iter(rows)
+    header = True
+    while True:
+        chunk = [{k: cell(v) for k, v in row.items()} for row in itertools.islice(source, CSV_CHUNK)]
+        if chunk or header:  # no rows at all: the header alone, as pandas writes it
+            pd.DataFrame(chunk, columns=columns).to_csv(out, index=False, header=header)
+        if len(chunk) < CSV_CHUNK:
+            return
+        header = False
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
@@ -156,23 +170,29 @@ def _junit_case(row: Mapping[str, Any]) -> str:
 
 def write_junit(run: Run, out: TextIO) -> None:
     """junit.xml, a <testsuite> per case, streamed: no element tree of the whole run."""
-    by_case: dict[str, list[dict[str, Any]]] = {}
-    for row in run.rows:
-        by_case.setdefault(row["case"], []).append(row)
     out.write('<?xml version="1.0" encoding="utf-8"?>\n<testsuites name="regcompare">\n')
-    for case, rows in by_case.items():
-        counts = {
-            "failures": sum(r["status"] == "mismatch" and not r["known"] for r in rows),
-            "errors": sum(r["status"] == "error" and not r["known"] for r in rows),
-            "skipped": sum(bool(r["known"]) or r["status"] in ("unsupported", "skipped") for r in rows),
-        }
-        attrs = " ".join(f'{k}="{v}"' for k, v in counts.items())
-        out.write(f"  <testsuite name={_attr(case)} file={_attr(rows[0]['file'])} "
-                  f'tests="{len(rows)}" {attrs}>\n')
-        for row in rows:
-            out.write(_junit_case(row))
-        out.write("  </testsuite>\n")
+    for block in run.store.cases():  # one case's rows at a time
+        by_case: dict[str, list[dict[str, Any]]] = {}
+        for row in block:
+            by_case.setdefault(row["case"], []).append(row)
+        for case, rows in by_case.items():
+            _junit_suite(case, rows, out)
     out.write("</testsuites>\n")
+
+
+def _junit_suite(case: str, rows: list[dict[str, Any]], out: TextIO) -> None:
+    """One <testsuite> and its <testcase> elements."""
+    counts = {
+        "failures": sum(r["status"] == "mismatch" and not r["known"] for r in rows),
+        "errors": sum(r["status"] == "error" and not r["known"] for r in rows),
+        "skipped": sum(bool(r["known"]) or r["status"] in ("unsupported", "skipped") for r in rows),
+    }
+    attrs = " ".join(f'{k}="{v}"' for k, v in counts.items())
+    out.write(f"  <testsuite name={_attr(case)} file={_attr(rows[0]['file'])} "
+              f'tests="{len(rows)}" {attrs}>\n')
+    for row in rows:
+        out.write(_junit_case(row))
+    out.write("  </testsuite>\n")
 
 
 def to_junit(run: Run) -> str:
