@@ -115,16 +115,17 @@ def compare(
         return Verdict(False, None, None, None, None, f"shape {list(a.shape)} where {list(r.shape)} was expected")
     if a.size == 0:
         return Verdict(True, 0.0, 0.0, 0.0, None, f"empty tensor; {allowed}")
+    flat_a, flat_r = a.reshape(-1), r.reshape(-1)
+    # A per-element atol (regcompare.errormodel) goes chunk by chunk with the values.
+    flat_atol = np.broadcast_to(atol, a.shape).reshape(-1) if atol.ndim else None
     if a.size <= _CHUNK:  # one chunk: the finite shortcut, when it applies
-        chunk = _finite_errors(a.reshape(-1).astype(np.float64), r.reshape(-1).astype(np.float64), dtype, tol)
+        whole_tol = tol if flat_atol is None else Tolerance(tol.rtol, flat_atol)
+        chunk = _finite_errors(flat_a.astype(np.float64), flat_r.astype(np.float64), dtype, whole_tol)
         if chunk is not None and not chunk.bad.any():
             index = tuple(int(i) for i in np.unravel_index(int(np.argmax(chunk.abs_err)), a.shape))
             figures = (float(chunk.abs_err.max()), float(chunk.rel_err.max()), float(chunk.ulps.max()))
             return Verdict(True, *figures, index, f"within {allowed}")
 
-    flat_a, flat_r = a.reshape(-1), r.reshape(-1)
-    # A per-element atol (regcompare.errormodel) goes chunk by chunk with the values.
-    flat_atol = np.broadcast_to(atol, a.shape).reshape(-1) if atol.ndim else None
     figures = [0.0, 0.0, 0.0]
     worst_flat, worst_err, worst_is_bad, bound_at_worst, overflow_is_right = 0, -1.0, False, 0.0, False
     for start in range(0, a.size, _CHUNK):
