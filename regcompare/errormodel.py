@@ -500,11 +500,14 @@ def floor_dtype(dtype: str, held: Held | None) -> str:
 
 def selecting(item: Item, tensor: str | None) -> list[Finding]:
     """The precision findings that select the row of ``tensor`` of this item (its framework, API, optimizer call,
-    quantity, dtype, tensor, inputs)."""
+    schedule class, quantity, dtype, tensor, inputs)."""
     row: dict[str, Any] = {"framework": item.framework, "api": item.api, "quantity": item.quantity,
                            "dtype": item.dtype, "tensor": tensor}
     if item.quantity == "update" and item.optimizer is not None:
         row["optimizer"] = item.optimizer.call_text(item.call_args())
+    schedule = item.settings().get("schedule") if item.quantity == "update" else None
+    if schedule is not None:  # as the row will show it (regcompare.judge)
+        row["schedule"] = schedules.text(item.framework, schedule, float(item.settings()["lr"])) or None
     return precision_findings(row, item.case.weights)
 
 

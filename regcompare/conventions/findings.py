@@ -110,6 +110,8 @@ class Finding:
     """A pattern (or several) over the row's ``optimizer`` call text (``keras.optimizers.Adam*``)."""
     quantities: tuple[str, ...] | None = None
     dtypes: tuple[str, ...] | None = None
+    schedule: str | tuple[str, ...] | None = None
+    """A pattern (or several) over the row's ``schedule`` class text (``optax.exponential_decay*``)."""
     tensor: str | None = None
     inputs: str | None = None
     """A name in ``CONDITIONS`` the case's weights must satisfy."""
@@ -142,6 +144,8 @@ class Finding:
         if self.quantities is not None and row.get("quantity") not in self.quantities:
             return False
         if self.dtypes is not None and row.get("dtype") not in self.dtypes:
+            return False
+        if self.schedule is not None and not _matches(row.get("schedule"), self.schedule):
             return False
         if self.tensor is not None and row.get("tensor") != self.tensor:
             return False
@@ -215,6 +219,27 @@ FINDINGS: tuple[Finding, ...] = (
         held=Held("hyper-parameters", "float32"),
         framework="tensorflow", optimizer="keras.optimizers.Adam*", quantities=("update",),
         dtypes=("float32", "float64"),
+    ),
+    Finding(
+        "keras-adam-float32-betas-backends", "precision",
+        "Keras Adam on its torch and jax backends computes the bias corrections 1−β₁ᵗ, 1−β₂ᵗ from betas cast to "
+        "the variable's dtype: in float32 rows that is float32 (as on TensorFlow: keras-adam-float32-betas) while "
+        "torch, paddle and optax take them from Python floats; in float64 these backends keep float64 betas",
+        "keras/src/optimizers/adam.py (Adam.update_step: ops.cast(self.beta_1, variable.dtype))",
+        held=Held("hyper-parameters", "float32"),
+        framework=("keras-torch", "keras-jax"), optimizer="keras.optimizers.Adam*", quantities=("update",),
+        dtypes=("float32",),
+    ),
+    Finding(
+        "optax-schedule-float32", "precision",
+        "optax's exponential_decay and linear_schedule compute the scheduled lr in float32 even with jax x64: the "
+        "schedule is called with the transform's int32 step count, and count / transition_steps of an int32 is "
+        "float32 (measured: exponential_decay(0.1, 1, 0.7)(int32 3) is 0.034299999475 in float32)",
+        "optax/schedules/_schedule.py (exponential_decay, linear_schedule: (count − transition_begin) / "
+        "transition_steps); optax/_src/transform.py (scale_by_schedule: count = jnp.zeros([], jnp.int32))",
+        held=Held("hyper-parameters", "float32"),
+        framework="jax", quantities=("update",), dtypes=("float64",),
+        schedule=("optax.exponential_decay*", "optax.linear_schedule*"),
     ),
     Finding(
         "keras-low-precision-hyperparameters", "precision",
