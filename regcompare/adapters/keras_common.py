@@ -102,6 +102,20 @@ def total(terms: Sequence[Tensor]) -> Tensor:
     return functools.reduce(operator.add, terms)
 
 
+def run_keras_snippet(task: Task, names: dict[str, Any]) -> tuple[dict[str, keras.Variable], dict[str, Any]]:
+    """The user's snippet (regcompare.program_run) with ``params`` — the case's weights as ``keras.Variable``s of
+    the task's dtype, ``keras.config.floatx`` set to it while the snippet builds layers — and ``names``; returns
+    ``params`` and what the snippet defined. Every backend's program path starts here."""
+    params = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
+    previous = keras.config.floatx()
+    keras.config.set_floatx(task.dtype if task.dtype != "bfloat16" else previous)
+    try:
+        defined = program_run.run_snippet(task, {"keras": keras, "params": params, **names})
+    finally:
+        keras.config.set_floatx(previous)
+    return params, defined
+
+
 def bound_program_weights(task: Task, model: Any, params: dict[str, keras.Variable]) -> dict[str, Any]:
     """A program's trained variables by the case's weight names: ``params``, or the built ``model``'s variables
     matched by their Keras names (``kernel``, ``bias``, …; regcompare.program_run.bind) and set to the case's
@@ -154,13 +168,7 @@ class KerasAdapter(Adapter):
         and ``ops``: it defines ``opt`` and may define a built ``model``, trained as the tensorflow worker trains it
         (loss Σ g⊙w plus ``model.losses``, as ``fit()`` adds them; ``opt.apply_gradients``), the gradient by this
         backend's autodiff. A custom ``step`` is TensorFlow's GradientTape idiom: the tensorflow worker's only."""
-        params = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
-        previous = keras.config.floatx()
-        keras.config.set_floatx(task.dtype if task.dtype != "bfloat16" else previous)
-        try:
-            names = program_run.run_snippet(task, {"keras": keras, "ops": ops, "params": params})
-        finally:
-            keras.config.set_floatx(previous)
+        params, names = run_keras_snippet(task, {"ops": ops})
         for other, why in (("scheduler", "Keras takes a schedule as the optimizer's learning_rate"),
                            ("step", "a custom step (GradientTape) runs in the tensorflow worker only")):
             if other in names:

@@ -9,7 +9,6 @@ dtype is in ``keras_common``'s docstring.
 from __future__ import annotations
 
 import os
-import re
 
 # Quiet TF's C++ start-up chatter; set before the import, because TF reads it once when it loads.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -21,7 +20,6 @@ from regcompare.adapters import keras_backend
 keras_backend.pin("tensorflow")
 
 from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -29,7 +27,14 @@ import tensorflow as tf  # noqa: E402
 
 from regcompare import program_run  # noqa: E402
 from regcompare.adapters.base import Task, Unsupported, Value  # noqa: E402
-from regcompare.adapters.keras_common import KerasAdapter, TensorPenalty, constant, keras_regularizer  # noqa: E402
+from regcompare.adapters.keras_common import (  # noqa: E402
+    KerasAdapter,
+    TensorPenalty,
+    bound_program_weights,
+    constant,
+    keras_regularizer,
+    run_keras_snippet,
+)
 from regcompare.trajectory import minibatches  # noqa: E402
 
 keras_backend.checked(keras, "tensorflow")
@@ -216,17 +221,11 @@ class TensorflowAdapter(KerasAdapter):
         in Keras' idiom: loss Σ g⊙w plus ``model.losses`` (the regularization losses, as ``fit()`` adds them),
         gradient by ``tf.GradientTape``, ``opt.apply_gradients``. A snippet's own ``step(loss_fn)`` replaces
         this loop (a custom training loop, which may forget ``model.losses``)."""
-        params = {n: keras.Variable(np.asarray(w), dtype=task.dtype, name=n) for n, w in task.weights.items()}
-        previous = keras.config.floatx()
-        keras.config.set_floatx(task.dtype if task.dtype != "bfloat16" else previous)
-        try:
-            names = program_run.run_snippet(task, {"tf": tf, "keras": keras, "params": params})
-        finally:
-            keras.config.set_floatx(previous)
+        params, names = run_keras_snippet(task, {"tf": tf})
         if "scheduler" in names:
             raise program_run.ProgramError("Keras takes a schedule as the optimizer's learning_rate, not `scheduler`")
         model = names.get("model")
-        bound = _bound(task, model, params)
+        bound = bound_program_weights(task, model, params)
         opt, custom = names["opt"], names.get("step")
         grads = {n: tf.constant(np.asarray(g)) for n, g in task.options["grads"].items()}
         variables = [e.param for e in bound.values()]
@@ -252,29 +251,6 @@ class TensorflowAdapter(KerasAdapter):
         history = program_run.train(task.options["steps"], step, None, read)
         mapping = program_run.mapping_text(bound) if model is not None else ""
         return {n: np.stack(h) for n, h in history.items()} | {program_run.MAPPING_KEY: np.asarray(mapping)}
-
-
-def _layout(model: keras.layers.Layer) -> list[program_run.LayoutEntry]:
-    """A layer's trainable variables by their own Keras names (``kernel``, ``bias``, ``gamma``, ``beta``): the
-    common vocabulary, in the layout the case's weights are given in."""
-    # Keras numbers layer names per process (dense_3/kernel): the number is dropped, so the text is reproducible.
-    return [program_run.LayoutEntry(v.name, re.sub(r"_\d+(?=/|$)", "", v.path), v) for v in model.trainable_weights]
-
-
-def _bound(task: Task, model: keras.layers.Layer | None, params: dict[str, keras.Variable]) -> dict[str, Any]:
-    """The case's weights as the variables the program trains: ``params``, or the model's variables (which must
-    be built: call ``model.build(shape)`` in the snippet) set to the case's values."""
-    if model is None:
-        return {n: program_run.LayoutEntry(n, n, v) for n, v in params.items()}
-    if not model.built:
-        raise program_run.ProgramError("the snippet's model is not built: call model.build(input_shape)")
-    bound = program_run.bind(list(task.weights), _layout(model))
-    for name, entry in bound.items():
-        if entry.param.dtype != task.dtype:
-            raise program_run.ProgramError(f"the model's {entry.where} is {entry.param.dtype}, the case's dtype "
-                                           f"{task.dtype}: build the layer with dtype={task.dtype!r}")
-        entry.param.assign(np.asarray(task.weights[name]))
-    return bound
 
 
 # --- trajectory: d2l's weight-decay experiment (d2l's TensorFlow code, Keras 3) -----------------------------------
