@@ -147,6 +147,6 @@ def test_sgd_momentum_with_sparse_gradients(rows: list[dict[str, Any]]) -> None:
 def test_paddle_adamw_cannot_step_a_sparse_table(rows: list[dict[str, Any]]) -> None:
     adamw = [r for r in rows if r["api"] == "paddle.optimizer.AdamW.sparse"]
     assert len(adamw) == 4  # l2 0.1 and 0.0, plain and lazy_mode
-    # reading garbage: mostly an invalid dimension, at times an uninitialized tensor (seen with weight_decay=0.0)
-    assert all(r["status"] == "error" and r["known"] for r in adamw)
-    assert all("Invalid dimension" in r["detail"] or "not initialized" in r["detail"] for r in adamw)
+    # The kernel reads garbage, so its message varies from run to run (mostly "Invalid dimension to be accessed",
+    # at times an uninitialized tensor, once in CI another): the finding is that it fails, with paddle's message.
+    assert all(r["status"] == "error" and r["known"] and r["detail"].split(":")[0].endswith("Error") for r in adamw)
