@@ -142,12 +142,6 @@ def test_a_finding_that_explains_nothing_is_stale() -> None:
     assert "the rows it selects are: match" in stale[0]
     needed = [_row(status="match", tolerance={"finding": "numpy-bfloat16-sum", "without": "mismatch"})]
     assert engine.stale_findings(needed, {}, {"numpy"}, [by_id()["numpy-bfloat16-sum"]]) == []
-    optax = by_id()["optax-schedule-float32"]
-    scheduled = _row(framework="jax", api="optax.adamw", quantity="update", dtype="float64",
-                     schedule="optax.exponential_decay(init_value=0.1, transition_steps=1, decay_rate=0.7)")
-    assert optax.selects(scheduled)
-    assert not optax.selects(scheduled | {"schedule": None})
-    assert not optax.selects(scheduled | {"schedule": "optax.cosine_decay_schedule(init_value=0.1, decay_steps=4)"})
     pir = by_id()["paddle-weightnormparamattr-pir"]
     row = _row(framework="paddle", api="paddle.static.WeightNormParamAttr", quantity="update")
     assert engine.stale_findings([row | {"status": "match"}], {}, {"paddle"}, [pir])[0].startswith(
