@@ -144,9 +144,10 @@ def test_sgd_momentum_with_sparse_gradients(rows: list[dict[str, Any]]) -> None:
     assert keras_row["status"] == "divergent" and keras_row["decayed_rows"] == [1, 3]
 
 
-def test_paddle_adamw_cannot_step_a_sparse_table(rows: list[dict[str, Any]]) -> None:
+def test_paddle_adamw_on_a_sparse_table_is_not_called(rows: list[dict[str, Any]]) -> None:
     adamw = [r for r in rows if r["api"] == "paddle.optimizer.AdamW.sparse"]
-    assert len(adamw) == 4  # l2 0.1 and 0.0, plain and lazy_mode
-    # The kernel reads garbage, so its message varies from run to run (mostly "Invalid dimension to be accessed",
-    # at times an uninitialized tensor, once in CI another): the finding is that it fails, with paddle's message.
-    assert all(r["status"] == "error" and r["known"] and r["detail"].split(":")[0].endswith("Error") for r in adamw)
+    # Its kernel reads uninitialized memory (a different failure each run, once another in CI): one skipped row
+    # for the case's one dtype, saying why, and never a call.
+    assert len(adamw) == 1
+    assert all(r["status"] == "skipped" and r["detail"].startswith("not run: paddle AdamW has no SelectedRows path")
+               for r in adamw)

@@ -164,9 +164,10 @@ class Convention:
 
     def refused(self, name: str, settings: dict[str, float | bool]) -> tuple[OptimizerCall, str] | None:
         """The class of the case's rule that cannot express ``settings`` and why, if no class of it can."""
-        if self.optimizer_for(name, settings) is not None:
+        chooser = self.special or self
+        if chooser.optimizer_for(name, settings) is not None:
             return None
-        return next(((c, c.refusal(settings)) for c in self.optimizers if c.family == rule_of(name)), None)
+        return next(((c, c.refusal(settings)) for c in chooser.optimizers if c.family == rule_of(name)), None)
 
     @property
     def terms(self) -> frozenset[str]:
@@ -258,6 +259,9 @@ class OptimizerCall:
     """The documented difference of ``options``, with its source (file and function of the pinned framework)."""
     variants: tuple[Variant, ...] = ()
     """Ways to run the class besides the plain call; every ``update`` case runs them all unless it narrows them."""
+    not_run: str = ""
+    """Why regcompare never calls this class ('' if it does): a call whose outcome is undefined (it reads
+    uninitialized memory) gives a different verdict each run, so it becomes a ``skipped`` row with this reason."""
     nearest: tuple[tuple[str, str], ...] = ()
     """For ``translate``, where ``options`` make an exact translation impossible: canonical keys carried over
     transformed for the nearest setting, ``(("eps", "square"),)`` (regcompare.translate.NEAREST names them)."""
@@ -271,13 +275,15 @@ class OptimizerCall:
 
     def refusal(self, settings: dict[str, float | bool]) -> str:
         """Why this class cannot express ``settings`` ('' if it can)."""
+        if self.not_run:
+            return self.not_run
         for key, value in self.fixed:
             if settings.get(key, value) != value:
                 return f"{self.api} has no argument for {key}; it implements {key}={_fmt(value)} only"
         return ""
 
     def expresses(self, settings: dict[str, float | bool]) -> bool:
-        return all(settings.get(key, value) == value for key, value in self.fixed)
+        return not self.not_run and all(settings.get(key, value) == value for key, value in self.fixed)
 
     def native(self, settings: dict[str, float | bool]) -> dict[str, float | bool]:
         """Every hyper-parameter passed explicitly: defaults differ between frameworks (Adam's eps)."""
