@@ -227,7 +227,8 @@ def translations(src: Source) -> list[Translation]:
     cannot reproduce the source, then same-family ones that are not equivalent."""
     out = []
     for conv in adapters.conventions().values():
-        if conv.api == src.conv.api or not conv.executed or not conv.applies_to(src.reg) or conv.weight_norm:
+        if (conv.api == src.conv.api or not conv.executed or not conv.applies_to(src.reg) or conv.weight_norm
+                or conv.special):  # decay on g and v, or a model of training of its own: never a plain setting
             continue
         call = conv.optimizer_for(src.call.family, src.settings)
         refused = conv.refused(src.call.family, src.settings) if call is None else None
