@@ -356,3 +356,24 @@ def test_the_op_by_op_sample_rounds_a_mean_computed_in_place() -> None:
     a = np.array([[1.0, 2.0, 4.0], [1.0, 1.0, 2.0]], np.float32).view(errormodel.per_op("bfloat16"))
     got = np.mean(a, axis=-1, keepdims=True)
     assert got.view(np.ndarray).ravel().tolist() == [149 * 2.0**-6, 171 * 2.0**-7]
+
+
+def test_an_exception_inside_the_error_model_is_that_rows_error_not_the_runs(write_case, monkeypatch) -> None:
+    """A fault of the error model itself (a fake that raises) makes the rows it could not judge ``error`` rows
+    with the reason; the run goes on and the other rows are judged."""
+    real = errormodel.bands
+
+    def broken(item, *args, **kwargs):
+        if item.dtype == "float32":
+            raise RuntimeError("sampling failed (a fake)")
+        return real(item, *args, **kwargs)
+
+    monkeypatch.setattr(errormodel, "bands", broken)
+    path = write_case("name: em-raises\nweights: {w: [1, -2]}\ndtypes: [float32, float64]\nregularizers: [{l2: 0.5}]\n"
+                      "quantities: [penalty, gradient]\n")
+    rows = run_cases([Path(path)], ("numpy",)).rows
+    f32 = [r for r in rows if r["dtype"] == "float32"]
+    assert f32 and all(r["status"] == "error" for r in f32)
+    assert all(r["detail"] == "the error model failed: RuntimeError: sampling failed (a fake)" for r in f32)
+    f64 = [r for r in rows if r["dtype"] == "float64"]
+    assert f64 and all(r["status"] == "match" for r in f64)
