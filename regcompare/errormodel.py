@@ -347,6 +347,7 @@ def _round_state(state: dict[str, Any], dtype: str, work: np.dtype) -> None:
 def run_in(
     spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Decay, work: np.dtype, store: str | None = None,
     scalars: type | None = None, factor: bool = False, rounding: type[np.ndarray] | None = None,
+    split: bool = False,
 ) -> np.ndarray:
     """One tensor after the steps of the rule with every array in ``work`` (each op rounded there), each step at
     its scheduled learning rate (``rules.lr_at``, as the reference); with ``store``, the weights and the rule's
@@ -354,7 +355,8 @@ def run_in(
     in ``store`` does; with ``scalars`` (``held_in``, ``computed_in``), the hyper-parameters, coefficients and
     each step's learning rate are of that type, so 1 − β₂ᵗ and the like are computed there; with ``factor``,
     decoupled decay multiplies by the rounded 1 − lr·λ (torch's ``param.mul_(1 - lr * wd)``) instead of
-    subtracting lr·λ·w; with ``rounding`` (``per_op``), the arrays are of that type, which rounds every op."""
+    subtracting lr·λ·w; with ``rounding`` (``per_op``), the arrays are of that type, which rounds every op; with
+    ``split``, a rule's ``parts`` are added to the weight one by one (``rules.advance``), each sum rounded."""
     mod = rules.module(spec.family)
     settings = spec.settings
     takes = getattr(mod, "takes_decoupled", lambda s: False)(settings)
@@ -379,7 +381,7 @@ def run_in(
             lr, scale = keep(rules.lr_at(settings, t - 1)), rules.decay_factor(settings, t - 1)
             if shrink:
                 w = (w * keep(1.0 - (lr0 if decay.unscaled else lr) * scale * shrink)).astype(work)
-            w = rules.advance(mod, w, g, decay, settings, t, lr, state, takes, lr0, scale).astype(work)
+            w = rules.advance(mod, w, g, decay, settings, t, lr, state, takes, lr0, scale, split).astype(work)
             if store is not None:
                 w = cast(w.astype(np.float64), store).astype(work)
                 _round_state(state, store, work)
@@ -402,6 +404,11 @@ def update_samples(spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Deca
         samples.append(run_in(spec, w0, dw, decay, numpy_dtype(dtype)))
     else:  # op by op: each op in float32, rounded to the dtype
         samples.append(run_in(spec, w0, dw, decay, f32, rounding=per_op(dtype)).view(np.ndarray))
+    if hasattr(rules.module(spec.family), "parts"):
+        # A rule whose step a framework adds to the weight in parts (torch's NAdam: two addcdiv_), op by op with
+        # the weight stored after each part: in bfloat16 a step of two half-ULP parts rounds twice, not once.
+        rounding = None if dtype == "float32" else per_op(dtype)
+        samples.append(run_in(spec, w0, dw, decay, f32, rounding=rounding, split=True).view(np.ndarray))
     return samples
 
 
@@ -479,11 +486,18 @@ def held_update_samples(
     """The update with the hyper-parameters, coefficients and scalar state computed in the finding's precision
     (``computed_in``: β powers as running products and as one rounded power; decoupled decay as a rounded factor
     and as a subtraction), and with only the β powers taken there (``powers_in``, Keras' bias corrections), the
-    tensors as in the row's dtype (float64 itself, or float32 stored in the dtype)."""
-    if held.what != "hyper-parameters":
-        return []
+    tensors as in the row's dtype (float64 itself, or float32 stored in the dtype). For an ``orthogonalization``
+    held in a precision (torch's Muon), the rule's Newton–Schulz iteration with every op rounded there."""
     precision = held.precision(dtype)
     work, store = (np.dtype(np.float64), None) if dtype == "float64" else (np.dtype(np.float32), dtype)
+    if held.what == "orthogonalization":
+        if not hasattr(rules.module(spec.family), "NS_PRECISION"):
+            return []
+        ns = replace(spec, settings={**spec.settings, rules.module(spec.family).NS_PRECISION: precision})
+        wide = np.dtype(np.longdouble) if dtype == "float64" else wider(dtype)  # the tensors' ops one type wider
+        return [run_in(ns, w0, dw, decay, work, store=store), run_in(ns, w0, dw, decay, wide, store=store)]
+    if held.what != "hyper-parameters":
+        return []
     kinds = (computed_in(precision, running=True), computed_in(precision, running=False), powers_in(precision))
     return [run_in(spec, w0, dw, decay, work, store=store, scalars=kind, factor=i == 0) for i, kind in enumerate(kinds)]
 
@@ -492,7 +506,9 @@ def floor_dtype(dtype: str, held: Held | None) -> str:
     """Whose eps sets a band's floor (rtol, and 2 eps of an update's magnitude): the row's dtype, or the coarser
     precision a finding's part is held in (a float64 Keras row whose lr is float32 is as good as float32's
     rounding of it, whatever the samples happen to show)."""
-    if held is None:
+    if held is None or held.what == "orthogonalization":
+        # An orthogonalized direction in bfloat16 is as good as its samples show; a floor of 2 eps(bfloat16) of
+        # the weight itself would be more than a whole step of lr 0.01 and would hide any fault of the step.
         return dtype
     precision = held.precision(dtype)
     return precision if eps(precision) > eps(dtype) else dtype

@@ -19,7 +19,7 @@ from regcompare.cases import load_case
 from regcompare.compare import compare
 from regcompare.conventions import Decay, Regularizer
 from regcompare.conventions.findings import Held
-from regcompare.dtypes import Tolerance
+from regcompare.dtypes import Tolerance, cast
 from regcompare.judge import tolerance
 from tests.conftest import run_cases
 
@@ -377,3 +377,76 @@ def test_an_exception_inside_the_error_model_is_that_rows_error_not_the_runs(wri
     assert all(r["detail"] == "the error model failed: RuntimeError: sampling failed (a fake)" for r in f32)
     f64 = [r for r in rows if r["dtype"] == "float64"]
     assert f64 and all(r["status"] == "match" for r in f64)
+
+
+# --- rounding the samples did not reproduce (make trust's false alarms) -------------------------------------
+
+_TORCH_NS = """
+import json, sys, numpy as np, torch
+from torch.optim._muon import _zeropower_via_newtonschulz
+x = np.random.default_rng(5).normal(size=(9, 4))
+out = _zeropower_via_newtonschulz(torch.tensor(x), (3.4445, -4.775, 2.0315), 5, 1e-7)
+print(json.dumps({"x": x.tolist(), "out": out.double().tolist(), "dtype": str(out.dtype)}))
+"""
+
+
+def test_muon_newton_schulz_in_bfloat16_is_torchs_orthogonalization() -> None:
+    """torch's own _zeropower_via_newtonschulz on a float64 9×4 matrix returns bfloat16; the rule's iteration with
+    each op rounded to bfloat16 (what finding torch-muon-bfloat16-newton-schulz samples) lands within one bfloat16
+    ULP of it on every element (|X| < 1: ULP ≤ 2⁻⁸), while the float64 iteration is further off."""
+    from regcompare.rules import muon
+
+    done = subprocess.run([sys.executable, "-c", _TORCH_NS], capture_output=True, text=True, timeout=300, check=True)
+    out = json.loads(done.stdout)
+    assert out["dtype"] == "torch.bfloat16"
+    x, expected = np.array(out["x"]), np.array(out["out"])
+    s = rules.canonical("muon", {}, {})
+    in_bf16 = muon.orthogonalize(x, {**s, muon.NS_PRECISION: "bfloat16"})
+    assert np.abs(expected).max() < 1.0
+    assert np.abs(in_bf16 - expected).max() <= 2.0**-8
+    assert np.abs(muon.orthogonalize(x, s) - expected).max() > 2.0**-8
+
+
+def test_torch_muon_rows_are_widened_by_the_bfloat16_orthogonalization_and_still_judged() -> None:
+    """The shipped Muon case: torch's rows match (plain L2) or are divergent (its decoupled decay) in a band widened
+    by the finding, and would be a mismatch in their own dtype's band."""
+    result = run_cases([ROOT / "cases" / "optimizers" / "muon.yaml"], ("torch",))
+    rows = [r for r in result.rows if r["api"] == "torch.optim.Muon"]
+    assert rows and {r["status"] for r in rows} == {"match", "divergent"}
+    assert all(r["finding"] == "torch-muon-bfloat16-newton-schulz" for r in rows)
+    assert all(r["tolerance"]["without"] == "mismatch" for r in rows)
+
+
+_TORCH_NADAM = """
+import json, sys, numpy as np, torch
+w0, g = (torch.tensor(json.loads(a), dtype=torch.bfloat16) for a in sys.argv[1:3])
+p = torch.nn.Parameter(w0.clone())
+opt = torch.optim.NAdam([p], lr=0.01, weight_decay=0.01, foreach=False)
+for _ in range(60):
+    p.grad = g.clone()
+    opt.step()
+print(json.dumps(p.detach().double().tolist()))
+"""
+
+
+def test_torch_bfloat16_nadam_stores_the_weight_after_each_of_its_two_addcdiv() -> None:
+    """torch's for-loop NAdam adds the gradient's and the momentum's term to a bfloat16 weight in two addcdiv_
+    calls, each rounded to bfloat16: with steps of about half an ULP that is up to an ULP per step more than one
+    rounded step. 60 steps of lr 0.01 on weights ~1 (ULP 2⁻⁷): torch lands ~0.5 from the float64 reference, the
+    samples that add the step at once land elsewhere, the sample that adds the rule's ``parts`` one by one lands
+    within a few ULP of torch — and the band contains torch's result."""
+    rng = np.random.default_rng(1)
+    w0 = cast(rng.normal(size=501), "bfloat16").astype(np.float64)
+    g = cast(rng.normal(size=501), "bfloat16").astype(np.float64)
+    done = subprocess.run([sys.executable, "-c", _TORCH_NADAM, json.dumps(w0.tolist()), json.dumps(g.tolist())],
+                          capture_output=True, text=True, timeout=300, check=True)
+    actual = np.array(json.loads(done.stdout))
+    decay = Decay(Regularizer(0.0, 0.01))
+    spec = errormodel.UpdateSpec("nadam", rules.canonical("nadam", {"lr": 0.01}, {}), 60, {"w": decay})
+    reference = errormodel.run_in(spec, w0, g, decay, np.dtype(np.float64))
+    *whole, split = errormodel.update_samples(spec, w0, g, decay, "bfloat16")
+    assert np.abs(actual - reference).max() > 0.1
+    assert np.abs(split - actual).max() < 8 * 2.0**-7 < min(np.abs(s - actual).max() for s in whole)
+    b = errormodel.band(errormodel.spread_of([*whole, split], reference), "bfloat16", "hand",
+                        np.maximum(np.abs(w0), np.abs(reference)), np.maximum(np.abs(w0), np.abs(reference)))
+    assert compare(actual, reference, "bfloat16", b.tol, "hand").ok

@@ -65,8 +65,9 @@ RESULTS: dict[str, Callable[[dict[str, Any]], bool]] = {
 KINDS = ("precision", "defect")
 #: What a precision finding may hold in a lower precision, as the error model samples it (regcompare.errormodel):
 #: the hyper-parameters and coefficients with every scalar operation on them rounded there; the accumulator of a
-#: sum; subnormal inputs, read as zero (flush-to-zero).
-HELD = ("hyper-parameters", "accumulator", "subnormals")
+#: sum; subnormal inputs, read as zero (flush-to-zero); an orthogonalization (Muon's Newton–Schulz iteration) with
+#: each op rounded there.
+HELD = ("hyper-parameters", "accumulator", "subnormals", "orthogonalization")
 #: The precision a part is held in: a dtype, or ``dtype`` for the row's own (a 16-bit run's hyper-parameters).
 ROW_DTYPE = "dtype"
 
@@ -285,6 +286,16 @@ FINDINGS: tuple[Finding, ...] = (
         held=Held("hyper-parameters", "float32"),
         framework="torch", optimizer=("torch.optim.ASGD*", "torch.optim.NAdam*"), quantities=("update",),
         dtypes=("float32", "float64"),
+    ),
+    Finding(
+        "torch-muon-bfloat16-newton-schulz", "precision",
+        "torch's Muon orthogonalizes the momentum in bfloat16 whatever the parameter's dtype (`ortho_grad = "
+        "grad.bfloat16()`, then the norm, the division and every addmm of the Newton–Schulz iteration in "
+        "bfloat16): its update direction is ~0.5% off the float64 iteration in every dtype, the shape's lr "
+        "adjustment aside (make trust: generated non-square matrices, every dtype)",
+        "torch/optim/_muon.py (_zeropower_via_newtonschulz)",
+        held=Held("orthogonalization", "bfloat16"),
+        framework="torch", optimizer="torch.optim.Muon*", quantities=("update",),
     ),
     Finding(
         "paddle-float32-hyperparameters", "precision",
