@@ -358,6 +358,9 @@ def run_in(
     subtracting lr·λ·w; with ``rounding`` (``per_op``), the arrays are of that type, which rounds every op; with
     ``split``, a rule's ``parts`` are added to the weight one by one (``rules.advance``), each sum rounded."""
     mod = rules.module(spec.family)
+    if getattr(mod, "JOINT", False) and np.ndim(w0) > 1:  # a rule over one flat vector (one tensor: _update_spec)
+        return run_in(spec, np.reshape(w0, -1), np.reshape(dw, -1), decay, work, store, scalars, factor, rounding,
+                      split).reshape(np.shape(w0))
     settings = spec.settings
     takes = getattr(mod, "takes_decoupled", lambda s: False)(settings)
     shrink = decay.decoupled if factor and decay.decoupled and not takes else 0.0
@@ -499,7 +502,11 @@ def held_update_samples(
     if held.what != "hyper-parameters":
         return []
     kinds = (computed_in(precision, running=True), computed_in(precision, running=False), powers_in(precision))
-    return [run_in(spec, w0, dw, decay, work, store=store, scalars=kind, factor=i == 0) for i, kind in enumerate(kinds)]
+    # The first also adds a rule's parts one by one, where it has them (torch's ASGD and NAdam store the weight
+    # after each: update_samples), as its other samples do not hold the scalars.
+    split = hasattr(rules.module(spec.family), "parts")
+    return [run_in(spec, w0, dw, decay, work, store=store, scalars=kind, factor=i == 0, split=split and i == 0)
+            for i, kind in enumerate(kinds)]
 
 
 def floor_dtype(dtype: str, held: Held | None) -> str:
@@ -549,8 +556,10 @@ def _update_spec(item: Item, documented: bool = False) -> UpdateSpec | None:
     semantics, as ``regcompare.judge.references`` makes them (its rule options, its scheduler's convention, its
     decoupled decay that does not follow the schedule); None where the update is not sampled."""
     call = item.optimizer
-    if call is None or item.case.spec.weight_norm is not None or getattr(rules.module(call.family), "JOINT", False):
+    if call is None or item.case.spec.weight_norm is not None:
         return None
+    if getattr(rules.module(call.family), "JOINT", False) and len(item.case.weights) != 1:
+        return None  # a rule over all tensors as one vector: sampled where that vector is the one tensor
     names, reg = list(item.case.weights), item.regularizer
     scheduled = schedules.semantics(item.framework, call.family, item.settings())[0] if documented else {}
     unscaled = (documented and item.conv.coupling == "decoupled" and not item.conv.decay_follows_lr

@@ -165,8 +165,9 @@ def advance(
 
     ``lr`` is this step's (scheduled) learning rate, ``lr0`` the optimizer's own number (for decoupled decay that
     does not follow the schedule, ``Decay.unscaled``) and ``factor`` a weight-decay schedule's multiplier. With
-    ``split``, a rule that has ``parts`` (the terms of its step a framework adds to the weight one at a time) has
-    them added one by one, so an array type that rounds each op stores the weight after each (the error model)."""
+    ``split``, a rule that has ``parts`` (the operations a framework applies to the weight one at a time, each a
+    function of the weight) has them applied one by one, so an array type that rounds each op stores the weight
+    after each (the error model)."""
 
     def grad_at(x: np.ndarray) -> np.ndarray:
         return dw + factor * _decay_gradient(x, decay.coupled)
@@ -181,7 +182,7 @@ def advance(
     ctx = Step(decayed, g, t, lr, s, state, coefficient, grad_at, loss_at, loss_grad=dw, coupled=decay.coupled)
     if split and hasattr(mod, "parts"):
         for part in mod.parts(ctx):
-            decayed = decayed + part
+            decayed = part(decayed)
         return decayed
     return decayed + mod.step(ctx)
 

@@ -19,6 +19,7 @@ i.e. ψ = 1 — a different optimizer at the other frameworks' default.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -56,9 +57,9 @@ def step(ctx: Step) -> np.ndarray:
     return -ctx.lr * (c_g * ctx.g + c_m * m) / denom
 
 
-def parts(ctx: Step) -> list[np.ndarray]:
+def parts(ctx: Step) -> list[Callable[[np.ndarray], np.ndarray]]:
     """The step as torch's for-loop NAdam adds it to the weight: the gradient's term and the momentum's term in two
     ``addcdiv_`` calls (torch/optim/nadam.py ``_single_tensor_nadam``), each result stored in the weight's dtype
     (the error model samples that: ``rules.advance(..., split=True)``)."""
     c_g, c_m, m, denom = _terms(ctx)
-    return [-ctx.lr * c_g * ctx.g / denom, -ctx.lr * c_m * m / denom]
+    return [lambda w: w + -ctx.lr * c_g * ctx.g / denom, lambda w: w + -ctx.lr * c_m * m / denom]
