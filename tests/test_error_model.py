@@ -483,3 +483,32 @@ def test_torch_float32_asgd_rounds_its_decay_factor_and_stores_the_weight_twice_
     magnitude = np.maximum(np.abs(w0), np.abs(reference))
     b = errormodel.band(errormodel.spread_of([*whole, split], reference), "float32", "hand", magnitude, magnitude)
     assert compare(actual, reference, "float32", b.tol, "hand").ok
+
+
+_TORCH_FOREACH_MUL = """
+import json, torch
+t = torch.full((40,), 0.74951171875, dtype=torch.float16)
+loop, multi = t.clone().mul_(0.999), t.clone()
+torch._foreach_mul_([multi], 0.999)
+print(json.dumps([loop[0].item(), multi[0].item()]))
+"""
+
+
+def test_torch_foreach_rounds_its_python_scalar_to_float16_and_the_finding_selects_only_foreach_rows() -> None:
+    """0.74951171875·0.999 = 0.748763 rounds to 0.748535 in float16; with β₂ rounded to float16 first
+    (0.9990234375) the product 0.748779 is a tie between 0.748535 and 0.749023, which rounds to even, 0.749023."""
+    from regcompare.conventions.findings import FINDINGS
+
+    done = subprocess.run([sys.executable, "-c", _TORCH_FOREACH_MUL], capture_output=True, text=True, timeout=300,
+                          check=True)
+    loop, multi = json.loads(done.stdout)
+    beta16 = float(cast(np.array(0.999), "float16"))
+    assert beta16 == 0.9990234375
+    assert loop == float(cast(np.array(0.74951171875 * 0.999), "float16")) == 0.74853515625
+    assert multi == float(cast(np.array(0.74951171875 * beta16), "float16")) == 0.7490234375
+    finding = next(f for f in FINDINGS if f.id == "torch-foreach-low-precision-scalars")
+    row = {"framework": "torch", "quantity": "update", "dtype": "float16",
+           "optimizer": "torch.optim.Adamax(lr=0.01, betas=(0.9, 0.999), eps=1e-08, foreach=True)"}
+    assert finding.selects(row)
+    assert not finding.selects(row | {"optimizer": "torch.optim.Adamax(lr=0.01, betas=(0.9, 0.999), eps=1e-08)"})
+    assert not finding.selects(row | {"dtype": "float32"})
