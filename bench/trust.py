@@ -189,6 +189,14 @@ REAL_DEFECTS = (
         status="mismatch", framework="torch", optimizer="torch.optim.SGD(*fused=True*", quantities=("update",),
         dtypes=("float16", "bfloat16"),
     ),
+    Finding(
+        "paddle-lbfgs-ignores-weight-decay", "defect",
+        "paddle.optimizer.LBFGS accepts weight_decay (documented as L2 regularization) and ignores it: its weights "
+        "are those of no decay at all",
+        "cases/optimizers/lbfgs.yaml; paddle/optimizer/lbfgs.py (LBFGS.step reads p.grad through "
+        "_gather_flat_grad and never calls Optimizer._create_regularization_of_grad)",
+        status="mismatch", framework="paddle", api="paddle.optimizer.LBFGS", quantities=("update",),
+    ),
 )
 
 

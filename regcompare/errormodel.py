@@ -397,6 +397,9 @@ def update_samples(spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Deca
     them in float32 variables or attributes) and decoupled decay as a rounded factor; op by op (float32 itself,
     or each op in float32 rounded to a 16-bit dtype). For float64: the rule in long double, and in float64 with β
     powers as running products and decoupled decay as a rounded factor."""
+    loss = getattr(rules.module(spec.family), "LOSS_PRECISION", None)
+    if loss is not None and dtype != "float64":  # a closure's loss is a tensor of the dtype (LBFGS' stopping test)
+        spec = replace(spec, settings={**spec.settings, loss: dtype})
     if dtype == "float64":
         return [run_in(spec, w0, dw, decay, np.dtype(np.longdouble)),
                 run_in(spec, w0, dw, decay, np.dtype(np.float64), scalars=held_in(dtype), factor=True)]
