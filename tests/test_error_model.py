@@ -512,3 +512,17 @@ def test_torch_foreach_rounds_its_python_scalar_to_float16_and_the_finding_selec
     assert finding.selects(row)
     assert not finding.selects(row | {"optimizer": "torch.optim.Adamax(lr=0.01, betas=(0.9, 0.999), eps=1e-08)"})
     assert not finding.selects(row | {"dtype": "float32"})
+
+
+def test_lbfgs_samples_see_the_loss_rounded_to_the_dtype() -> None:
+    """w = 1000, loss gradient 1, no decay, lr 0.1: each inner iteration steps by −0.1 (d = −g, no curvature pair:
+    y = 0). In float64 the loss changes by 0.1 per iteration and all 20 iterations run: 1000 − 20·0.1 = 998. With
+    the loss rounded to float16 (ULP 0.5 at 1000), 999.9 reads as 1000: |Δloss| = 0 stops after the first: 999.9."""
+    from regcompare.rules import lbfgs
+
+    decay = Decay(Regularizer())
+    settings = rules.canonical("lbfgs", {"lr": 0.1}, {})
+    for extra, expected in (({}, 998.0), ({lbfgs.LOSS_PRECISION: "float16"}, 999.9)):
+        spec = errormodel.UpdateSpec("lbfgs", settings | extra, 1, {"w": decay})
+        out = errormodel.run_in(spec, np.array([1000.0]), np.array([1.0]), decay, np.dtype(np.float64))
+        assert out[0] == pytest.approx(expected, abs=1e-9)
