@@ -508,8 +508,14 @@ def held_update_samples(
     # The first also adds a rule's parts one by one, where it has them (torch's ASGD and NAdam store the weight
     # after each: update_samples), as its other samples do not hold the scalars.
     split = hasattr(rules.module(spec.family), "parts")
-    return [run_in(spec, w0, dw, decay, work, store=store, scalars=kind, factor=i == 0, split=split and i == 0)
-            for i, kind in enumerate(kinds)]
+    samples = [run_in(spec, w0, dw, decay, work, store=store, scalars=kind, factor=i == 0, split=split and i == 0)
+               for i, kind in enumerate(kinds)]
+    if precision == dtype and dtype in ("float16", "bfloat16"):
+        # Scalars in the 16-bit dtype and every op rounded to it (Keras computes a 16-bit variable's update in its
+        # dtype, op by op), not only the scalars.
+        samples.append(run_in(spec, w0, dw, decay, np.dtype(np.float32), scalars=kinds[0], rounding=per_op(dtype))
+                       .view(np.ndarray))
+    return samples
 
 
 def floor_dtype(dtype: str, held: Held | None) -> str:

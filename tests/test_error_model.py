@@ -526,3 +526,26 @@ def test_lbfgs_samples_see_the_loss_rounded_to_the_dtype() -> None:
         spec = errormodel.UpdateSpec("lbfgs", settings | extra, 1, {"w": decay})
         out = errormodel.run_in(spec, np.array([1000.0]), np.array([1.0]), decay, np.dtype(np.float64))
         assert out[0] == pytest.approx(expected, abs=1e-9)
+
+
+_LION16 = """
+name: lion-float16
+weights: {w: {shape: [606, 7], init: normal, seed: 783365922, scale: 1.0}}
+grads: {w: {shape: [606, 7], init: normal, seed: 1046578281, scale: 1.0}}
+dtypes: [float16]
+regularizers: [{l2: 0.1}]
+quantities: [update]
+optimizer: {name: lion, lr: 0.01}
+steps: 74
+"""
+
+
+def test_keras_float16_lion_is_sampled_op_by_op_with_float16_scalars(write_case) -> None:
+    """make trust's Lion draw (74 float16 steps): Keras computes the update in float16, op by op, with lr and the
+    betas cast to float16; an element whose β₁·m + (1 − β₁)·g is within rounding of 0 takes the other sign once
+    (2·lr = 0.02 off), which the samples with float16 scalars but float32 ops missed (0.0185 allowed). The sample
+    with both (``held_update_samples``) covers it: the L2 row matches."""
+    result = _run(_LION16, write_case, ("tensorflow",))
+    row = next(r for r in result.rows if r["api"] == "keras.regularizers.L2")
+    assert row["status"] == "match", row["detail"]
+    assert row["finding"] == "keras-low-precision-hyperparameters"
