@@ -549,3 +549,26 @@ def test_keras_float16_lion_is_sampled_op_by_op_with_float16_scalars(write_case)
     row = next(r for r in result.rows if r["api"] == "keras.regularizers.L2")
     assert row["status"] == "match", row["detail"]
     assert row["finding"] == "keras-low-precision-hyperparameters"
+
+
+_RADAM32 = """
+name: radam-float32
+weights: {w: {shape: [1616], init: normal, seed: 715566341, scale: 1.0}}
+grads: {w: {shape: [1616], init: normal, seed: 234291042, scale: 1.0}}
+dtypes: [float32]
+regularizers: [{l2: 0.0005}]
+quantities: [update]
+optimizer: {name: radam, lr: 0.01}
+steps: 43
+"""
+
+
+def test_paddle_float32_radam_computes_its_scalar_terms_in_float32(write_case) -> None:
+    """make trust's RAdam draw (43 float32 steps): paddle's kernel computes 1 − β₂ᵗ and ρₜ in float32, 1.47e-7 off
+    on one element where the samples with float64 scalars allow 1.3e-7; paddle-float32-hyperparameters now selects
+    float32 runs too, and its samples (every scalar op in float32) cover it."""
+    result = _run(_RADAM32, write_case, ("paddle",))
+    rows = [r for r in result.rows if r["api"] == "paddle.optimizer.RAdam"]
+    assert rows and all(r["status"] == "match" for r in rows), [r["detail"] for r in rows]
+    assert all(r["finding"] == "paddle-float32-hyperparameters" for r in rows)
+    assert any(r["tolerance"]["without"] == "mismatch" for r in result.rows)
