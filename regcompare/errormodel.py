@@ -64,6 +64,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -508,14 +509,25 @@ def held_update_samples(
     # The first also adds a rule's parts one by one, where it has them (torch's ASGD and NAdam store the weight
     # after each: update_samples), as its other samples do not hold the scalars.
     split = hasattr(rules.module(spec.family), "parts")
-    samples = [run_in(spec, w0, dw, decay, work, store=store, scalars=kind, factor=i == 0, split=split and i == 0)
-               for i, kind in enumerate(kinds)]
+    runs: list[Callable[[], np.ndarray]] = [
+        partial(run_in, spec, w0, dw, decay, work, store=store, scalars=kind, factor=i == 0, split=split and i == 0)
+        for i, kind in enumerate(kinds)]
     if precision == dtype and dtype in ("float16", "bfloat16"):
         # Scalars in the 16-bit dtype and every op rounded to it (Keras computes a 16-bit variable's update in its
         # dtype, op by op), not only the scalars.
-        samples.append(run_in(spec, w0, dw, decay, np.dtype(np.float32), scalars=kinds[0], rounding=per_op(dtype))
-                       .view(np.ndarray))
-    return samples
+        runs.append(partial(run_in, spec, w0, dw, decay, np.dtype(np.float32), scalars=kinds[0],
+                            rounding=per_op(dtype)))
+    return [np.asarray(r) for r in (_defined(run) for run in runs) if r is not None]
+
+
+def _defined(run: Callable[[], np.ndarray]) -> np.ndarray | None:
+    """A held sample, or None where its scalar arithmetic is undefined in the held precision: RAdam's
+    ρ∞ = 2/(1 − β₂) − 1 divides by zero with β₂ = 0.999 rounded to 1.0 in bfloat16 (torch's foreach rounds only
+    the scalars it passes to its ops, not that one): no implementation computes that way, so it is no sample."""
+    try:
+        return run().view(np.ndarray)
+    except (ZeroDivisionError, OverflowError):
+        return None
 
 
 def floor_dtype(dtype: str, held: Held | None) -> str:

@@ -572,3 +572,19 @@ def test_paddle_float32_radam_computes_its_scalar_terms_in_float32(write_case) -
     assert rows and all(r["status"] == "match" for r in rows), [r["detail"] for r in rows]
     assert all(r["finding"] == "paddle-float32-hyperparameters" for r in rows)
     assert any(r["tolerance"]["without"] == "mismatch" for r in result.rows)
+
+
+def test_a_held_sample_whose_scalar_arithmetic_is_undefined_is_left_out() -> None:
+    """RAdam with β₂ held in bfloat16: 0.999 rounds to 1.0 and ρ∞ = 2/(1 − β₂) − 1 divides by zero. Such a sample
+    is left out instead of failing the row's error model (make trust: torch's foreach RAdam in bfloat16)."""
+    decay = Decay(Regularizer(0.0, 0.01))
+    spec = errormodel.UpdateSpec("radam", rules.canonical("radam", {"lr": 0.01}, {}), 3, {"w": decay})
+    w0, g = np.array([1.0, -0.5]), np.array([0.25, 0.5])
+    assert float(cast(np.array(0.999), "bfloat16")) == 1.0
+    with pytest.raises(ZeroDivisionError):
+        errormodel.run_in(spec, w0, g, decay, np.dtype(np.float32), store="bfloat16",
+                          scalars=errormodel.computed_in("bfloat16"))
+    # Every held sample takes β₂ (or its powers) in bfloat16 here: none is defined, and the row keeps its own band.
+    assert errormodel.held_update_samples(spec, w0, g, decay, "bfloat16", Held("hyper-parameters", "dtype")) == []
+    float32 = errormodel.held_update_samples(spec, w0, g, decay, "bfloat16", Held("hyper-parameters", "float32"))
+    assert len(float32) == 3 and all(s.shape == (2,) for s in float32)
