@@ -189,11 +189,22 @@ REAL_DEFECTS = (
         status="mismatch", framework="torch", optimizer="torch.optim.SGD(*fused=True*", quantities=("update",),
         dtypes=("float16", "bfloat16"),
     ),
+    Finding(
+        "paddle-lbfgs-ignores-weight-decay", "defect",
+        "paddle.optimizer.LBFGS accepts weight_decay (documented as L2 regularization) and ignores it: its weights "
+        "are those of no decay at all",
+        "cases/optimizers/lbfgs.yaml; paddle/optimizer/lbfgs.py (LBFGS.step reads p.grad through "
+        "_gather_flat_grad and never calls Optimizer._create_regularization_of_grad)",
+        status="mismatch", framework="paddle", api="paddle.optimizer.LBFGS", quantities=("update",),
+    ),
 )
 
 
-def false_alarms(tmp: Path, rng: np.random.Generator, scale: float, per_rule: int = PER_RULE) -> dict[str, Any]:
+def false_alarms(tmp: Path, rng: np.random.Generator, scale: float, per_rule: int = PER_RULE,
+                 only_rules: tuple[str, ...] = ()) -> dict[str, Any]:
     cases = update_cases(rng, max(1, round(per_rule * scale))) + penalty_cases(rng, max(1, round(14 * scale)))
+    if only_rules:  # filtered after the draw, so each kept case is the one the whole run generates
+        cases = [c for c in cases if c[0].split("-")[1] in only_rules]
     started = time.monotonic()
     result = _run(_write(tmp / "alarms", cases), FRAMEWORKS)
     failing = [r for r in result.rows if r["status"] in ("mismatch", "error") and not r["known"]]
@@ -280,13 +291,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "reports" / "trust.json"))
     parser.add_argument("--only", choices=["alarms", "faults"], help="run one half only")
     parser.add_argument("--per-rule", type=int, default=PER_RULE, help="generated update cases per rule")
+    parser.add_argument("--rules", default="", help="comma-separated rules (or 'penalty') whose generated cases run, "
+                        "the same cases as in the whole run (to inspect a subset of false alarms)")
     args = parser.parse_args(argv)
     scale = 0.25 if args.quick else 1.0
     print(f"rules: {', '.join(rules.NAMES)}; dtypes: {', '.join(DTYPES)}; frameworks: {', '.join(FRAMEWORKS)}")
     report: dict[str, Any] = {"rules": list(rules.NAMES), "frameworks": list(FRAMEWORKS), "seed": args.seed}
     with tempfile.TemporaryDirectory(prefix="regcompare-trust-") as tmp:
         if args.only != "faults":
-            report["false_alarms"] = false_alarms(Path(tmp), np.random.default_rng(args.seed), scale, args.per_rule)
+            report["false_alarms"] = false_alarms(Path(tmp), np.random.default_rng(args.seed), scale, args.per_rule,
+                                                  tuple(r for r in args.rules.split(",") if r))
         if args.only != "alarms":
             report["detection"] = detection(Path(tmp), np.random.default_rng(args.seed + 1), scale)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

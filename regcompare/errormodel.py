@@ -64,6 +64,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -347,6 +348,7 @@ def _round_state(state: dict[str, Any], dtype: str, work: np.dtype) -> None:
 def run_in(
     spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Decay, work: np.dtype, store: str | None = None,
     scalars: type | None = None, factor: bool = False, rounding: type[np.ndarray] | None = None,
+    split: bool = False,
 ) -> np.ndarray:
     """One tensor after the steps of the rule with every array in ``work`` (each op rounded there), each step at
     its scheduled learning rate (``rules.lr_at``, as the reference); with ``store``, the weights and the rule's
@@ -354,8 +356,12 @@ def run_in(
     in ``store`` does; with ``scalars`` (``held_in``, ``computed_in``), the hyper-parameters, coefficients and
     each step's learning rate are of that type, so 1 − β₂ᵗ and the like are computed there; with ``factor``,
     decoupled decay multiplies by the rounded 1 − lr·λ (torch's ``param.mul_(1 - lr * wd)``) instead of
-    subtracting lr·λ·w; with ``rounding`` (``per_op``), the arrays are of that type, which rounds every op."""
+    subtracting lr·λ·w; with ``rounding`` (``per_op``), the arrays are of that type, which rounds every op; with
+    ``split``, a rule's ``parts`` are added to the weight one by one (``rules.advance``), each sum rounded."""
     mod = rules.module(spec.family)
+    if getattr(mod, "JOINT", False) and np.ndim(w0) > 1:  # a rule over one flat vector (one tensor: _update_spec)
+        return run_in(spec, np.reshape(w0, -1), np.reshape(dw, -1), decay, work, store, scalars, factor, rounding,
+                      split).reshape(np.shape(w0))
     settings = spec.settings
     takes = getattr(mod, "takes_decoupled", lambda s: False)(settings)
     shrink = decay.decoupled if factor and decay.decoupled and not takes else 0.0
@@ -379,7 +385,7 @@ def run_in(
             lr, scale = keep(rules.lr_at(settings, t - 1)), rules.decay_factor(settings, t - 1)
             if shrink:
                 w = (w * keep(1.0 - (lr0 if decay.unscaled else lr) * scale * shrink)).astype(work)
-            w = rules.advance(mod, w, g, decay, settings, t, lr, state, takes, lr0, scale).astype(work)
+            w = rules.advance(mod, w, g, decay, settings, t, lr, state, takes, lr0, scale, split).astype(work)
             if store is not None:
                 w = cast(w.astype(np.float64), store).astype(work)
                 _round_state(state, store, work)
@@ -392,6 +398,9 @@ def update_samples(spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Deca
     them in float32 variables or attributes) and decoupled decay as a rounded factor; op by op (float32 itself,
     or each op in float32 rounded to a 16-bit dtype). For float64: the rule in long double, and in float64 with β
     powers as running products and decoupled decay as a rounded factor."""
+    loss = getattr(rules.module(spec.family), "LOSS_PRECISION", None)
+    if loss is not None and dtype != "float64":  # a closure's loss is a tensor of the dtype (LBFGS' stopping test)
+        spec = replace(spec, settings={**spec.settings, loss: dtype})
     if dtype == "float64":
         return [run_in(spec, w0, dw, decay, np.dtype(np.longdouble)),
                 run_in(spec, w0, dw, decay, np.dtype(np.float64), scalars=held_in(dtype), factor=True)]
@@ -402,6 +411,11 @@ def update_samples(spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Deca
         samples.append(run_in(spec, w0, dw, decay, numpy_dtype(dtype)))
     else:  # op by op: each op in float32, rounded to the dtype
         samples.append(run_in(spec, w0, dw, decay, f32, rounding=per_op(dtype)).view(np.ndarray))
+    if hasattr(rules.module(spec.family), "parts"):
+        # A rule whose step a framework adds to the weight in parts (torch's NAdam: two addcdiv_), op by op with
+        # the weight stored after each part: in bfloat16 a step of two half-ULP parts rounds twice, not once.
+        rounding = None if dtype == "float32" else per_op(dtype)
+        samples.append(run_in(spec, w0, dw, decay, f32, rounding=rounding, split=True).view(np.ndarray))
     return samples
 
 
@@ -479,20 +493,50 @@ def held_update_samples(
     """The update with the hyper-parameters, coefficients and scalar state computed in the finding's precision
     (``computed_in``: β powers as running products and as one rounded power; decoupled decay as a rounded factor
     and as a subtraction), and with only the β powers taken there (``powers_in``, Keras' bias corrections), the
-    tensors as in the row's dtype (float64 itself, or float32 stored in the dtype)."""
-    if held.what != "hyper-parameters":
-        return []
+    tensors as in the row's dtype (float64 itself, or float32 stored in the dtype). For an ``orthogonalization``
+    held in a precision (torch's Muon), the rule's Newton–Schulz iteration with every op rounded there."""
     precision = held.precision(dtype)
     work, store = (np.dtype(np.float64), None) if dtype == "float64" else (np.dtype(np.float32), dtype)
+    if held.what == "orthogonalization":
+        if not hasattr(rules.module(spec.family), "NS_PRECISION"):
+            return []
+        ns = replace(spec, settings={**spec.settings, rules.module(spec.family).NS_PRECISION: precision})
+        wide = np.dtype(np.longdouble) if dtype == "float64" else wider(dtype)  # the tensors' ops one type wider
+        return [run_in(ns, w0, dw, decay, work, store=store), run_in(ns, w0, dw, decay, wide, store=store)]
+    if held.what != "hyper-parameters":
+        return []
     kinds = (computed_in(precision, running=True), computed_in(precision, running=False), powers_in(precision))
-    return [run_in(spec, w0, dw, decay, work, store=store, scalars=kind, factor=i == 0) for i, kind in enumerate(kinds)]
+    # The first also adds a rule's parts one by one, where it has them (torch's ASGD and NAdam store the weight
+    # after each: update_samples), as its other samples do not hold the scalars.
+    split = hasattr(rules.module(spec.family), "parts")
+    runs: list[Callable[[], np.ndarray]] = [
+        partial(run_in, spec, w0, dw, decay, work, store=store, scalars=kind, factor=i == 0, split=split and i == 0)
+        for i, kind in enumerate(kinds)]
+    if precision == dtype and dtype in ("float16", "bfloat16"):
+        # Scalars in the 16-bit dtype and every op rounded to it (Keras computes a 16-bit variable's update in its
+        # dtype, op by op), not only the scalars.
+        runs.append(partial(run_in, spec, w0, dw, decay, np.dtype(np.float32), scalars=kinds[0],
+                            rounding=per_op(dtype)))
+    return [np.asarray(r) for r in (_defined(run) for run in runs) if r is not None]
+
+
+def _defined(run: Callable[[], np.ndarray]) -> np.ndarray | None:
+    """A held sample, or None where its scalar arithmetic is undefined in the held precision: RAdam's
+    ρ∞ = 2/(1 − β₂) − 1 divides by zero with β₂ = 0.999 rounded to 1.0 in bfloat16 (torch's foreach rounds only
+    the scalars it passes to its ops, not that one): no implementation computes that way, so it is no sample."""
+    try:
+        return run().view(np.ndarray)
+    except (ZeroDivisionError, OverflowError):
+        return None
 
 
 def floor_dtype(dtype: str, held: Held | None) -> str:
     """Whose eps sets a band's floor (rtol, and 2 eps of an update's magnitude): the row's dtype, or the coarser
     precision a finding's part is held in (a float64 Keras row whose lr is float32 is as good as float32's
     rounding of it, whatever the samples happen to show)."""
-    if held is None:
+    if held is None or held.what == "orthogonalization":
+        # An orthogonalized direction in bfloat16 is as good as its samples show; a floor of 2 eps(bfloat16) of
+        # the weight itself would be more than a whole step of lr 0.01 and would hide any fault of the step.
         return dtype
     precision = held.precision(dtype)
     return precision if eps(precision) > eps(dtype) else dtype
@@ -533,8 +577,10 @@ def _update_spec(item: Item, documented: bool = False) -> UpdateSpec | None:
     semantics, as ``regcompare.judge.references`` makes them (its rule options, its scheduler's convention, its
     decoupled decay that does not follow the schedule); None where the update is not sampled."""
     call = item.optimizer
-    if call is None or item.case.spec.weight_norm is not None or getattr(rules.module(call.family), "JOINT", False):
+    if call is None or item.case.spec.weight_norm is not None:
         return None
+    if getattr(rules.module(call.family), "JOINT", False) and len(item.case.weights) != 1:
+        return None  # a rule over all tensors as one vector: sampled where that vector is the one tensor
     names, reg = list(item.case.weights), item.regularizer
     scheduled = schedules.semantics(item.framework, call.family, item.settings())[0] if documented else {}
     unscaled = (documented and item.conv.coupling == "decoupled" and not item.conv.decay_follows_lr

@@ -181,11 +181,17 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
         return judge_trajectory(item, outcome)
     try:
         reference, documented_ = references(item, inputs)
-        bands = errormodel.bands(item, inputs, reference, documented_ and documented_.reference)
     except ValueError as exc:  # a case whose grads do not fit its weights
         reference, documented_ = dict(oracle.gradient(inputs, item.regularizer)), None
         outcome = Outcome("error", detail=str(exc))
         bands = {t: errormodel.band(0.0, item.dtype, "not computed: the item failed") for t in reference}
+    else:
+        try:
+            bands = errormodel.bands(item, inputs, reference, documented_ and documented_.reference)
+        except Exception as exc:  # noqa: BLE001 - the error model must not abort a run: the row is an error, with why
+            bands = {t: errormodel.band(0.0, item.dtype, "not computed: the error model failed") for t in reference}
+            if outcome.status == "ok":  # a framework's own failure stays what it is
+                outcome = Outcome("error", detail=f"the error model failed: {type(exc).__name__}: {exc}")
     expected = item.expected
     rows = []
     for tensor, ref in reference.items():

@@ -19,7 +19,7 @@ from regcompare.cases import load_case
 from regcompare.compare import compare
 from regcompare.conventions import Decay, Regularizer
 from regcompare.conventions.findings import Held
-from regcompare.dtypes import Tolerance
+from regcompare.dtypes import Tolerance, cast
 from regcompare.judge import tolerance
 from tests.conftest import run_cases
 
@@ -356,3 +356,235 @@ def test_the_op_by_op_sample_rounds_a_mean_computed_in_place() -> None:
     a = np.array([[1.0, 2.0, 4.0], [1.0, 1.0, 2.0]], np.float32).view(errormodel.per_op("bfloat16"))
     got = np.mean(a, axis=-1, keepdims=True)
     assert got.view(np.ndarray).ravel().tolist() == [149 * 2.0**-6, 171 * 2.0**-7]
+
+
+def test_an_exception_inside_the_error_model_is_that_rows_error_not_the_runs(write_case, monkeypatch) -> None:
+    """A fault of the error model itself (a fake that raises) makes the rows it could not judge ``error`` rows
+    with the reason; the run goes on and the other rows are judged."""
+    real = errormodel.bands
+
+    def broken(item, *args, **kwargs):
+        if item.dtype == "float32":
+            raise RuntimeError("sampling failed (a fake)")
+        return real(item, *args, **kwargs)
+
+    monkeypatch.setattr(errormodel, "bands", broken)
+    path = write_case("name: em-raises\nweights: {w: [1, -2]}\ndtypes: [float32, float64]\nregularizers: [{l2: 0.5}]\n"
+                      "quantities: [penalty, gradient]\n")
+    rows = run_cases([Path(path)], ("numpy",)).rows
+    f32 = [r for r in rows if r["dtype"] == "float32"]
+    assert f32 and all(r["status"] == "error" for r in f32)
+    assert all(r["detail"] == "the error model failed: RuntimeError: sampling failed (a fake)" for r in f32)
+    f64 = [r for r in rows if r["dtype"] == "float64"]
+    assert f64 and all(r["status"] == "match" for r in f64)
+
+
+# --- rounding the samples did not reproduce (make trust's false alarms) -------------------------------------
+
+_TORCH_NS = """
+import json, sys, numpy as np, torch
+from torch.optim._muon import _zeropower_via_newtonschulz
+x = np.random.default_rng(5).normal(size=(9, 4))
+out = _zeropower_via_newtonschulz(torch.tensor(x), (3.4445, -4.775, 2.0315), 5, 1e-7)
+print(json.dumps({"x": x.tolist(), "out": out.double().tolist(), "dtype": str(out.dtype)}))
+"""
+
+
+def test_muon_newton_schulz_in_bfloat16_is_torchs_orthogonalization() -> None:
+    """torch's own _zeropower_via_newtonschulz on a float64 9×4 matrix returns bfloat16; the rule's iteration with
+    each op rounded to bfloat16 (what finding torch-muon-bfloat16-newton-schulz samples) lands within one bfloat16
+    ULP of it on every element (|X| < 1: ULP ≤ 2⁻⁸), while the float64 iteration is further off."""
+    from regcompare.rules import muon
+
+    done = subprocess.run([sys.executable, "-c", _TORCH_NS], capture_output=True, text=True, timeout=300, check=True)
+    out = json.loads(done.stdout)
+    assert out["dtype"] == "torch.bfloat16"
+    x, expected = np.array(out["x"]), np.array(out["out"])
+    s = rules.canonical("muon", {}, {})
+    in_bf16 = muon.orthogonalize(x, {**s, muon.NS_PRECISION: "bfloat16"})
+    assert np.abs(expected).max() < 1.0
+    assert np.abs(in_bf16 - expected).max() <= 2.0**-8
+    assert np.abs(muon.orthogonalize(x, s) - expected).max() > 2.0**-8
+
+
+def test_torch_muon_rows_are_widened_by_the_bfloat16_orthogonalization_and_still_judged() -> None:
+    """The shipped Muon case: torch's rows match (plain L2) or are divergent (its decoupled decay) in a band widened
+    by the finding, and would be a mismatch in their own dtype's band."""
+    result = run_cases([ROOT / "cases" / "optimizers" / "muon.yaml"], ("torch",))
+    rows = [r for r in result.rows if r["api"] == "torch.optim.Muon"]
+    assert rows and {r["status"] for r in rows} == {"match", "divergent"}
+    assert all(r["finding"] == "torch-muon-bfloat16-newton-schulz" for r in rows)
+    assert all(r["tolerance"]["without"] == "mismatch" for r in rows)
+
+
+_TORCH_NADAM = """
+import json, sys, numpy as np, torch
+w0, g = (torch.tensor(json.loads(a), dtype=torch.bfloat16) for a in sys.argv[1:3])
+p = torch.nn.Parameter(w0.clone())
+opt = torch.optim.NAdam([p], lr=0.01, weight_decay=0.01, foreach=False)
+for _ in range(60):
+    p.grad = g.clone()
+    opt.step()
+print(json.dumps(p.detach().double().tolist()))
+"""
+
+
+def test_torch_bfloat16_nadam_stores_the_weight_after_each_of_its_two_addcdiv() -> None:
+    """torch's for-loop NAdam adds the gradient's and the momentum's term to a bfloat16 weight in two addcdiv_
+    calls, each rounded to bfloat16: with steps of about half an ULP that is up to an ULP per step more than one
+    rounded step. 60 steps of lr 0.01 on weights ~1 (ULP 2⁻⁷): torch lands ~0.5 from the float64 reference, the
+    samples that add the step at once land elsewhere, the sample that adds the rule's ``parts`` one by one lands
+    within a few ULP of torch — and the band contains torch's result."""
+    rng = np.random.default_rng(1)
+    w0 = cast(rng.normal(size=501), "bfloat16").astype(np.float64)
+    g = cast(rng.normal(size=501), "bfloat16").astype(np.float64)
+    done = subprocess.run([sys.executable, "-c", _TORCH_NADAM, json.dumps(w0.tolist()), json.dumps(g.tolist())],
+                          capture_output=True, text=True, timeout=300, check=True)
+    actual = np.array(json.loads(done.stdout))
+    decay = Decay(Regularizer(0.0, 0.01))
+    spec = errormodel.UpdateSpec("nadam", rules.canonical("nadam", {"lr": 0.01}, {}), 60, {"w": decay})
+    reference = errormodel.run_in(spec, w0, g, decay, np.dtype(np.float64))
+    *whole, split = errormodel.update_samples(spec, w0, g, decay, "bfloat16")
+    assert np.abs(actual - reference).max() > 0.1
+    assert np.abs(split - actual).max() < 8 * 2.0**-7 < min(np.abs(s - actual).max() for s in whole)
+    b = errormodel.band(errormodel.spread_of([*whole, split], reference), "bfloat16", "hand",
+                        np.maximum(np.abs(w0), np.abs(reference)), np.maximum(np.abs(w0), np.abs(reference)))
+    assert compare(actual, reference, "bfloat16", b.tol, "hand").ok
+
+
+_TORCH_ASGD = """
+import json, sys, numpy as np, torch
+w0, g = (torch.tensor(json.loads(a), dtype=torch.float32) for a in sys.argv[1:3])
+p = torch.nn.Parameter(w0.clone())
+opt = torch.optim.ASGD([p], lr=0.01, weight_decay=0.01, foreach=False)
+for _ in range(64):
+    p.grad = g.clone()
+    opt.step()
+print(json.dumps(p.detach().double().tolist()))
+"""
+
+
+def test_torch_float32_asgd_rounds_its_decay_factor_and_stores_the_weight_twice_per_step() -> None:
+    """torch's for-loop ASGD multiplies the weight by 1 − λ·η (1 − 1e-6 here, which float32 rounds by up to 3% of
+    λ·η) and then adds −η·g, storing the float32 weight after each: over 64 steps a drift of ~4e-6 on weights ~2
+    that the samples computing the step at once do not show. The sample applying the rule's ``parts`` in float32
+    lands within a few ULP of torch (ULP 2.4e-7 at 2), and the band contains torch's result."""
+    rng = np.random.default_rng(1)
+    w0 = rng.normal(size=5000).astype(np.float32).astype(np.float64)
+    g = rng.normal(size=5000).astype(np.float32).astype(np.float64)
+    done = subprocess.run([sys.executable, "-c", _TORCH_ASGD, json.dumps(w0.tolist()), json.dumps(g.tolist())],
+                          capture_output=True, text=True, timeout=300, check=True)
+    actual = np.array(json.loads(done.stdout))
+    decay = Decay(Regularizer(0.0, 0.01))
+    spec = errormodel.UpdateSpec("asgd", rules.canonical("asgd", {"lr": 0.01}, {}), 64, {"w": decay})
+    reference = errormodel.run_in(spec, w0, g, decay, np.dtype(np.float64))
+    *whole, split = errormodel.update_samples(spec, w0, g, decay, "float32")
+    assert np.abs(split - actual).max() < 4 * 2.4e-7 < min(np.abs(s - actual).max() for s in whole)
+    magnitude = np.maximum(np.abs(w0), np.abs(reference))
+    b = errormodel.band(errormodel.spread_of([*whole, split], reference), "float32", "hand", magnitude, magnitude)
+    assert compare(actual, reference, "float32", b.tol, "hand").ok
+
+
+_TORCH_FOREACH_MUL = """
+import json, torch
+t = torch.full((40,), 0.74951171875, dtype=torch.float16)
+loop, multi = t.clone().mul_(0.999), t.clone()
+torch._foreach_mul_([multi], 0.999)
+print(json.dumps([loop[0].item(), multi[0].item()]))
+"""
+
+
+def test_torch_foreach_rounds_its_python_scalar_to_float16_and_the_finding_selects_only_foreach_rows() -> None:
+    """0.74951171875·0.999 = 0.748763 rounds to 0.748535 in float16; with β₂ rounded to float16 first
+    (0.9990234375) the product 0.748779 is a tie between 0.748535 and 0.749023, which rounds to even, 0.749023."""
+    from regcompare.conventions.findings import FINDINGS
+
+    done = subprocess.run([sys.executable, "-c", _TORCH_FOREACH_MUL], capture_output=True, text=True, timeout=300,
+                          check=True)
+    loop, multi = json.loads(done.stdout)
+    beta16 = float(cast(np.array(0.999), "float16"))
+    assert beta16 == 0.9990234375
+    assert loop == float(cast(np.array(0.74951171875 * 0.999), "float16")) == 0.74853515625
+    assert multi == float(cast(np.array(0.74951171875 * beta16), "float16")) == 0.7490234375
+    finding = next(f for f in FINDINGS if f.id == "torch-foreach-low-precision-scalars")
+    row = {"framework": "torch", "quantity": "update", "dtype": "float16",
+           "optimizer": "torch.optim.Adamax(lr=0.01, betas=(0.9, 0.999), eps=1e-08, foreach=True)"}
+    assert finding.selects(row)
+    assert not finding.selects(row | {"optimizer": "torch.optim.Adamax(lr=0.01, betas=(0.9, 0.999), eps=1e-08)"})
+    assert not finding.selects(row | {"dtype": "float32"})
+
+
+def test_lbfgs_samples_see_the_loss_rounded_to_the_dtype() -> None:
+    """w = 1000, loss gradient 1, no decay, lr 0.1: each inner iteration steps by −0.1 (d = −g, no curvature pair:
+    y = 0). In float64 the loss changes by 0.1 per iteration and all 20 iterations run: 1000 − 20·0.1 = 998. With
+    the loss rounded to float16 (ULP 0.5 at 1000), 999.9 reads as 1000: |Δloss| = 0 stops after the first: 999.9."""
+    from regcompare.rules import lbfgs
+
+    decay = Decay(Regularizer())
+    settings = rules.canonical("lbfgs", {"lr": 0.1}, {})
+    for extra, expected in (({}, 998.0), ({lbfgs.LOSS_PRECISION: "float16"}, 999.9)):
+        spec = errormodel.UpdateSpec("lbfgs", settings | extra, 1, {"w": decay})
+        out = errormodel.run_in(spec, np.array([1000.0]), np.array([1.0]), decay, np.dtype(np.float64))
+        assert out[0] == pytest.approx(expected, abs=1e-9)
+
+
+_LION16 = """
+name: lion-float16
+weights: {w: {shape: [606, 7], init: normal, seed: 783365922, scale: 1.0}}
+grads: {w: {shape: [606, 7], init: normal, seed: 1046578281, scale: 1.0}}
+dtypes: [float16]
+regularizers: [{l2: 0.1}]
+quantities: [update]
+optimizer: {name: lion, lr: 0.01}
+steps: 74
+"""
+
+
+def test_keras_float16_lion_is_sampled_op_by_op_with_float16_scalars(write_case) -> None:
+    """make trust's Lion draw (74 float16 steps): Keras computes the update in float16, op by op, with lr and the
+    betas cast to float16; an element whose β₁·m + (1 − β₁)·g is within rounding of 0 takes the other sign once
+    (2·lr = 0.02 off), which the samples with float16 scalars but float32 ops missed (0.0185 allowed). The sample
+    with both (``held_update_samples``) covers it: the L2 row matches."""
+    result = _run(_LION16, write_case, ("tensorflow",))
+    row = next(r for r in result.rows if r["api"] == "keras.regularizers.L2")
+    assert row["status"] == "match", row["detail"]
+    assert row["finding"] == "keras-low-precision-hyperparameters"
+
+
+_RADAM32 = """
+name: radam-float32
+weights: {w: {shape: [1616], init: normal, seed: 715566341, scale: 1.0}}
+grads: {w: {shape: [1616], init: normal, seed: 234291042, scale: 1.0}}
+dtypes: [float32]
+regularizers: [{l2: 0.0005}]
+quantities: [update]
+optimizer: {name: radam, lr: 0.01}
+steps: 43
+"""
+
+
+def test_paddle_float32_radam_computes_its_scalar_terms_in_float32(write_case) -> None:
+    """make trust's RAdam draw (43 float32 steps): paddle's kernel computes 1 − β₂ᵗ and ρₜ in float32, 1.47e-7 off
+    on one element where the samples with float64 scalars allow 1.3e-7; paddle-float32-hyperparameters now selects
+    float32 runs too, and its samples (every scalar op in float32) cover it."""
+    result = _run(_RADAM32, write_case, ("paddle",))
+    rows = [r for r in result.rows if r["api"] == "paddle.optimizer.RAdam"]
+    assert rows and all(r["status"] == "match" for r in rows), [r["detail"] for r in rows]
+    assert all(r["finding"] == "paddle-float32-hyperparameters" for r in rows)
+    assert any(r["tolerance"]["without"] == "mismatch" for r in result.rows)
+
+
+def test_a_held_sample_whose_scalar_arithmetic_is_undefined_is_left_out() -> None:
+    """RAdam with β₂ held in bfloat16: 0.999 rounds to 1.0 and ρ∞ = 2/(1 − β₂) − 1 divides by zero. Such a sample
+    is left out instead of failing the row's error model (make trust: torch's foreach RAdam in bfloat16)."""
+    decay = Decay(Regularizer(0.0, 0.01))
+    spec = errormodel.UpdateSpec("radam", rules.canonical("radam", {"lr": 0.01}, {}), 3, {"w": decay})
+    w0, g = np.array([1.0, -0.5]), np.array([0.25, 0.5])
+    assert float(cast(np.array(0.999), "bfloat16")) == 1.0
+    with pytest.raises(ZeroDivisionError):
+        errormodel.run_in(spec, w0, g, decay, np.dtype(np.float32), store="bfloat16",
+                          scalars=errormodel.computed_in("bfloat16"))
+    # Every held sample takes β₂ (or its powers) in bfloat16 here: none is defined, and the row keeps its own band.
+    assert errormodel.held_update_samples(spec, w0, g, decay, "bfloat16", Held("hyper-parameters", "dtype")) == []
+    float32 = errormodel.held_update_samples(spec, w0, g, decay, "bfloat16", Held("hyper-parameters", "float32"))
+    assert len(float32) == 3 and all(s.shape == (2,) for s in float32)

@@ -65,8 +65,9 @@ RESULTS: dict[str, Callable[[dict[str, Any]], bool]] = {
 KINDS = ("precision", "defect")
 #: What a precision finding may hold in a lower precision, as the error model samples it (regcompare.errormodel):
 #: the hyper-parameters and coefficients with every scalar operation on them rounded there; the accumulator of a
-#: sum; subnormal inputs, read as zero (flush-to-zero).
-HELD = ("hyper-parameters", "accumulator", "subnormals")
+#: sum; subnormal inputs, read as zero (flush-to-zero); an orthogonalization (Muon's Newton–Schulz iteration) with
+#: each op rounded there.
+HELD = ("hyper-parameters", "accumulator", "subnormals", "orthogonalization")
 #: The precision a part is held in: a dtype, or ``dtype`` for the row's own (a 16-bit run's hyper-parameters).
 ROW_DTYPE = "dtype"
 
@@ -287,16 +288,41 @@ FINDINGS: tuple[Finding, ...] = (
         dtypes=("float32", "float64"),
     ),
     Finding(
+        "torch-foreach-low-precision-scalars", "precision",
+        "torch's multi-tensor (foreach) CPU ops with a Python scalar round the scalar to a float16/bfloat16 "
+        "tensor's dtype (torch._foreach_mul_([t], 0.999) multiplies a float16 t by 0.9990234375, a bfloat16 t by "
+        "1.0), where the for-loop path's t.mul_(0.999) computes with the float32 scalar: e.g. Adamax's "
+        "exp_inf·β₂ (make trust: Adamax, 94 float16 steps, 0.0217 off against 0.0212 allowed)",
+        "torch/optim/adamax.py, adam.py, nadam.py, ... (_multi_tensor_*: torch._foreach_mul_(..., beta2), "
+        "_foreach_lerp_, _foreach_addcdiv_ with Python scalars); aten/src/ATen/native/ForeachOpsKernels.cpp",
+        held=Held("hyper-parameters", ROW_DTYPE),
+        framework="torch", optimizer="torch.optim.*foreach=True*", quantities=("update",),
+        dtypes=("float16", "bfloat16"),
+    ),
+    Finding(
+        "torch-muon-bfloat16-newton-schulz", "precision",
+        "torch's Muon orthogonalizes the momentum in bfloat16 whatever the parameter's dtype (`ortho_grad = "
+        "grad.bfloat16()`, then the norm, the division and every addmm of the Newton–Schulz iteration in "
+        "bfloat16): its update direction is ~0.5% off the float64 iteration in every dtype, the shape's lr "
+        "adjustment aside (make trust: generated non-square matrices, every dtype)",
+        "torch/optim/_muon.py (_zeropower_via_newtonschulz)",
+        held=Held("orthogonalization", "bfloat16"),
+        framework="torch", optimizer="torch.optim.Muon*", quantities=("update",),
+    ),
+    Finding(
         "paddle-float32-hyperparameters", "precision",
         "paddle's optimizer kernels (adadelta, adagrad, adamax, lamb, nadam, radam, rmsprop, asgd) take their "
         "hyper-parameters (ρ, ε, β₁, β₂, the decay coefficient) as float attributes: a float64 run uses them "
-        "rounded to float32 (checked for RAdam: with float32-rounded betas the oracle reproduces paddle to 3e-15)",
+        "rounded to float32 (checked for RAdam: with float32-rounded betas the oracle reproduces paddle to 3e-15); "
+        "a float32 run computes their scalar terms in float32 too (1 − β₂ᵗ from the float32 β-power accumulators, "
+        "RAdam's ρₜ = ρ∞ − 2tβ₂ᵗ/(1 − β₂ᵗ)), where the reference computes them in float64 (make trust: RAdam, 43 "
+        "float32 steps, 1.47e-7 off against 1.3e-7 allowed)",
         "paddle/phi/ops/yaml/ops.yaml (float attributes of adadelta_, adagrad_, adamax_, lamb_, nadam_, radam_, "
         "rmsprop_, asgd_)",
         held=Held("hyper-parameters", "float32"),
         framework="paddle", optimizer=tuple(f"paddle.optimizer.{name}*" for name in (
             "Adadelta", "Adagrad", "Adamax", "Lamb", "NAdam", "RAdam", "RMSProp", "ASGD")),
-        quantities=("update",), dtypes=_FLOAT64,
+        quantities=("update",), dtypes=("float32", "float64"),
     ),
     Finding(
         "paddle-momentum-float32-mu", "precision",

@@ -159,12 +159,15 @@ def step_once(
 
 def advance(
     mod: ModuleType, w: np.ndarray, dw: np.ndarray, decay: Decay, s: Settings, t: int, lr: float,
-    state: dict[str, Any], takes: bool, lr0: float | None = None, factor: float = 1.0,
+    state: dict[str, Any], takes: bool, lr0: float | None = None, factor: float = 1.0, split: bool = False,
 ) -> np.ndarray:
     """The weights after one step (not w + Δw: an infinite weight stays infinite instead of inf − inf = NaN).
 
     ``lr`` is this step's (scheduled) learning rate, ``lr0`` the optimizer's own number (for decoupled decay that
-    does not follow the schedule, ``Decay.unscaled``) and ``factor`` a weight-decay schedule's multiplier."""
+    does not follow the schedule, ``Decay.unscaled``) and ``factor`` a weight-decay schedule's multiplier. With
+    ``split``, a rule that has ``parts`` (the operations a framework applies to the weight one at a time, each a
+    function of the weight) has them applied one by one, so an array type that rounds each op stores the weight
+    after each (the error model)."""
 
     def grad_at(x: np.ndarray) -> np.ndarray:
         return dw + factor * _decay_gradient(x, decay.coupled)
@@ -177,6 +180,10 @@ def advance(
     decay_lr = lr0 if decay.unscaled and lr0 is not None else lr
     decayed = w if takes or not coefficient else w - decay_lr * coefficient * w
     ctx = Step(decayed, g, t, lr, s, state, coefficient, grad_at, loss_at, loss_grad=dw, coupled=decay.coupled)
+    if split and hasattr(mod, "parts"):
+        for part in mod.parts(ctx):
+            decayed = part(decayed)
+        return decayed
     return decayed + mod.step(ctx)
 
 

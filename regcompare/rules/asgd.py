@@ -24,6 +24,8 @@ key          default  meaning (torch name)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from regcompare.rules import Setting, Step
@@ -58,3 +60,14 @@ def step(ctx: Step) -> np.ndarray:
         return _sag(ctx, int(ctx.s["sag_batches"]))
     e = eta(ctx.s, ctx.t)
     return -ctx.s["lambd"] * e * ctx.w - e * ctx.g
+
+
+def parts(ctx: Step) -> list[Callable[[np.ndarray], np.ndarray]]:
+    """The step as torch's for-loop ASGD applies it: ``param.mul_(1 − λ·η)``, then ``param.add_(grad, alpha=−η)``
+    (torch/optim/asgd.py ``_single_tensor_asgd``), the weight stored in its dtype after each and the factor
+    1 − λ·η rounded to it (a float32 1 − 1e-6 is off by up to 3% of λ·η): the error model samples that
+    (``rules.advance(..., split=True)``). paddle's SAG step is one term."""
+    if ctx.s["sag_batches"]:
+        return [lambda w: w + step(ctx)]
+    e = eta(ctx.s, ctx.t)
+    return [lambda w: w * (1.0 - ctx.s["lambd"] * e), lambda w: w + -e * ctx.g]

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from regcompare.dtypes import cast
 from regcompare.rules import Setting, Step
 
 JOINT = True
@@ -67,12 +68,25 @@ def _remember(g: np.ndarray, st: dict[str, Any], history: int) -> None:
         st["H_diag"] = ys / float(y @ y)
 
 
+#: A setting the rule reads but no case sets: the dtype the loss is rounded to, as a closure returns it (a tensor of
+#: the weights' dtype). Its stopping test |Δloss| < tolerance_change then sees the rounded loss (a float16 loss of
+#: ~1e5 changes in steps of 64): the error model sets it for its samples in the row's dtype.
+LOSS_PRECISION = "loss_precision"
+
+
+def _loss(ctx: Step, w: np.ndarray) -> float:
+    assert ctx.loss_at is not None
+    loss = ctx.loss_at(w)
+    precision = ctx.s.get(LOSS_PRECISION)
+    return loss if precision is None else float(cast(np.asarray(loss, np.float64), precision))
+
+
 def step(ctx: Step) -> np.ndarray:
     assert ctx.grad_at is not None and ctx.loss_at is not None, "LBFGS evaluates the loss again"
     s, st = ctx.s, ctx.state
     st.setdefault("n_iter", 0)
     w = ctx.w.copy()
-    loss, g = ctx.loss_at(w), ctx.g
+    loss, g = _loss(ctx, w), ctx.g
     evals = 1
     if np.max(np.abs(g)) <= s["tolerance_grad"]:
         return np.zeros_like(w)
@@ -92,7 +106,7 @@ def step(ctx: Step) -> np.ndarray:
         w = w + t * d
         optimal = False
         if n_iter != s["max_iter"]:
-            loss, g = ctx.loss_at(w), ctx.grad_at(w)
+            loss, g = _loss(ctx, w), ctx.grad_at(w)
             evals += 1
             optimal = bool(np.max(np.abs(g)) <= s["tolerance_grad"])
         if n_iter == s["max_iter"] or evals >= s["max_eval"] or optimal:

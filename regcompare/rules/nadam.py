@@ -19,6 +19,7 @@ i.e. ψ = 1 — a different optimizer at the other frameworks' default.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -37,14 +38,28 @@ def _mu(s: dict, t: int) -> float:
     return s["beta1"] * (1.0 - 0.5 * 0.96 ** (t * s["momentum_decay"]))
 
 
-def step(ctx: Step) -> np.ndarray:
-    s, g, state, t = ctx.s, ctx.g, ctx.state, ctx.t
+def _terms(ctx: Step) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """One step's state update, and the coefficients of g and m and the denominator of the update."""
+    s, state, t = ctx.s, ctx.state, ctx.t
     b1, b2 = s["beta1"], s["beta2"]
     mu, mu_next = _mu(s, t), _mu(s, t + 1)
     product = state.get("mu_product", 1.0) * mu
     state["mu_product"] = product
-    m = b1 * state.get("m", 0.0) + (1.0 - b1) * g
-    v = b2 * state.get("v", 0.0) + (1.0 - b2) * g * g
+    m = b1 * state.get("m", 0.0) + (1.0 - b1) * ctx.g
+    v = b2 * state.get("v", 0.0) + (1.0 - b2) * ctx.g * ctx.g
     state["m"], state["v"] = m, v
     denom = np.sqrt(v) / math.sqrt(1.0 - b2**t) + s["eps"]
-    return -ctx.lr * ((1.0 - mu) / (1.0 - product) * g + mu_next / (1.0 - product * mu_next) * m) / denom
+    return (1.0 - mu) / (1.0 - product), mu_next / (1.0 - product * mu_next), m, denom
+
+
+def step(ctx: Step) -> np.ndarray:
+    c_g, c_m, m, denom = _terms(ctx)
+    return -ctx.lr * (c_g * ctx.g + c_m * m) / denom
+
+
+def parts(ctx: Step) -> list[Callable[[np.ndarray], np.ndarray]]:
+    """The step as torch's for-loop NAdam adds it to the weight: the gradient's term and the momentum's term in two
+    ``addcdiv_`` calls (torch/optim/nadam.py ``_single_tensor_nadam``), each result stored in the weight's dtype
+    (the error model samples that: ``rules.advance(..., split=True)``)."""
+    c_g, c_m, m, denom = _terms(ctx)
+    return [lambda w: w + -ctx.lr * c_g * ctx.g / denom, lambda w: w + -ctx.lr * c_m * m / denom]
