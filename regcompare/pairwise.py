@@ -117,6 +117,11 @@ class Setting:
     @property
     def agrees(self) -> bool:
         """Every pair of frameworks gives the same value, up to rounding."""
+        together = _all_close(self.entries)
+        return self.agrees_pair_by_pair() if together is None else together
+
+    def agrees_pair_by_pair(self) -> bool:
+        """``agrees`` from every cell's verdict: what ``_all_close`` computes at once, for settings it cannot stack."""
         return all(self.cell(a, b).verdict in ("same", "same up to rounding", "—")
                    for a in self.frameworks for b in self.frameworks if a < b)
 
@@ -184,9 +189,7 @@ def coefficient_factor(a: Entry, b: Entry) -> float | None:
 def _close(a: Entry, b: Entry) -> tuple[bool, bool, float]:
     """(bit for bit, within tolerance, largest relative difference) over the tensors both have."""
     tensors = [t for t in a.values if t in b.values]
-    tol = [x for x in (a.tolerance, b.tolerance) if x]
-    rtol = max((t["rtol"] for t in tol), default=1e-7)
-    atol = max((t["atol"] for t in tol), default=1e-7)
+    rtol, atol = _band(a, b)
     exact, close, worst = True, True, 0.0
     for t in tensors:
         x, y = a.values[t], b.values[t]
@@ -203,11 +206,56 @@ def _close(a: Entry, b: Entry) -> tuple[bool, bool, float]:
     return exact, close, worst
 
 
+def _comparable(entry: Entry) -> bool:
+    return bool(entry.values) and all(v is not None for v in entry.values.values())
+
+
+def _band(a: Entry, b: Entry) -> tuple[float, float]:
+    """(rtol, atol) of a pair, as ``_close`` takes them: the wider of the two rows' bands."""
+    tol = [x for x in (a.tolerance, b.tolerance) if x]
+    return max((t["rtol"] for t in tol), default=1e-7), max((t["atol"] for t in tol), default=1e-7)
+
+
+def _all_close(entries: list[Entry]) -> bool | None:
+    """Whether every pair of APIs of two different frameworks is within tolerance (``same`` or ``same up to
+    rounding``), for all pairs in one numpy pass; None when the entries' tensors differ in names or shapes (then
+    each pair goes through ``relate``).
+
+    Every view of a report asks this of every setting (agreeing settings are counted, not shown), so it must not
+    cost a ``relate`` per pair: a setting's values are stacked into one matrix and each pair's rows are compared
+    with ``numpy.isclose``'s own formula and the pair's band, oriented as ``Setting.pairs`` orients it (``a``
+    from the framework that sorts first: isclose scales the band by ``b``)."""
+    shown = [e for e in entries if _comparable(e)]
+    if len({e.framework for e in shown}) < 2:
+        return True  # no pair of two frameworks can be compared: every cell is "—"
+    first = shown[0].values
+    layout = [(t, v.shape) for t, v in first.items()]  # type: ignore[union-attr]
+    for entry in shown[1:]:
+        if entry.values.keys() != first.keys() or any(entry.values[t].shape != s for t, s in layout):  # type: ignore[union-attr]
+            return None
+    stacked = np.stack([np.concatenate([np.ravel(e.values[t]) for t, _ in layout]) for e in shown])  # type: ignore[arg-type]
+    left, right, bands = [], [], []
+    for i, a in enumerate(shown):
+        for j, b in enumerate(shown):
+            if a.framework < b.framework:
+                left.append(i)
+                right.append(j)
+                bands.append(_band(a, b))
+    if not left:
+        return True
+    x, y = stacked[left], stacked[right]
+    rtol, atol = (np.array(column)[:, None] for column in zip(*bands, strict=True))
+    with np.errstate(invalid="ignore", over="ignore"):
+        close = (np.less_equal(np.abs(x - y), atol + rtol * np.abs(y)) & np.isfinite(y)) | (x == y)
+        close |= np.isnan(x) & np.isnan(y)
+    return bool(close.all())
+
+
 def relate(a: Entry, b: Entry) -> Pair:
     """How b's result relates to a's for the same canonical setting."""
     factor = coefficient_factor(a, b)
-    if not a.values or not b.values or any(v is None for v in (*a.values.values(), *b.values.values())):
-        missing = a if not a.values or any(v is None for v in a.values.values()) else b
+    if not (_comparable(a) and _comparable(b)):
+        missing = b if _comparable(a) else a
         return Pair(a, b, "not comparable", factor, f"{missing.api}: {missing.status}")
     exact, close, worst = _close(a, b)
     if exact:

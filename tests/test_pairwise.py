@@ -106,3 +106,44 @@ def test_real_frameworks_momentum(tmp_path: Path) -> None:
     kernel = pairs[("torch.optim.SGD", "keras.regularizers.L2")]
     assert kernel.relation in ("same", "same up to rounding") and kernel.factor == 0.5
     assert pairs[("torch.optim.SGD", "keras.optimizers.SGD")].relation == "coupled vs decoupled"
+
+
+def _entry(framework: str, api: str, values: dict[str | None, Any], tolerance: dict[str, float] | None) -> Any:
+    return pairwise.Entry(framework, api, {}, "match", "coupled", values=values, tolerance=tolerance)
+
+
+def test_agrees_at_once_is_agrees_pair_by_pair() -> None:
+    """``agrees`` compares a setting's pairs in one numpy pass; every pair's ``relate`` must give the same answer,
+    for values one band apart on either side (isclose's band scales with the second value: the orientation
+    matters), NaN, ±inf, overflow, a missing value, other tensors, another shape and tolerances that differ."""
+    import numpy as np
+
+    rng = np.random.default_rng(19)
+    specials = [np.nan, np.inf, -np.inf, 0.0, 1e308, -1e308]
+    bands = [None, {"rtol": 1e-6, "atol": 1e-6}, {"rtol": 1e-3, "atol": 0.0}, {"rtol": 0.0, "atol": 0.5}]
+    decided_at_once, agreeing = 0, 0
+    for trial in range(3000):
+        base = rng.normal(size=3)
+        entries = []
+        for i in range(int(rng.integers(2, 6))):
+            framework = ["numpy", "torch", "tensorflow", "paddle"][int(rng.integers(0, 4))]
+            tolerance = bands[int(rng.integers(0, len(bands)))]
+            scale = float(rng.choice([0.0, 1e-7, 1e-6, 1e-4, 1e-3, 0.1, 1.0]))
+            value = base * (1 + scale * rng.choice([-1.0, 1.0], size=3)) + scale * rng.normal(size=3) * (trial % 2)
+            if rng.random() < 0.15:
+                value[int(rng.integers(0, 3))] = specials[int(rng.integers(0, len(specials)))]
+            values: dict[str | None, Any] = {"w": value.copy(), None: np.float64(value.sum())}
+            shape = rng.random()
+            if shape < 0.05:
+                values = {"w": None}
+            elif shape < 0.08:
+                values = {"w": value[:2].copy()}
+            elif shape < 0.1:
+                values = {"b": value.copy()}
+            entries.append(_entry(framework, f"api{i}", values, tolerance))
+        setting = pairwise.Setting("c", "update", {"l2": 0.1}, "", "float64", entries)
+        at_once = pairwise._all_close(entries)
+        decided_at_once += at_once is not None
+        agreeing += setting.agrees
+        assert setting.agrees == setting.agrees_pair_by_pair(), [(e.framework, e.values, e.tolerance) for e in entries]
+    assert decided_at_once > 2000 and 300 < agreeing < 2700  # both ways taken, both answers common
