@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
@@ -59,6 +60,38 @@ def results_document(run: Run, env: Mapping[str, Any]) -> dict[str, Any]:
     return {"schema": SCHEMA, "environment": dict(env), "summary": run.summary, "known": known, "rows": run.rows}
 
 
+def _reused_encoder(allow_nan: bool) -> Callable[[Any], str]:
+    """``json.dumps(value, allow_nan=allow_nan)`` without building an encoder for every call.
+
+    ``json.dumps`` makes a new C encoder per call, about as costly as encoding a small mapping; the outputs
+    encode several per row (results.json a row, results.csv its nested values). The same C encoder is built
+    once here, as ``json.JSONEncoder.iterencode`` builds it, and checked to give ``json.dumps``'s very text;
+    where this Python has no C encoder or it differs, ``json.dumps`` it is."""
+    plain: Callable[[Any], str] = functools.partial(json.dumps, allow_nan=allow_nan)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return plain
+    try:
+        # markers None: no check for circular values (rows are trees), the text is the same
+        encoder = make(None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None, ": ", ", ",
+                       False, False, allow_nan)
+        probe = {"a": [1.5, -0.0, 1e-300, 2.0**70, "é×\n\"", None, True], "b": {"c": [], "d": {}}, "e": 7, "f": False}
+        if "".join(encoder(probe, 0)) != json.dumps(probe):
+            return plain
+    except Exception:  # noqa: BLE001 - any other C signature: the plain way
+        return plain
+
+    def dumps(value: Any) -> str:
+        return "".join(encoder(value, 0))
+
+    return dumps
+
+
+#: json.dumps with its defaults (NaN and ±inf as JS literals: results.csv), and strict (results.json).
+_dumps = _reused_encoder(allow_nan=True)
+_dumps_strict = _reused_encoder(allow_nan=False)
+
+
 def write_json(doc: Mapping[str, Any], out: TextIO) -> None:
     """results.json, one row per line, written as it goes (a 10,000-case suite never sits in memory
     as one string). Strict JSON: non-finite values were already turned into strings."""
@@ -71,7 +104,7 @@ def write_json(doc: Mapping[str, Any], out: TextIO) -> None:
 
 def _row_text(row: Mapping[str, Any]) -> str:
     try:
-        return json.dumps(row, allow_nan=False)
+        return _dumps_strict(row)
     except ValueError:  # a figure that is inf or NaN (a tolerance band, a distance): the contract's strings
         return json.dumps(_strict(row), allow_nan=False)
 
@@ -119,17 +152,39 @@ def _is_number(text: str) -> bool:
     return True
 
 
+#: Types whose values are CSV cells as they are (``csv_cell`` returns them unchanged): most of a row's cells.
+_AS_IS = frozenset({float, int, bool, type(None)})
+
+
+def csv_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``{key: csv_cell(value)}`` for a row, without a call per number, and one JSON text for a list or mapping
+    that the row holds twice (a row's ``reconciled`` is its ``raw`` when nothing was rescaled)."""
+    out: dict[str, Any] = {}
+    texts: dict[int, str] = {}  # id → JSON text; the row keeps each value alive, so an id names one value
+    for key, value in row.items():
+        kind = type(value)
+        if kind in _AS_IS:
+            out[key] = value
+        elif kind is list or kind is dict:
+            text = texts.get(id(value))
+            if text is None:
+                text = texts[id(value)] = _dumps(value)
+            out[key] = csv_cell(text)
+        else:
+            out[key] = csv_cell(value)
+    return out
+
+
 def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
     """results.csv with one column per key of any row; nested values as JSON; formulas neutralised.
 
     Streamed a chunk of rows at a time; a store knows its columns, so it is read once."""
     keys = rows.columns if isinstance(rows, RowStore) else [key for row in rows for key in row]
     columns = list(dict.fromkeys(csv_cell(key) for key in keys))
-    cell = csv_cell
     source = iter(rows)
     header = True
     while True:
-        chunk = [{k: cell(v) for k, v in row.items()} for row in itertools.islice(source, CSV_CHUNK)]
+        chunk = [csv_row(row) for row in itertools.islice(source, CSV_CHUNK)]
         if chunk or header:  # no rows at all: the header alone, as pandas writes it
             pd.DataFrame(chunk, columns=columns).to_csv(out, index=False, header=header)
         if len(chunk) < CSV_CHUNK:
@@ -144,15 +199,23 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _attr(value: Any) -> str:
-    return quoteattr(xml_text(value))
+    return _attr_text(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _attr_text(text: str) -> str:
+    """An XML attribute value, quoted; cached: statuses, case and file names, figures such as 0.0 repeat a lot."""
+    return quoteattr(xml_text(text))
+
+
+#: The properties of every <testcase>, with their names quoted once.
+_PROPERTIES = tuple((key, f"<property name={quoteattr(key)} value=") for key in
+                    ("status", "abs_err", "rel_err", "ulp", "detail"))
 
 
 def _junit_case(row: Mapping[str, Any]) -> str:
     """One <testcase>: mismatch → failure, error → error, unsupported/skipped/known → skipped."""
-    props = "".join(
-        f"<property name={_attr(key)} value={_attr(str(row[key]))}/>"
-        for key in ("status", "abs_err", "rel_err", "ulp", "detail")
-    )
+    props = "".join(f"{start}{_attr(row[key])}/>" for key, start in _PROPERTIES)
     status, detail = row["status"], row["detail"]
     if row["known"]:
         verdict = f"<skipped message={_attr(f'known {status}: ' + row['known'])}/>"

@@ -99,3 +99,24 @@ if __name__ == "__main__":
     if "--update" in sys.argv:
         HASHES.write_text(json.dumps(hashes(target), indent=1) + "\n")
     print(json.dumps(hashes(target), indent=1))
+
+
+def test_the_reused_json_encoder_writes_what_json_dumps_writes() -> None:
+    """results.json and results.csv encode with one C encoder built once (regcompare.results._reused_encoder)."""
+    import math
+
+    import pytest
+
+    from regcompare import results
+
+    values: list[Any] = [
+        {"raw": [0.1, -0.0, 1e-310, 1.7976931348623157e308, 3, True, None], "native": {"lambd": 0.01}},
+        {"detail": "× é \u2028 \" \\ \x07", "nested": {"a": [[1.0, 2.5], []], "b": {}}},
+        [math.nan, math.inf, -math.inf], "text", 1.5, [],
+    ]
+    for value in values:
+        assert results._dumps(value) == json.dumps(value)
+        if "nan" not in json.dumps(value).lower():
+            assert results._dumps_strict(value) == json.dumps(value, allow_nan=False)
+    with pytest.raises(ValueError):
+        results._dumps_strict({"x": [math.nan]})
