@@ -16,8 +16,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from regcompare import pairwise
 from regcompare.dtypes import DTYPES
 from regcompare.results import SEVERITY, worst_status
@@ -177,9 +175,12 @@ ULP_BINS: tuple[tuple[float, str], ...] = (
 NONFINITE = "∞ / NaN"
 
 def ulp_bin(ulp: float) -> str:
-    if not np.isfinite(ulp):
+    if not math.isfinite(ulp):  # math, not numpy: one Python float per row
         return NONFINITE
-    return next(label for bound, label in ULP_BINS if ulp <= bound)
+    for bound, label in ULP_BINS:
+        if ulp <= bound:
+            return label
+    raise AssertionError("the last bin is unbounded")
 
 
 def own_semantics(row: Row) -> bool:

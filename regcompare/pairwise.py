@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from regcompare import adapters
+from regcompare.jsontext import dumps_sorted
 
 Row = dict[str, Any]
 
@@ -218,33 +219,35 @@ def _band(a: Entry, b: Entry) -> tuple[float, float]:
 
 def _all_close(entries: list[Entry]) -> bool | None:
     """Whether every pair of APIs of two different frameworks is within tolerance (``same`` or ``same up to
-    rounding``), for all pairs in one numpy pass; None when the entries' tensors differ in names or shapes (then
-    each pair goes through ``relate``).
+    rounding``), for all pairs in one numpy pass; None when the entries' tensors differ in names or shapes, or a
+    band is not finite (then each pair goes through ``relate``).
 
     Every view of a report asks this of every setting (agreeing settings are counted, not shown), so it must not
     cost a ``relate`` per pair: a setting's values are stacked into one matrix and each pair's rows are compared
     with ``numpy.isclose``'s own formula and the pair's band, oriented as ``Setting.pairs`` orients it (``a``
     from the framework that sorts first: isclose scales the band by ``b``)."""
     shown = [e for e in entries if _comparable(e)]
-    if len({e.framework for e in shown}) < 2:
+    names = sorted({e.framework for e in shown})
+    if len(names) < 2:
         return True  # no pair of two frameworks can be compared: every cell is "—"
     first = shown[0].values
     layout = [(t, v.shape) for t, v in first.items()]  # type: ignore[union-attr]
     for entry in shown[1:]:
         if entry.values.keys() != first.keys() or any(entry.values[t].shape != s for t, s in layout):  # type: ignore[union-attr]
             return None
+    # each entry's band; NaN where it has none (a pair takes the wider of its two, 1e-7 if neither has one)
+    given = [bool(e.tolerance) for e in shown]
+    bands = np.array([(e.tolerance["rtol"], e.tolerance["atol"]) if e.tolerance else (np.nan, np.nan)
+                      for e in shown], dtype=np.float64)
+    if not np.isfinite(bands[given]).all():
+        return None
+    rank = np.array([names.index(e.framework) for e in shown])
+    left, right = np.nonzero(rank[:, None] < rank[None, :])
     stacked = np.stack([np.concatenate([np.ravel(e.values[t]) for t, _ in layout]) for e in shown])  # type: ignore[arg-type]
-    left, right, bands = [], [], []
-    for i, a in enumerate(shown):
-        for j, b in enumerate(shown):
-            if a.framework < b.framework:
-                left.append(i)
-                right.append(j)
-                bands.append(_band(a, b))
-    if not left:
-        return True
+    band = np.fmax(bands[left], bands[right])  # fmax: the one band when the other is NaN (none)
+    band[np.isnan(band)] = 1e-7
     x, y = stacked[left], stacked[right]
-    rtol, atol = (np.array(column)[:, None] for column in zip(*bands, strict=True))
+    rtol, atol = band[:, :1], band[:, 1:]
     with np.errstate(invalid="ignore", over="ignore"):
         close = (np.less_equal(np.abs(x - y), atol + rtol * np.abs(y)) & np.isfinite(y)) | (x == y)
         close |= np.isnan(x) & np.isnan(y)
@@ -285,7 +288,7 @@ def placement(row: Row) -> str:
 
 
 def _key(row: Row) -> tuple[str, str, str, str]:
-    return (row["case"], row["quantity"], json.dumps(row["regularizer"], sort_keys=True), placement(row))
+    return (row["case"], row["quantity"], dumps_sorted(row["regularizer"]), placement(row))
 
 
 def _dtype(rows: list[Row]) -> str:
@@ -296,7 +299,7 @@ def _dtype(rows: list[Row]) -> str:
 def _entries(rows: list[Row]) -> list[Entry]:
     entries: dict[tuple[str, str], Entry] = {}
     for row in rows:
-        key = (row["framework"], row["api"] + json.dumps(row.get("native"), sort_keys=True))
+        key = (row["framework"], row["api"] + dumps_sorted(row.get("native")))
         entry = entries.get(key)
         if entry is None:
             entry = entries[key] = Entry(row["framework"], row["api"], dict(row["native"]), row["status"],

@@ -24,6 +24,7 @@ import pandas as pd
 from regcompare import __version__
 from regcompare.engine import Run, row_label
 from regcompare.escape import xml_text
+from regcompare.jsontext import dumps, dumps_strict
 from regcompare.store import RowStore
 
 SCHEMA = 1
@@ -60,38 +61,6 @@ def results_document(run: Run, env: Mapping[str, Any]) -> dict[str, Any]:
     return {"schema": SCHEMA, "environment": dict(env), "summary": run.summary, "known": known, "rows": run.rows}
 
 
-def _reused_encoder(allow_nan: bool) -> Callable[[Any], str]:
-    """``json.dumps(value, allow_nan=allow_nan)`` without building an encoder for every call.
-
-    ``json.dumps`` makes a new C encoder per call, about as costly as encoding a small mapping; the outputs
-    encode several per row (results.json a row, results.csv its nested values). The same C encoder is built
-    once here, as ``json.JSONEncoder.iterencode`` builds it, and checked to give ``json.dumps``'s very text;
-    where this Python has no C encoder or it differs, ``json.dumps`` it is."""
-    plain: Callable[[Any], str] = functools.partial(json.dumps, allow_nan=allow_nan)
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return plain
-    try:
-        # markers None: no check for circular values (rows are trees), the text is the same
-        encoder = make(None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None, ": ", ", ",
-                       False, False, allow_nan)
-        probe = {"a": [1.5, -0.0, 1e-300, 2.0**70, "é×\n\"", None, True], "b": {"c": [], "d": {}}, "e": 7, "f": False}
-        if "".join(encoder(probe, 0)) != json.dumps(probe):
-            return plain
-    except Exception:  # noqa: BLE001 - any other C signature: the plain way
-        return plain
-
-    def dumps(value: Any) -> str:
-        return "".join(encoder(value, 0))
-
-    return dumps
-
-
-#: json.dumps with its defaults (NaN and ±inf as JS literals: results.csv), and strict (results.json).
-_dumps = _reused_encoder(allow_nan=True)
-_dumps_strict = _reused_encoder(allow_nan=False)
-
-
 def write_json(doc: Mapping[str, Any], out: TextIO) -> None:
     """results.json, one row per line, written as it goes (a 10,000-case suite never sits in memory
     as one string). Strict JSON: non-finite values were already turned into strings."""
@@ -104,7 +73,7 @@ def write_json(doc: Mapping[str, Any], out: TextIO) -> None:
 
 def _row_text(row: Mapping[str, Any]) -> str:
     try:
-        return _dumps_strict(row)
+        return dumps_strict(row)
     except ValueError:  # a figure that is inf or NaN (a tolerance band, a distance): the contract's strings
         return json.dumps(_strict(row), allow_nan=False)
 
@@ -168,7 +137,7 @@ def csv_row(row: Mapping[str, Any]) -> dict[str, Any]:
         elif kind is list or kind is dict:
             text = texts.get(id(value))
             if text is None:
-                text = texts[id(value)] = _dumps(value)
+                text = texts[id(value)] = dumps(value)
             out[key] = csv_cell(text)
         else:
             out[key] = csv_cell(value)

@@ -102,12 +102,12 @@ if __name__ == "__main__":
 
 
 def test_the_reused_json_encoder_writes_what_json_dumps_writes() -> None:
-    """results.json and results.csv encode with one C encoder built once (regcompare.results._reused_encoder)."""
+    """results.json and results.csv encode with one C encoder built once (regcompare.jsontext)."""
     import math
 
     import pytest
 
-    from regcompare import results
+    from regcompare import jsontext
 
     values: list[Any] = [
         {"raw": [0.1, -0.0, 1e-310, 1.7976931348623157e308, 3, True, None], "native": {"lambd": 0.01}},
@@ -115,8 +115,9 @@ def test_the_reused_json_encoder_writes_what_json_dumps_writes() -> None:
         [math.nan, math.inf, -math.inf], "text", 1.5, [],
     ]
     for value in values:
-        assert results._dumps(value) == json.dumps(value)
+        assert jsontext.dumps(value) == json.dumps(value)
+        assert jsontext.dumps_sorted(value) == json.dumps(value, sort_keys=True)
         if "nan" not in json.dumps(value).lower():
-            assert results._dumps_strict(value) == json.dumps(value, allow_nan=False)
+            assert jsontext.dumps_strict(value) == json.dumps(value, allow_nan=False)
     with pytest.raises(ValueError):
-        results._dumps_strict({"x": [math.nan]})
+        jsontext.dumps_strict({"x": [math.nan]})
