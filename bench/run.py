@@ -12,7 +12,7 @@ parent and the largest worker, sampled from /proc); then the edit-run loop: how 
 print the rows of one edited case. It ends with the issue's table, the figures of ``bench/before.json`` (the
 harness before batching, measured the same way) side by side, and writes ``reports/bench.json``.
 ``--quick`` skips the 10,000-case suite and the 10⁷-element tensor; ``--profile`` prints where the parent's time
-goes on 1,000 small cases (bench/parent_profile.py) and stops.
+goes on 1,000 small cases, running them and writing their reports (bench/parent_profile.py), and stops.
 """
 
 from __future__ import annotations
@@ -219,9 +219,10 @@ def main() -> None:
     parser.add_argument("--no-watch", action="store_true", help="skip the run --watch measurement")
     args = parser.parse_args()
     if args.profile:
-        from parent_profile import profile
+        from parent_profile import profile, profile_reports
 
         print(profile(1000))
+        print(profile_reports(1000))
         return
     sizes = (10, 100, 1000) if args.quick else (10, 100, 1000, 10_000)
     tensors = (10**6,) if args.quick else (10**6, 10**7)
