@@ -199,7 +199,7 @@ def _close(a: Entry, b: Entry) -> tuple[bool, bool, float]:
         if np.array_equal(x, y, equal_nan=True):
             continue  # bit for bit: close, and no relative difference (the commonest pair; a report has many)
         exact = False
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             close &= bool(np.allclose(x, y, rtol=rtol, atol=atol, equal_nan=True))
             rel = np.abs(x - y) / np.maximum(np.abs(x), np.abs(y))
         rel = rel[~np.isnan(rel)]
