@@ -615,3 +615,27 @@ def test_lbfgs_16_bit_samples_include_torchs_held_scalars() -> None:
     assert finals == [-0.25, 0.0]
     # float32 rows keep their samples: torch's float32 scalars are what the float32 samples compute already
     assert len(errormodel.update_samples(spec, np.zeros(4), np.full(4, 20000.0), decay, "float32")) == 3
+
+
+_RPROP_BF16 = """
+name: rprop-paddle-bfloat16
+weights: {w: {shape: [67], init: normal, seed: 12, scale: 1.0}}
+grads: {w: {shape: [67], init: normal, seed: 13, scale: 1.0}}
+dtypes: [bfloat16]
+regularizers: [{l2: 0.01}]
+quantities: [update]
+optimizer: {name: rprop, lr: 0.01}
+steps: 20
+"""
+
+
+def test_paddle_bfloat16_rprop_is_judged_with_its_etas_in_bfloat16(write_case) -> None:
+    """20 steps whose gradients keep their sign: every step size grows by etaplus, which paddle holds in bfloat16
+    (1.203125): 1.203125²⁰/1.2²⁰ − 1 = 5.3% more on the last step than the reference's. A mismatch in the row's own
+    band; paddle-rprop-low-precision-hyperparameters widens it by samples with the etas in bfloat16, and it matches."""
+    assert (1.203125 / 1.2) ** 20 - 1 == pytest.approx(0.0533, abs=1e-4)
+    result = _run(_RPROP_BF16, write_case, ("paddle",))
+    rows = [r for r in result.rows if r["framework"] == "paddle" and r["status"] != "skipped"]
+    assert rows and all(r["status"] == "match" for r in rows), [r["detail"] for r in rows]
+    assert all(r["finding"] == "paddle-rprop-low-precision-hyperparameters" for r in rows)
+    assert all(r["tolerance"]["without"] == "mismatch" for r in rows)

@@ -121,7 +121,7 @@ def step(ctx: Step) -> np.ndarray:
     w = ctx.w.copy()
     loss, g = _loss(ctx, w), ctx.g
     evals = 1
-    if np.max(np.abs(g)) <= s["tolerance_grad"]:
+    if np.max(np.abs(g)) <= _held(s["tolerance_grad"], s):
         return np.zeros_like(w)
     for n_iter in range(1, int(s["max_iter"]) + 1):
         st["n_iter"] += 1
