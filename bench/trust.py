@@ -197,6 +197,15 @@ REAL_DEFECTS = (
         "_gather_flat_grad and never calls Optimizer._create_regularization_of_grad)",
         status="mismatch", framework="paddle", api="paddle.optimizer.LBFGS", quantities=("update",),
     ),
+    Finding(
+        "torch-lbfgs-bfloat16-unstable", "defect",
+        "torch's LBFGS runs off in bfloat16: its scalars (y·s, ρ, H_diag, α, β) are bfloat16 0-dim tensors and a "
+        "curvature pair is kept when y·s > 1e-10, so pairs whose y is the gradient's rounding steer the direction "
+        "(a numpy emulation of the same bfloat16 arithmetic runs off too)",
+        "cases/optimizers/lbfgs_bfloat16.yaml; torch/optim/lbfgs.py (LBFGS.step)",
+        status="mismatch", framework="torch", api="torch.optim.LBFGS*", quantities=("update",),
+        dtypes=("bfloat16",),
+    ),
 )
 
 

@@ -411,6 +411,13 @@ def update_samples(spec: UpdateSpec, w0: np.ndarray, dw: np.ndarray, decay: Deca
         samples.append(run_in(spec, w0, dw, decay, numpy_dtype(dtype)))
     else:  # op by op: each op in float32, rounded to the dtype
         samples.append(run_in(spec, w0, dw, decay, f32, rounding=per_op(dtype)).view(np.ndarray))
+    held = getattr(rules.module(spec.family), "SCALAR_PRECISION", None)
+    if held is not None and dtype != "float32":
+        # A rule that keeps its scalars as 0-dim tensors of the dtype (torch's LBFGS: y·s, ρ, H_diag, α, β), op by op
+        # with those held there and the coupled coefficient rounded to it, as autograd of lambd·Σw²/2 gives it.
+        torch_like = replace(spec, settings={**spec.settings, held: dtype})
+        coupled = replace(decay, coupled=rounded_regularizer(decay.coupled, dtype))
+        samples.append(run_in(torch_like, w0, dw, coupled, f32, rounding=per_op(dtype)).view(np.ndarray))
     if hasattr(rules.module(spec.family), "parts"):
         # A rule whose step a framework adds to the weight in parts (torch's NAdam: two addcdiv_), op by op with
         # the weight stored after each part: in bfloat16 a step of two half-ULP parts rounds twice, not once.

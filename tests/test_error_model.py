@@ -588,3 +588,54 @@ def test_a_held_sample_whose_scalar_arithmetic_is_undefined_is_left_out() -> Non
     assert errormodel.held_update_samples(spec, w0, g, decay, "bfloat16", Held("hyper-parameters", "dtype")) == []
     float32 = errormodel.held_update_samples(spec, w0, g, decay, "bfloat16", Held("hyper-parameters", "float32"))
     assert len(float32) == 3 and all(s.shape == (2,) for s in float32)
+
+
+def test_lbfgs_held_scalars_overflow_the_first_step_to_zero_in_float16() -> None:
+    """4 weights at 0, loss gradient 20000 each, lr 1, one inner iteration: t = min(1, 1/‖g‖₁)·lr = 1/80000 moves
+    each weight by −20000/80000 = −0.25. torch keeps ‖g‖₁ as a float16 0-dim tensor: 80000 is above float16's
+    65504, so ‖g‖₁ = inf, t = 0 and the weights stay at 0 (torch 2.13: float16 [0, 0, 0, 0], float32 −0.25)."""
+    from regcompare.rules import lbfgs
+
+    decay = Decay(Regularizer())
+    settings = rules.canonical("lbfgs", {"lr": 1.0, "max_iter": 1}, {})
+    for extra, expected in (({}, -0.25), ({lbfgs.SCALAR_PRECISION: "float16"}, 0.0)):
+        spec = errormodel.UpdateSpec("lbfgs", settings | extra, 1, {"w": decay})
+        out = errormodel.run_in(spec, np.zeros(4), np.full(4, 20000.0), decay, np.dtype(np.float64))
+        assert out.tolist() == [expected] * 4
+
+
+def test_lbfgs_16_bit_samples_include_torchs_held_scalars() -> None:
+    """The same inputs through the error model's float16 samples: one of them holds the scalars in float16 and
+    stays at 0; the others take the −0.25 step (1/80000 is representable as the float32 work type computes it)."""
+    decay = Decay(Regularizer())
+    settings = rules.canonical("lbfgs", {"lr": 1.0, "max_iter": 1}, {})
+    spec = errormodel.UpdateSpec("lbfgs", settings, 1, {"w": decay})
+    samples = errormodel.update_samples(spec, np.zeros(4), np.full(4, 20000.0), decay, "float16")
+    finals = sorted({float(np.asarray(s, np.float64)[0]) for s in samples})
+    assert finals == [-0.25, 0.0]
+    # float32 rows keep their samples: torch's float32 scalars are what the float32 samples compute already
+    assert len(errormodel.update_samples(spec, np.zeros(4), np.full(4, 20000.0), decay, "float32")) == 3
+
+
+_RPROP_BF16 = """
+name: rprop-paddle-bfloat16
+weights: {w: {shape: [67], init: normal, seed: 12, scale: 1.0}}
+grads: {w: {shape: [67], init: normal, seed: 13, scale: 1.0}}
+dtypes: [bfloat16]
+regularizers: [{l2: 0.01}]
+quantities: [update]
+optimizer: {name: rprop, lr: 0.01}
+steps: 20
+"""
+
+
+def test_paddle_bfloat16_rprop_is_judged_with_its_etas_in_bfloat16(write_case) -> None:
+    """20 steps whose gradients keep their sign: every step size grows by etaplus, which paddle holds in bfloat16
+    (1.203125): 1.203125²⁰/1.2²⁰ − 1 = 5.3% more on the last step than the reference's. A mismatch in the row's own
+    band; paddle-rprop-low-precision-hyperparameters widens it by samples with the etas in bfloat16, and it matches."""
+    assert (1.203125 / 1.2) ** 20 - 1 == pytest.approx(0.0533, abs=1e-4)
+    result = _run(_RPROP_BF16, write_case, ("paddle",))
+    rows = [r for r in result.rows if r["framework"] == "paddle" and r["status"] != "skipped"]
+    assert rows and all(r["status"] == "match" for r in rows), [r["detail"] for r in rows]
+    assert all(r["finding"] == "paddle-rprop-low-precision-hyperparameters" for r in rows)
+    assert all(r["tolerance"]["without"] == "mismatch" for r in rows)

@@ -196,3 +196,27 @@ def test_without_the_marker_a_missing_finding_is_not_stale(tmp_path: Path) -> No
     folder = _suite(tmp_path, ["basic_2x2.yaml"], marker=False)
     done = run_cli("run", str(folder), "--frameworks", "numpy", "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
+
+
+def test_paddle_rprop_holds_its_hyper_parameters_in_a_bfloat16_rows_dtype() -> None:
+    """paddle's Rprop makes etas a tensor of the parameter's dtype: bfloat16 etaplus = 1.2 is 1.203125 (77/64), the
+    initial step size 0.01 is 0.010009765625 (41/4096). With a constant gradient (no sign change) the step sizes
+    grow by etaplus each step: three steps from 0 move the weight by −41/4096·(1 + 77/64 + (77/64)²) =
+    −613073/16777216, where the reference's 0.01·(1 + 1.2 + 1.44) is −0.0364."""
+    from regcompare import errormodel, rules
+    from regcompare.conventions import Decay, Regularizer
+
+    finding = by_id()["paddle-rprop-low-precision-hyperparameters"]
+    assert finding.kind == "precision" and finding.held == Held("hyper-parameters", findings.ROW_DTYPE)
+    row = _row(framework="paddle", api="paddle.ParamAttr.L2Decay", quantity="update", dtype="bfloat16",
+               optimizer="paddle.optimizer.Rprop(learning_rate=0.01, etas=(0.5, 1.2))")
+    assert finding.selects(row)
+    assert not finding.selects(row | {"dtype": "float32"})
+    assert not finding.selects(row | {"optimizer": "paddle.optimizer.Adam(learning_rate=0.01)"})
+    decay = Decay(Regularizer())
+    spec = errormodel.UpdateSpec("rprop", rules.canonical("rprop", {"lr": 0.01}, {}), 3, {"w": decay})
+    held = finding.held.precision("bfloat16")
+    out = errormodel.run_in(spec, np.zeros(1), np.ones(1), decay, np.dtype(np.float64),
+                            scalars=errormodel.computed_in(held))
+    assert out[0] == -613073 / 16777216
+    assert errormodel.run_in(spec, np.zeros(1), np.ones(1), decay, np.dtype(np.float64))[0] == pytest.approx(-0.0364)

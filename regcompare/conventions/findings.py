@@ -325,6 +325,20 @@ FINDINGS: tuple[Finding, ...] = (
         quantities=("update",), dtypes=("float32", "float64"),
     ),
     Finding(
+        "paddle-rprop-low-precision-hyperparameters", "precision",
+        "paddle's Rprop makes its etas and learning_rate_range tensors of the parameter's dtype and fills its "
+        "step-size accumulator with the learning rate in that dtype, and its kernel multiplies the step sizes by "
+        "those etas in that dtype: in bfloat16 etaplus = 1.2 is 1.203125, so a step size that keeps growing is "
+        "~0.26% larger per growth than the reference's (checked: the bfloat16 kernel's arithmetic with the etas, "
+        "the range and the initial lr rounded to bfloat16 reproduces paddle to the bit on the make-trust draw, "
+        "ParamAttr(L2Decay(0.1)), 26 steps, 0.94 off against 0.27 allowed)",
+        "python/paddle/optimizer/rprop.py (Rprop._to_tensor: to_tensor(etas / learning_rate_range, "
+        "dtype=param.dtype); _create_accumulators: fill_value=learning_rate in p.dtype); "
+        "paddle/phi/kernels/cpu/rprop_kernel.cc (RpropKernelCPUImpl: eta_positive = etas.data<T>()[1])",
+        held=Held("hyper-parameters", ROW_DTYPE),
+        framework="paddle", optimizer="paddle.optimizer.Rprop*", quantities=("update",), dtypes=("bfloat16",),
+    ),
+    Finding(
         "paddle-momentum-float32-mu", "precision",
         "paddle's momentum kernel takes μ as a float attribute (float32): a float64 run uses μ = 0.9 rounded to "
         "0.899999976 (checked: the update with that μ reproduces paddle exactly)",

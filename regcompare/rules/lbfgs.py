@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from regcompare.dtypes import cast
-from regcompare.rules import Setting, Step
+from regcompare.rules import Setting, Settings, Step
 
 JOINT = True
 SETTINGS = (
@@ -40,32 +40,55 @@ SETTINGS = (
 )
 
 
-def _direction(g: np.ndarray, st: dict[str, Any]) -> np.ndarray:
+#: A setting the rule reads but no case sets: the dtype its scalars are held in. torch's LBFGS keeps every scalar of
+#: the algorithm as a 0-dim tensor of the parameters' dtype — the curvature y·s and y·y, ρ = 1/y·s, H_diag, the
+#: two-loop coefficients α and β, g·d, ‖g‖₁ — and compares tensors against its Python-float thresholds in that
+#: dtype (tolerance_change = 1e-9 is 0 in float16, 1e-10 too). In 16 bits that is 3 significant digits for ρ and
+#: H_diag: the error model sets it for one sample of a float16/bfloat16 row (torch/optim/lbfgs.py LBFGS.step).
+SCALAR_PRECISION = "scalar_precision"
+
+
+def _held(value: float, s: Settings) -> float:
+    """``value`` as a 0-dim tensor of the held precision holds it (``SCALAR_PRECISION``), else unchanged."""
+    precision = s.get(SCALAR_PRECISION)
+    return value if precision is None else float(cast(np.asarray(value, np.float64), precision))
+
+
+def _dot(a: np.ndarray, b: np.ndarray, s: Settings) -> float:
+    """a·b in the arrays' own type; held, summed in float64 and then rounded (torch's 16-bit ``dot`` accumulates
+    in float32 and stores the dtype)."""
+    if s.get(SCALAR_PRECISION) is None:
+        return float(a @ b)
+    return _held(float(np.dot(np.asarray(a, np.float64), np.asarray(b, np.float64))), s)
+
+
+def _direction(g: np.ndarray, st: dict[str, Any], s: Settings) -> np.ndarray:
     """−H·g by the two-loop recursion over the stored pairs."""
     q = -g
     al = [0.0] * len(st["dirs"])
     for i in range(len(st["dirs"]) - 1, -1, -1):
-        al[i] = float(st["stps"][i] @ q) * st["ro"][i]
+        al[i] = _held(_dot(st["stps"][i], q, s) * st["ro"][i], s)
         q = q - al[i] * st["dirs"][i]
     r = q * st["H_diag"]
     for i in range(len(st["dirs"])):
-        be = float(st["dirs"][i] @ r) * st["ro"][i]
-        r = r + (al[i] - be) * st["stps"][i]
+        be = _held(_dot(st["dirs"][i], r, s) * st["ro"][i], s)
+        r = r + _held(al[i] - be, s) * st["stps"][i]
     return r
 
 
-def _remember(g: np.ndarray, st: dict[str, Any], history: int) -> None:
+def _remember(g: np.ndarray, st: dict[str, Any], history: int, s: Settings) -> None:
     """Store the pair (s, y) of the last iteration if its curvature y·s is positive."""
-    y, s = g - st["prev_g"], st["d"] * st["t"]
-    ys = float(y @ s)
-    if ys > 1e-10:
+    y, step = g - st["prev_g"], st["d"] * st["t"]
+    ys = _dot(y, step, s)
+    if ys > _held(1e-10, s):
         if len(st["dirs"]) == history:
             for key in ("dirs", "stps", "ro"):
                 st[key].pop(0)
         st["dirs"].append(y)
-        st["stps"].append(s)
-        st["ro"].append(1.0 / ys)
-        st["H_diag"] = ys / float(y @ y)
+        st["stps"].append(step)
+        st["ro"].append(_held(1.0 / ys, s))
+        with np.errstate(divide="ignore", invalid="ignore"):  # a held y·y may be 0 or inf: H_diag inf or 0
+            st["H_diag"] = _held(float(np.float64(ys) / np.float64(_dot(y, y, s))), s)
 
 
 #: A setting the rule reads but no case sets: the dtype the loss is rounded to, as a closure returns it (a tensor of
@@ -81,6 +104,16 @@ def _loss(ctx: Step, w: np.ndarray) -> float:
     return loss if precision is None else float(cast(np.asarray(loss, np.float64), precision))
 
 
+def _first_t(g: np.ndarray, s: Settings) -> float:
+    """min(1, 1/‖g‖₁), the first iteration's step scale; with held scalars ‖g‖₁ and its reciprocal are 0-dim
+    tensors of that dtype (a float16 ‖g‖₁ above 65504 is inf, and the first step is 0)."""
+    if s.get(SCALAR_PRECISION) is None:
+        return min(1.0, 1.0 / float(np.sum(np.abs(g))))
+    total = _held(float(np.sum(np.abs(np.asarray(g, np.float64)))), s)
+    with np.errstate(divide="ignore"):
+        return min(1.0, _held(float(np.float64(1.0) / np.float64(total)), s))
+
+
 def step(ctx: Step) -> np.ndarray:
     assert ctx.grad_at is not None and ctx.loss_at is not None, "LBFGS evaluates the loss again"
     s, st = ctx.s, ctx.state
@@ -88,7 +121,7 @@ def step(ctx: Step) -> np.ndarray:
     w = ctx.w.copy()
     loss, g = _loss(ctx, w), ctx.g
     evals = 1
-    if np.max(np.abs(g)) <= s["tolerance_grad"]:
+    if np.max(np.abs(g)) <= _held(s["tolerance_grad"], s):
         return np.zeros_like(w)
     for n_iter in range(1, int(s["max_iter"]) + 1):
         st["n_iter"] += 1
@@ -96,21 +129,23 @@ def step(ctx: Step) -> np.ndarray:
             st.update(dirs=[], stps=[], ro=[], H_diag=1.0)
             d = -g
         else:
-            _remember(g, st, int(s["history_size"]))
-            d = _direction(g, st)
+            _remember(g, st, int(s["history_size"]), s)
+            d = _direction(g, st, s)
         st["prev_g"], prev_loss = g, loss
-        t = min(1.0, 1.0 / float(np.sum(np.abs(g)))) * ctx.lr if st["n_iter"] == 1 else ctx.lr
+        scale = _first_t(g, s) if st["n_iter"] == 1 else 1.0
+        t = ctx.lr if scale == 1.0 else _held(scale * ctx.lr, s)  # a held 1/‖g‖₁ times lr is a tensor too
         st["d"], st["t"] = d, t
-        if float(g @ d) > -s["tolerance_change"]:
+        if _dot(g, d, s) > -_held(s["tolerance_change"], s):
             break
         w = w + t * d
         optimal = False
         if n_iter != s["max_iter"]:
             loss, g = _loss(ctx, w), ctx.grad_at(w)
             evals += 1
-            optimal = bool(np.max(np.abs(g)) <= s["tolerance_grad"])
+            optimal = bool(np.max(np.abs(g)) <= _held(s["tolerance_grad"], s))
         if n_iter == s["max_iter"] or evals >= s["max_eval"] or optimal:
             break
-        if np.max(np.abs(d * t)) <= s["tolerance_change"] or abs(loss - prev_loss) < s["tolerance_change"]:
+        # |Δloss| compares Python floats (torch takes float(closure())); the step's size is a tensor of the dtype
+        if np.max(np.abs(d * t)) <= _held(s["tolerance_change"], s) or abs(loss - prev_loss) < s["tolerance_change"]:
             break
     return w - ctx.w
