@@ -417,16 +417,25 @@ def test_torch_muon_rows_are_widened_by_the_bfloat16_orthogonalization_and_still
     assert all(r["tolerance"]["without"] == "mismatch" for r in rows)
 
 
-_TORCH_NADAM = """
+_TORCH_STEPS = """
 import json, sys, numpy as np, torch
-w0, g = (torch.tensor(json.loads(a), dtype=torch.bfloat16) for a in sys.argv[1:3])
+dtype = getattr(torch, sys.argv[1])
+w0, g = (torch.tensor(json.loads(a), dtype=dtype) for a in sys.argv[2:4])
 p = torch.nn.Parameter(w0.clone())
-opt = torch.optim.NAdam([p], lr=0.01, weight_decay=0.01, foreach=False)
-for _ in range(60):
+opt = getattr(torch.optim, sys.argv[4])([p], lr=0.01, weight_decay=0.01, foreach=False)
+for _ in range(int(sys.argv[5])):
     p.grad = g.clone()
     opt.step()
 print(json.dumps(p.detach().double().tolist()))
 """
+
+
+def _torch_for_loop_steps(optimizer: str, dtype: str, steps: int, w0: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """The weights after ``steps`` steps of ``torch.optim.<optimizer>(lr=0.01, weight_decay=0.01, foreach=False)``
+    on a constant gradient, run by real torch in a subprocess (no framework import in the harness's tests)."""
+    done = subprocess.run([sys.executable, "-c", _TORCH_STEPS, dtype, json.dumps(w0.tolist()), json.dumps(g.tolist()),
+                           optimizer, str(steps)], capture_output=True, text=True, timeout=300, check=True)
+    return np.array(json.loads(done.stdout))
 
 
 def test_torch_bfloat16_nadam_stores_the_weight_after_each_of_its_two_addcdiv() -> None:
@@ -438,9 +447,7 @@ def test_torch_bfloat16_nadam_stores_the_weight_after_each_of_its_two_addcdiv() 
     rng = np.random.default_rng(1)
     w0 = cast(rng.normal(size=501), "bfloat16").astype(np.float64)
     g = cast(rng.normal(size=501), "bfloat16").astype(np.float64)
-    done = subprocess.run([sys.executable, "-c", _TORCH_NADAM, json.dumps(w0.tolist()), json.dumps(g.tolist())],
-                          capture_output=True, text=True, timeout=300, check=True)
-    actual = np.array(json.loads(done.stdout))
+    actual = _torch_for_loop_steps("NAdam", "bfloat16", 60, w0, g)
     decay = Decay(Regularizer(0.0, 0.01))
     spec = errormodel.UpdateSpec("nadam", rules.canonical("nadam", {"lr": 0.01}, {}), 60, {"w": decay})
     reference = errormodel.run_in(spec, w0, g, decay, np.dtype(np.float64))
@@ -452,18 +459,6 @@ def test_torch_bfloat16_nadam_stores_the_weight_after_each_of_its_two_addcdiv() 
     assert compare(actual, reference, "bfloat16", b.tol, "hand").ok
 
 
-_TORCH_ASGD = """
-import json, sys, numpy as np, torch
-w0, g = (torch.tensor(json.loads(a), dtype=torch.float32) for a in sys.argv[1:3])
-p = torch.nn.Parameter(w0.clone())
-opt = torch.optim.ASGD([p], lr=0.01, weight_decay=0.01, foreach=False)
-for _ in range(64):
-    p.grad = g.clone()
-    opt.step()
-print(json.dumps(p.detach().double().tolist()))
-"""
-
-
 def test_torch_float32_asgd_rounds_its_decay_factor_and_stores_the_weight_twice_per_step() -> None:
     """torch's for-loop ASGD multiplies the weight by 1 − λ·η (1 − 1e-6 here, which float32 rounds by up to 3% of
     λ·η) and then adds −η·g, storing the float32 weight after each: over 64 steps a drift of ~4e-6 on weights ~2
@@ -472,9 +467,7 @@ def test_torch_float32_asgd_rounds_its_decay_factor_and_stores_the_weight_twice_
     rng = np.random.default_rng(1)
     w0 = rng.normal(size=5000).astype(np.float32).astype(np.float64)
     g = rng.normal(size=5000).astype(np.float32).astype(np.float64)
-    done = subprocess.run([sys.executable, "-c", _TORCH_ASGD, json.dumps(w0.tolist()), json.dumps(g.tolist())],
-                          capture_output=True, text=True, timeout=300, check=True)
-    actual = np.array(json.loads(done.stdout))
+    actual = _torch_for_loop_steps("ASGD", "float32", 64, w0, g)
     decay = Decay(Regularizer(0.0, 0.01))
     spec = errormodel.UpdateSpec("asgd", rules.canonical("asgd", {"lr": 0.01}, {}), 64, {"w": decay})
     reference = errormodel.run_in(spec, w0, g, decay, np.dtype(np.float64))
