@@ -23,6 +23,9 @@ from regcompare.engine import STATUSES, Run, run
 from regcompare.workers import DEFAULT_START_TIMEOUT, DEFAULT_TASK_TIMEOUT, WorkerPool
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Rows from which results.csv and junit.xml are written by a forked process beside the other three reports
+#: (regcompare.results.Outputs): about a second of writing each on 10,000 rows; below that, forking is not worth it.
+ASIDE_ROWS = 10_000
 
 
 class _UsageError(Exception):
@@ -239,7 +242,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from regcompare.programs import summary_lines as translator_lines
     from regcompare.programs import translator_summary
     from regcompare.report import Digest, to_html, to_markdown
-    from regcompare.results import environment, results_document, write_atomically, write_csv, write_json, write_junit
+    from regcompare.results import Outputs, Writer, environment, results_document, write_csv, write_json, write_junit
 
     frameworks = _frameworks(args.frameworks)
     cases = load_cases(args.paths, args.max_elements)
@@ -271,19 +274,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.watch:
         close()
     seconds = time.monotonic() - started
-    doc = results_document(result, environment(result, seconds))
-    digest = Digest.of(result.rows)  # one pass over the stored rows for both reports and the summary
-    translated = translator_summary(digest.translator_rows)
-    if translated:
-        doc["translators"] = translated  # per translator: settings tried, equivalent, wrong, refused
     try:
-        write_atomically(args.out, {
-            "results.json": lambda out: write_json(doc, out),
-            "results.csv": lambda out: write_csv(result.rows, out),
-            "report.md": to_markdown(doc, digest),
-            "report.html": to_html(doc, {c.name: c.source for c in cases}, digest),
-            "junit.xml": lambda out: write_junit(result, out),
-        })
+        with Outputs(args.out) as outputs:
+            streamed: dict[str, Writer] = {
+                "results.csv": lambda out: write_csv(result.rows, out),
+                "junit.xml": lambda out: write_junit(result, out),
+            }
+            if len(result.rows) >= ASIDE_ROWS:  # a second core writes these two meanwhile
+                outputs.aside(streamed)
+            doc = results_document(result, environment(result, seconds))
+            digest = Digest.of(result.rows)  # one pass over the stored rows for both reports and the summary
+            translated = translator_summary(digest.translator_rows)
+            if translated:
+                doc["translators"] = translated  # per translator: settings tried, equivalent, wrong, refused
+            outputs.write({
+                "results.json": lambda out: write_json(doc, out),
+                "report.md": to_markdown(doc, digest),
+                "report.html": to_html(doc, {c.name: c.source for c in cases}, digest),
+            })
+            if len(result.rows) < ASIDE_ROWS:
+                outputs.write(streamed)
     except OSError as exc:  # disk full, too many open files, the folder gone: the last reports stay
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"regcompare: could not write the reports to {args.out}: {exc.strerror or exc}{where}; "

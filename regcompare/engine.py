@@ -258,8 +258,13 @@ def run_items(
     return [outcome or Outcome("error", detail="the run ended before this item") for outcome in outcomes]
 
 
-#: Items planned at a time: the parent holds one chunk's items and jobs (~0.7 KB a task), not the whole run's.
-CHUNK_ITEMS = 20_000
+#: Items planned at a time: the parent holds the items and jobs (~0.7 KB a task) of at most ``AHEAD`` chunks, not
+#: the whole run's.
+CHUNK_ITEMS = 8_000
+#: Chunks a framework may run ahead of the slowest one. Frameworks differ in speed several times over (tensorflow's
+#: eager calls against numpy's); with no slack, every chunk would end waiting for the slowest one while the other
+#: workers idle. With one chunk of slack the slowest never waits and the others work alongside it.
+AHEAD = 2
 
 
 def run(
@@ -269,20 +274,24 @@ def run(
     """Run and judge every case; each case's rows go to the run's store (in ``folder``, else the system's
     temporary folder) as soon as the case is complete, so the parent never holds the rows of the whole run.
 
-    Cases are planned and run a chunk at a time (``CHUNK_ITEMS``), in order: every framework runs concurrently
-    within a chunk; a chunk's end only waits for the slowest framework's share of it."""
+    Cases are planned and run a chunk at a time (``CHUNK_ITEMS``), in order; each framework goes through the chunks
+    at its own pace, at most ``AHEAD`` chunks ahead of the slowest one (the parent holds at most that many)."""
     store, pending = RowStore(folder), Pending(folder)
     stale_of: dict[int, list[str]] = {}
-    tally = _Tally(progress, frameworks) if progress else None
+    tally = _Tally(progress, frameworks, cases) if progress else None
     # The parent's own work obeys --timeout too, and stops at once when the run is interrupted.
     watchdog = Watchdog(pool.task_timeout, stopped=lambda: pool.closed)
+    lock = threading.Lock()  # judging is GIL-bound: in turn, only one float64 reference is alive
+
+    def collector(first: int, chunk: list[Case], items: list[Item]) -> _Collector:
+        return _Collector(chunk, first, items, frameworks, pool, watchdog, store, pending, stale_of, lock)
+
+    window = _Window(_chunks(cases, frameworks), frameworks, collector, pool, tally)
     try:
-        for first, chunk, items in _chunks(cases, frameworks):
-            collect = _Collector(chunk, first, items, frameworks, pool, watchdog, store, pending, stale_of)
-            if not pool.closed:  # interrupted: the rest is not run (each case still gets its per-case step)
-                shown = tally.chunk(items, cases[first + len(chunk):]) if tally else None
-                run_items(items, pool, collect.inputs, shown, consume=collect.judged)
-            collect.finish_rest()
+        with ThreadPoolExecutor(max_workers=len(frameworks) or 1) as executor:
+            for future in [executor.submit(window.work, framework) for framework in frameworks]:
+                future.result()
+        window.finish_planned()  # no framework at all: every case still gets its per-case step
     finally:
         watchdog.close()
         pending.close()
@@ -305,26 +314,120 @@ def _chunks(cases: list[Case], frameworks: tuple[str, ...]) -> Iterator[tuple[in
         yield first, chunk, items
 
 
+@dataclass
+class _Chunk:
+    """A planned chunk: its collector, each framework's jobs, and the frameworks still running it."""
+
+    collect: _Collector
+    jobs: dict[str, list[Job]]
+    running: set[str]
+
+
+class _Window:
+    """The run's chunks, planned in order by whichever framework reaches one first and shared by all; chunk ``k``
+    is handed out once every framework has finished chunk ``k - AHEAD``. A chunk's cases that are not complete
+    when its last framework is done (an interrupted run, an item given up) get their per-case step then, and the
+    chunk is forgotten."""
+
+    def __init__(self, planned: Iterator[tuple[int, list[Case], list[Item]]], frameworks: tuple[str, ...],
+                 collector: Callable[[int, list[Case], list[Item]], _Collector], pool: WorkerPool,
+                 tally: _Tally | None) -> None:
+        self.planned, self.frameworks, self.collector = planned, frameworks, collector
+        self.pool, self.tally = pool, tally
+        self.chunks: dict[int, _Chunk] = {}
+        self.count: int | None = None  # chunks in the run, once planning has reached the end
+        self.finished = 0  # every chunk before this one is done by every framework
+        self.failed: BaseException | None = None  # a framework's thread stopped on it: the others must not wait
+        self.changed = threading.Condition()
+
+    def _get(self, k: int) -> _Chunk | None:
+        """Chunk ``k`` (None past the last), planning it if no framework has yet; waits while it is too far ahead."""
+        with self.changed:
+            self.changed.wait_for(lambda: k < self.finished + AHEAD or self.failed is not None)
+            if self.failed is not None:
+                raise self.failed
+            while k not in self.chunks and (self.count is None or k < self.count):
+                self._plan()
+            return self.chunks.get(k)
+
+    def _plan(self) -> None:
+        k = len(self.chunks) + self.finished
+        try:
+            first, cases, items = next(self.planned)
+        except StopIteration:
+            self.count = k
+            return
+        collect = self.collector(first, cases, items)
+        jobs: dict[str, list[Job]] = {framework: [] for framework in self.frameworks}
+        for i, item in enumerate(items):
+            if item.skip:
+                collect.judged(i, Outcome("skipped", detail=item.skip))
+            else:
+                jobs[item.framework].append(job_of(i, item, collect.inputs))
+        if self.tally:
+            self.tally.planned(items)
+        self.chunks[k] = _Chunk(collect, jobs, set(self.frameworks))
+
+    def work(self, framework: str) -> None:
+        """One framework's thread: its jobs of every chunk in order, each outcome judged on arrival."""
+        k = 0
+        try:
+            while (chunk := self._get(k)) is not None:
+                jobs = chunk.jobs.pop(framework)
+                if jobs and not self.pool.closed:  # interrupted: the rest is not run (each case still gets its step)
+                    def record(job: Job, outcome: Outcome, collect: _Collector = chunk.collect) -> None:
+                        collect.judged(job.key, outcome)
+                        if self.tally:
+                            self.tally.done(framework)
+
+                    self.pool.run(framework, jobs, record)
+                self._done(k, framework)
+                k += 1
+        except BaseException as exc:
+            with self.changed:
+                self.failed = self.failed or exc
+                self.changed.notify_all()
+            raise
+
+    def _done(self, k: int, framework: str) -> None:
+        with self.changed:
+            chunk = self.chunks[k]
+            chunk.running.discard(framework)
+            while self.finished in self.chunks and not self.chunks[self.finished].running:
+                collect = self.chunks.pop(self.finished).collect
+                with collect.lock:
+                    collect.finish_rest()
+                self.finished += 1
+            self.changed.notify_all()
+
+    def finish_planned(self) -> None:
+        """Without frameworks no thread walks the chunks: plan each and give its cases their per-case step."""
+        if not self.frameworks:
+            for first, cases, items in self.planned:
+                self.collector(first, cases, items).finish_rest()
+
+
 class _Tally:
-    """Progress over the whole run while it runs a chunk at a time: each framework's tasks done, of all."""
+    """Progress over the whole run while it runs a chunk at a time: each framework's tasks done, of all (counted
+    when the first chunk is planned: one planning pass over the cases, none for a run of one chunk)."""
 
-    def __init__(self, progress: ProgressFn, frameworks: tuple[str, ...]) -> None:
-        self.progress, self.frameworks = progress, frameworks
+    def __init__(self, progress: ProgressFn, frameworks: tuple[str, ...], cases: list[Case]) -> None:
+        self.progress, self.frameworks, self.cases = progress, frameworks, cases
         self.totals: Counter[str] | None = None
-        self.done: Counter[str] = Counter()
+        self.tasks: Counter[str] = Counter()
 
-    def chunk(self, items: list[Item], rest: list[Case]) -> ProgressFn:
-        if self.totals is None:  # one counting pass over the cases after the first chunk (none for a small run)
+    def planned(self, items: list[Item]) -> None:
+        if self.totals is None:  # the first chunk: its items, and one counting pass over the cases after it
+            planned = {id(item.case) for item in items}
+            rest = [case for case in self.cases if id(case) not in planned]
             self.totals = Counter(item.framework for item in items if not item.skip)
             self.totals.update(item.framework for case in rest for item in plan_case(case, self.frameworks)
                                if not item.skip)
-        totals, before = self.totals, Counter(self.done)
 
-        def shown(framework: str, done: int, _of_chunk: int) -> None:
-            self.done[framework] = before[framework] + done
-            self.progress(framework, self.done[framework], totals[framework])
-
-        return shown
+    def done(self, framework: str) -> None:
+        self.tasks[framework] += 1
+        assert self.totals is not None
+        self.progress(framework, self.tasks[framework], self.totals[framework])
 
 
 class _Collector:
@@ -337,11 +440,11 @@ class _Collector:
 
     def __init__(self, cases: list[Case], first: int, items: list[Item], frameworks: tuple[str, ...],
                  pool: WorkerPool, watchdog: Watchdog, store: RowStore, pending: Pending,
-                 stale_of: dict[int, list[str]]) -> None:
+                 stale_of: dict[int, list[str]], lock: threading.Lock) -> None:
         self.cases, self.first, self.items, self.frameworks = cases, first, items, frameworks
         self.pool, self.watchdog, self.store, self.pending, self.stale_of = pool, watchdog, store, pending, stale_of
         self.inputs = Inputs()  # one chunk's weights: freed with the chunk
-        self.lock = threading.Lock()  # judging is GIL-bound: in turn, only one float64 reference is alive
+        self.lock = lock  # the run's: chunks run side by side, and they share the pending rows and the store
         position = {id(case): p for p, case in enumerate(cases)}
         self.case_of = array("l", (position[id(item.case)] for item in items))
         self.left = [0] * len(cases)

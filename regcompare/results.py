@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import os
+import pickle
 import platform
 import shutil
 import signal
@@ -243,23 +244,111 @@ def write_atomically(out_dir: str | os.PathLike[str], files: Mapping[str, str | 
     the renames leaves the last good report untouched. A file is given as its text or as a function
     that writes it to an open file (large outputs are streamed, never held whole in memory).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
-    try:
+    with Outputs(out_dir) as outputs:
+        outputs.write(files)
+
+
+class Outputs:
+    """A run's outputs, written into a staging folder and renamed in all at once when the ``with`` block ends
+    without an exception (with one, the staging folder goes and the last good outputs stay).
+
+    ``aside`` hands some files to a forked copy of this process, which writes them while this one goes on: the
+    report writing of a large run is single-threaded Python, and a run's workers have ended by then, so a
+    second core is free. What an aside writer reads must be readable from both processes at once (the run's
+    store reads by position, without a shared file offset: regcompare.store).
+    """
+
+    def __init__(self, out_dir: str | os.PathLike[str]) -> None:
+        self.out = Path(out_dir)
+        self.names: list[str] = []
+        self._child: tuple[int, int] | None = None  # (pid, read end of its error pipe)
+
+    def __enter__(self) -> Outputs:
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=self.out))
+        return self
+
+    def _write(self, name: str, content: str | Writer) -> None:
+        with open(self.staging / name, "w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
+            if isinstance(content, str):
+                handle.write(content)
+            else:
+                content(handle)
+
+    def write(self, files: Mapping[str, str | Writer]) -> None:
+        """Write files now, in this process."""
+        self.names += files
         for name, content in files.items():
-            with open(staging / name, "w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
-                if isinstance(content, str):
-                    handle.write(content)
-                else:
-                    content(handle)
-        held = {signal.SIGINT, signal.SIGTERM}
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held) if sys.platform != "win32" else set()
+            self._write(name, content)
+
+    def aside(self, files: Mapping[str, Writer]) -> None:
+        """Write files in a forked process while this one goes on (here, where the platform cannot fork)."""
+        if not hasattr(os, "fork") or self._child is not None:
+            self.write(files)
+            return
+        self.names += files
+        sys.stdout.flush()
+        sys.stderr.flush()
+        errors_r, errors_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: write, report a failure through the pipe, and end without any cleanup of ours
+            code = 0
+            try:
+                os.close(errors_r)
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles an interrupt, and ends this
+                for name, content in files.items():
+                    self._write(name, content)
+            except BaseException as exc:  # noqa: BLE001 - whatever it is goes to the parent
+                code = 1
+                failure = exc if isinstance(exc, OSError) else OSError(f"{type(exc).__name__}: {exc}")
+                try:
+                    os.write(errors_w, pickle.dumps(failure))
+                except Exception:  # noqa: BLE001 - an unpicklable error still ends the child with status 1
+                    pass
+            finally:
+                os._exit(code)
+        os.close(errors_w)
+        self._child = pid, errors_r
+
+    def _join(self) -> None:
+        """Wait for the aside writer; its failure is raised here, as if this process had met it."""
+        if self._child is None:
+            return
+        pid, errors_r = self._child
+        self._child = None
+        with os.fdopen(errors_r, "rb") as errors:
+            failure = errors.read()
+        _, status = os.waitpid(pid, 0)
+        if failure:
+            raise pickle.loads(failure)
+        if status != 0:
+            raise OSError(f"the process writing the reports aside ended with status {status}")
+
+    def _kill(self) -> None:
+        if self._child is not None:
+            pid, errors_r = self._child
+            self._child = None
+            os.close(errors_r)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         try:
-            for name in files:
-                os.replace(staging / name, out / name)
+            if kind is not None:
+                self._kill()
+                return
+            self._join()
+            held = {signal.SIGINT, signal.SIGTERM}
+            previous = signal.pthread_sigmask(signal.SIG_BLOCK, held) if sys.platform != "win32" else set()
+            try:
+                for name in self.names:
+                    os.replace(self.staging / name, self.out / name)
+            finally:
+                if sys.platform != "win32":
+                    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         finally:
-            if sys.platform != "win32":
-                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            self._kill()
+            shutil.rmtree(self.staging, ignore_errors=True)

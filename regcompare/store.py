@@ -16,6 +16,7 @@ and reads them several times faster than ``json`` (measured on the shipped suite
 from __future__ import annotations
 
 import bisect
+import os
 import pickle
 import tempfile
 import threading
@@ -50,14 +51,16 @@ class RowStore(Sequence[Row]):
     """
 
     def __init__(self, folder: str | None = None) -> None:
-        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="regcompare-rows-", suffix=".pickle", dir=folder)
-        self._lock = threading.Lock()  # one file position: every read is a seek and a read together
+        # Unbuffered: a case's record goes to the file as it is appended, and every read is by position
+        # (``os.pread``), so a forked report writer (regcompare.results.Outputs) reads it beside this process.
+        self._file: IO[bytes] = tempfile.TemporaryFile(
+            prefix="regcompare-rows-", suffix=".pickle", dir=folder, buffering=0)
+        self._lock = threading.Lock()  # appends: one file position, a seek and a write together
         self._blocks: dict[int, _Block] = {}
         self._order: list[int] | None = []
         self._starts: list[int] = []  # first row index of each block in position order (for indexing)
         self._end = 0
         self._rows = 0
-        self._dirty = False
         self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct key list
         self.counts: Counter[tuple[str, str]] = Counter()
         """(framework, status) → rows."""
@@ -97,11 +100,12 @@ class RowStore(Sequence[Row]):
         key_list = tuple(keys)
         with self._lock:
             self._file.seek(self._end)
-            self._file.write(data)
+            view = memoryview(data)
+            while view:  # unbuffered: a write may take part of it
+                view = view[self._file.write(view) or 0:]
             self._blocks[position] = _Block(self._end, len(data), len(rows), self._keys.setdefault(key_list, key_list))
             self._end += len(data)
             self._rows += len(rows)
-            self._dirty = True
             self._order = None
 
     # --- reading ------------------------------------------------------------------------------------
@@ -116,12 +120,14 @@ class RowStore(Sequence[Row]):
         return self._order
 
     def _read(self, block: _Block) -> bytes:
-        with self._lock:
-            if self._dirty:
-                self._file.flush()
-                self._dirty = False
-            self._file.seek(block.offset)
-            return self._file.read(block.size)
+        fd, parts, done = self._file.fileno(), [], 0
+        while done < block.size:  # a regular file gives it all at once; a short read is read on
+            part = os.pread(fd, block.size - done, block.offset + done)
+            if not part:
+                raise OSError(f"the run's rows file ended {block.size - done} bytes early")
+            parts.append(part)
+            done += len(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def cases(self) -> Iterator[list[Row]]:
         """The rows of each case that has any, case by case in plan order (fresh copies on every pass)."""

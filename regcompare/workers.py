@@ -99,7 +99,7 @@ class Worker:
         os.close(from_child_w)
         self._results = Reader(self._from_child)
         self.sent: set[Any] = set()
-        self._closed = False
+        self._closed = self._stopping = False
 
     def hello(self, timeout: float) -> FrameworkInfo:
         """Wait for the framework import to finish: its version, or why it could not run."""
@@ -187,16 +187,25 @@ class Worker:
                 pass
             self.process.wait()
 
+    def stop(self) -> None:
+        """Ask the worker to end, without waiting for it (``close`` waits)."""
+        if not self._closed and not self._stopping and self.process.poll() is None:
+            self._stopping = True
+            try:
+                write_message(self._to_child, ("stop",))
+            except BrokenPipeError:
+                pass
+
     def close(self) -> None:
         """Stop politely, then for sure; release the pipes exactly once (their numbers get reused)."""
         if self._closed:
             return
+        self.stop()
         self._closed = True
         if self.process.poll() is None:
             try:
-                write_message(self._to_child, ("stop",))
                 self.process.wait(timeout=10)
-            except (BrokenPipeError, subprocess.TimeoutExpired):
+            except subprocess.TimeoutExpired:
                 pass
         self.kill()
         os.close(self._to_child)
@@ -354,6 +363,8 @@ class WorkerPool:
         """Stop every worker and remove the folder of their logs (one per pool, never left behind)."""
         with self._lock:
             spawned, self._spawned = self._spawned, []
+        for worker in spawned:  # every worker is told first, so they end side by side, not one after another
+            worker.stop()
         for worker in spawned:
             worker.close()
         self.workers.clear()

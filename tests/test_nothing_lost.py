@@ -130,3 +130,44 @@ def test_a_reference_that_outlives_the_timeout_is_an_error_row(write_case, monke
     assert {r["status"] for r in result.rows} == {"error"} and len(result.rows) == 8  # 2 regularizers × 2 dtypes × 2
     assert {r["detail"] for r in result.rows} == {"the reference took longer than the timeout (1 s); not judged"}
     assert time.monotonic() - started < 8 * 1.0 + 15
+
+
+def test_files_written_aside_by_a_forked_process_are_renamed_in_with_the_others(tmp_path: Path) -> None:
+    from regcompare.results import Outputs
+
+    with Outputs(tmp_path) as outputs:
+        outputs.aside({"aside.txt": lambda out: out.write(f"written by {os.getpid()}")})
+        outputs.write({"here.txt": f"written by {os.getpid()}"})
+    assert (tmp_path / "here.txt").read_text() == f"written by {os.getpid()}"
+    child = (tmp_path / "aside.txt").read_text()
+    assert child.startswith("written by ") and child != f"written by {os.getpid()}"  # another process wrote it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aside.txt", "here.txt"]
+
+
+def test_a_failure_of_the_aside_writer_is_raised_here_and_keeps_the_previous_outputs(tmp_path: Path) -> None:
+    from regcompare.results import Outputs
+
+    write_atomically(tmp_path, {"aside.txt": "old aside", "here.txt": "old here"})
+
+    def disk_full(out) -> None:
+        out.write("half")
+        raise OSError(28, "No space left on device", "aside.txt")
+
+    with pytest.raises(OSError) as raised, Outputs(tmp_path) as outputs:
+        outputs.aside({"aside.txt": disk_full})
+        outputs.write({"here.txt": "new here"})
+    assert (raised.value.errno, raised.value.strerror, raised.value.filename) == (28, "No space left on device",
+                                                                                   "aside.txt")
+    assert (tmp_path / "aside.txt").read_text() == "old aside" and (tmp_path / "here.txt").read_text() == "old here"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aside.txt", "here.txt"]
+
+
+def test_a_failure_here_stops_the_aside_writer_and_keeps_the_previous_outputs(tmp_path: Path) -> None:
+    from regcompare.results import Outputs
+
+    write_atomically(tmp_path, {"aside.txt": "old aside"})
+    with pytest.raises(KeyboardInterrupt), Outputs(tmp_path) as outputs:
+        outputs.aside({"aside.txt": lambda out: (out.write("new aside"), time.sleep(60))})
+        raise KeyboardInterrupt  # Ctrl-C while the other reports are written: the forked writer is killed
+    assert (tmp_path / "aside.txt").read_text() == "old aside"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aside.txt"]
