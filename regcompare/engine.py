@@ -278,7 +278,7 @@ def run(
     at its own pace, at most ``AHEAD`` chunks ahead of the slowest one (the parent holds at most that many)."""
     store, pending = RowStore(folder), Pending(folder)
     stale_of: dict[int, list[str]] = {}
-    tally = _Tally(progress, frameworks, cases) if progress else None
+    tally = _Tally(progress, frameworks, cases, lambda: pool.closed) if progress else None
     # The parent's own work obeys --timeout too, and stops at once when the run is interrupted.
     watchdog = Watchdog(pool.task_timeout, stopped=lambda: pool.closed)
     lock = threading.Lock()  # judging is GIL-bound: in turn, only one float64 reference is alive
@@ -292,6 +292,8 @@ def run(
             for future in [executor.submit(window.work, framework) for framework in frameworks]:
                 future.result()
         window.finish_planned()  # no framework at all: every case still gets its per-case step
+        if tally:
+            tally.finish()
     finally:
         watchdog.close()
         pending.close()
@@ -408,26 +410,58 @@ class _Window:
 
 
 class _Tally:
-    """Progress over the whole run while it runs a chunk at a time: each framework's tasks done, of all (counted
-    when the first chunk is planned: one planning pass over the cases, none for a run of one chunk)."""
+    """Progress over the whole run while it runs a chunk at a time: each framework's tasks done, of all.
 
-    def __init__(self, progress: ProgressFn, frameworks: tuple[str, ...], cases: list[Case]) -> None:
-        self.progress, self.frameworks, self.cases = progress, frameworks, cases
+    The totals take one more planning pass over the cases after the first chunk (none for a run of one chunk).
+    That pass runs in a thread of its own while the workers start on the first chunk, instead of before them
+    (10,000 small cases take seconds to plan); progress shows once it is done, and ``finish`` shows where each
+    framework ended."""
+
+    def __init__(self, progress: ProgressFn, frameworks: tuple[str, ...], cases: list[Case],
+                 stopped: Callable[[], bool]) -> None:
+        self.progress, self.frameworks, self.cases, self.stopped = progress, frameworks, cases, stopped
         self.totals: Counter[str] | None = None
         self.tasks: Counter[str] = Counter()
+        self.shown: dict[str, int] = {}
+        self.counting: threading.Thread | None = None
 
     def planned(self, items: list[Item]) -> None:
-        if self.totals is None:  # the first chunk: its items, and one counting pass over the cases after it
-            planned = {id(item.case) for item in items}
-            rest = [case for case in self.cases if id(case) not in planned]
-            self.totals = Counter(item.framework for item in items if not item.skip)
-            self.totals.update(item.framework for case in rest for item in plan_case(case, self.frameworks)
-                               if not item.skip)
+        """A chunk was planned: the first one starts the count."""
+        if self.totals is not None or self.counting is not None:
+            return
+        first = Counter(item.framework for item in items if not item.skip)
+        planned = {id(item.case) for item in items}
+        rest = [case for case in self.cases if id(case) not in planned]
+        if not rest:
+            self.totals = first
+            return
+        self.counting = threading.Thread(target=self._count, args=(first, rest), daemon=True, name="regcompare-tally")
+        self.counting.start()
+
+    def _count(self, totals: Counter[str], rest: list[Case]) -> None:
+        for case in rest:
+            if self.stopped():
+                return  # interrupted: no totals to show
+            totals.update(item.framework for item in plan_case(case, self.frameworks) if not item.skip)
+        self.totals = totals
 
     def done(self, framework: str) -> None:
-        self.tasks[framework] += 1
-        assert self.totals is not None
-        self.progress(framework, self.tasks[framework], self.totals[framework])
+        self.tasks[framework] += 1  # each framework's count is only ever changed by its own thread
+        if self.totals is not None:
+            self._show(framework, self.totals)
+
+    def _show(self, framework: str, totals: Counter[str]) -> None:
+        self.shown[framework] = self.tasks[framework]
+        self.progress(framework, self.tasks[framework], totals[framework])
+
+    def finish(self) -> None:
+        """After the run: each framework's last count, if it was not shown yet."""
+        if self.counting is not None:
+            self.counting.join()
+        if self.totals is not None:
+            for framework, done in self.tasks.items():
+                if self.shown.get(framework) != done:
+                    self._show(framework, self.totals)
 
 
 class _Collector:

@@ -141,11 +141,11 @@ def _optimizer_for(case: Case, conv: Convention, quantity: str) -> tuple[bool, O
     return call is not None, call
 
 
-def _runs_here(conv: Convention, case: Case) -> bool:
+def _runs_here(conv: Convention, case: Case, case_special: str) -> bool:
     """A weight-normalization API runs for ``weight_norm`` cases only, and such cases run nothing else: its
-    decay is on g and v, a different model from the same decay on w."""
+    decay is on g and v, a different model from the same decay on w. ``case_special``: ``special_key(case)``."""
     special = "" if conv.special is None else conv.special.key
-    return (conv.weight_norm is None) == (case.spec.weight_norm is None) and special == special_key(case)
+    return (conv.weight_norm is None) == (case.spec.weight_norm is None) and special == case_special
 
 
 def special_key(case: Case) -> str:
@@ -161,7 +161,9 @@ def plan_case(case: Case, frameworks: tuple[str, ...]) -> list[Item]:
         return programs.plan_case(case, frameworks)  # type: ignore[return-value]
     spec = case.spec
     registry = adapters.conventions()
-    runnable = [c for c in registry.values() if c.executed and c.framework in frameworks and _runs_here(c, case)]
+    case_special = special_key(case)
+    runnable = [c for c in registry.values()
+                if c.executed and c.framework in frameworks and _runs_here(c, case, case_special)]
     excluded = set(frameworks) - set(spec.frameworks or frameworks)
     items: dict[tuple[str, str, str, str], Item] = {}
     for dtype in spec.dtypes:
