@@ -23,8 +23,8 @@ from regcompare.engine import STATUSES, Run, run
 from regcompare.workers import DEFAULT_START_TIMEOUT, DEFAULT_TASK_TIMEOUT, WorkerPool
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-#: Rows from which results.csv and junit.xml are written by a forked process beside the other three reports
-#: (regcompare.results.Outputs): those two take about 0.1 ms a row, forking and waiting about 10 ms.
+#: Rows from which results.csv and junit.xml, then report.html, are written by forked processes beside the other
+#: reports (regcompare.results.Outputs): those take about 0.1 ms a row, forking and waiting about 10 ms.
 ASIDE_ROWS = 1_000
 
 
@@ -242,7 +242,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from regcompare.programs import summary_lines as translator_lines
     from regcompare.programs import translator_summary
     from regcompare.report import Digest, to_html, to_markdown
-    from regcompare.results import Outputs, Writer, environment, results_document, write_csv, write_json, write_junit
+    from regcompare.results import Outputs, environment, results_document, write_csv, write_json, write_junit
 
     frameworks = _frameworks(args.frameworks)
     cases = load_cases(args.paths, args.max_elements)
@@ -276,24 +276,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     seconds = time.monotonic() - started
     try:
         with Outputs(args.out) as outputs:
-            streamed: dict[str, Writer] = {
-                "results.csv": lambda out: write_csv(result.rows, out),
-                "junit.xml": lambda out: write_junit(result, out),
-            }
-            if len(result.rows) >= ASIDE_ROWS:  # a second core writes these two meanwhile
-                outputs.aside(streamed)
+            # A large run's reports take seconds of single-threaded Python, and its workers are done: forked
+            # processes write what does not need the digest, then the page with its figures, meanwhile.
+            aside = outputs.aside if len(result.rows) >= ASIDE_ROWS else outputs.write
+            aside({"results.csv": lambda out: write_csv(result.rows, out),
+                   "junit.xml": lambda out: write_junit(result, out)})
             doc = results_document(result, environment(result, seconds))
             digest = Digest.of(result.rows)  # one pass over the stored rows for both reports and the summary
             translated = translator_summary(digest.translator_rows)
             if translated:
                 doc["translators"] = translated  # per translator: settings tried, equivalent, wrong, refused
-            outputs.write({
-                "results.json": lambda out: write_json(doc, out),
-                "report.md": to_markdown(doc, digest),
-                "report.html": to_html(doc, {c.name: c.source for c in cases}, digest),
-            })
-            if len(result.rows) < ASIDE_ROWS:
-                outputs.write(streamed)
+            aside({"report.html": lambda out: out.write(to_html(doc, {c.name: c.source for c in cases}, digest))})
+            outputs.write({"results.json": lambda out: write_json(doc, out), "report.md": to_markdown(doc, digest)})
     except OSError as exc:  # disk full, too many open files, the folder gone: the last reports stay
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"regcompare: could not write the reports to {args.out}: {exc.strerror or exc}{where}; "

@@ -261,7 +261,7 @@ class Outputs:
     def __init__(self, out_dir: str | os.PathLike[str]) -> None:
         self.out = Path(out_dir)
         self.names: list[str] = []
-        self._child: tuple[int, int] | None = None  # (pid, read end of its error pipe)
+        self._children: list[tuple[int, int]] = []  # (pid, read end of its error pipe) of each aside writer
 
     def __enter__(self) -> Outputs:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -281,9 +281,9 @@ class Outputs:
         for name, content in files.items():
             self._write(name, content)
 
-    def aside(self, files: Mapping[str, Writer]) -> None:
+    def aside(self, files: Mapping[str, str | Writer]) -> None:
         """Write files in a forked process while this one goes on (here, where the platform cannot fork)."""
-        if not hasattr(os, "fork") or self._child is not None:
+        if not hasattr(os, "fork"):
             self.write(files)
             return
         self.names += files
@@ -308,26 +308,23 @@ class Outputs:
             finally:
                 os._exit(code)
         os.close(errors_w)
-        self._child = pid, errors_r
+        self._children.append((pid, errors_r))
 
     def _join(self) -> None:
-        """Wait for the aside writer; its failure is raised here, as if this process had met it."""
-        if self._child is None:
-            return
-        pid, errors_r = self._child
-        self._child = None
-        with os.fdopen(errors_r, "rb") as errors:
-            failure = errors.read()
-        _, status = os.waitpid(pid, 0)
-        if failure:
-            raise pickle.loads(failure)
-        if status != 0:
-            raise OSError(f"the process writing the reports aside ended with status {status}")
+        """Wait for the aside writers; the first failure is raised here, as if this process had met it."""
+        while self._children:
+            pid, errors_r = self._children.pop(0)
+            with os.fdopen(errors_r, "rb") as errors:
+                failure = errors.read()
+            _, status = os.waitpid(pid, 0)
+            if failure:
+                raise pickle.loads(failure)
+            if status != 0:
+                raise OSError(f"the process writing the reports aside ended with status {status}")
 
     def _kill(self) -> None:
-        if self._child is not None:
-            pid, errors_r = self._child
-            self._child = None
+        while self._children:
+            pid, errors_r = self._children.pop()
             os.close(errors_r)
             try:
                 os.kill(pid, signal.SIGKILL)
