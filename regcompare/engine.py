@@ -288,10 +288,9 @@ def run(
 
     window = _Window(_chunks(cases, frameworks), frameworks, collector, pool, tally)
     try:
-        with ThreadPoolExecutor(max_workers=len(frameworks) or 1) as executor:
-            for future in [executor.submit(window.work, framework) for framework in frameworks]:
+        with ThreadPoolExecutor(max_workers=len(window.participants)) as executor:
+            for future in [executor.submit(window.work, who) for who in window.participants]:
                 future.result()
-        window.finish_planned()  # no framework at all: every case still gets its per-case step
         if tally:
             tally.finish()
     finally:
@@ -316,25 +315,32 @@ def _chunks(cases: list[Case], frameworks: tuple[str, ...]) -> Iterator[tuple[in
         yield first, chunk, items
 
 
+#: The participant of a run's window that judges the items planned as skipped (not a framework's name).
+SKIPPED = "(skipped items)"
+
+
 @dataclass
 class _Chunk:
-    """A planned chunk: its collector, each framework's jobs, and the frameworks still running it."""
+    """A planned chunk: its collector, each framework's jobs, its skipped items, and who is still running it."""
 
     collect: _Collector
     jobs: dict[str, list[Job]]
+    skipped: list[int]
     running: set[str]
 
 
 class _Window:
-    """The run's chunks, planned in order by whichever framework reaches one first and shared by all; chunk ``k``
-    is handed out once every framework has finished chunk ``k - AHEAD``. A chunk's cases that are not complete
-    when its last framework is done (an interrupted run, an item given up) get their per-case step then, and the
-    chunk is forgotten."""
+    """The run's chunks, planned in order by whichever participant reaches one first and shared by all: a thread
+    per framework, and one that judges the skipped items (their rows need references too, which would otherwise
+    hold the workers' start back). Chunk ``k`` is handed out once every participant has finished chunk
+    ``k - AHEAD``. A chunk's cases that are not complete when its last participant is done (an interrupted run, an
+    item given up, a case without items) get their per-case step then, and the chunk is forgotten."""
 
     def __init__(self, planned: Iterator[tuple[int, list[Case], list[Item]]], frameworks: tuple[str, ...],
                  collector: Callable[[int, list[Case], list[Item]], _Collector], pool: WorkerPool,
                  tally: _Tally | None) -> None:
         self.planned, self.frameworks, self.collector = planned, frameworks, collector
+        self.participants = (*frameworks, SKIPPED)
         self.pool, self.tally = pool, tally
         self.chunks: dict[int, _Chunk] = {}
         self.count: int | None = None  # chunks in the run, once planning has reached the end
@@ -361,22 +367,27 @@ class _Window:
             return
         collect = self.collector(first, cases, items)
         jobs: dict[str, list[Job]] = {framework: [] for framework in self.frameworks}
+        skipped = []
         for i, item in enumerate(items):
             if item.skip:
-                collect.judged(i, Outcome("skipped", detail=item.skip))
+                skipped.append(i)
             else:
                 jobs[item.framework].append(job_of(i, item, collect.inputs))
         if self.tally:
             self.tally.planned(items)
-        self.chunks[k] = _Chunk(collect, jobs, set(self.frameworks))
+        self.chunks[k] = _Chunk(collect, jobs, skipped, set(self.participants))
 
     def work(self, framework: str) -> None:
-        """One framework's thread: its jobs of every chunk in order, each outcome judged on arrival."""
+        """One participant's thread: a framework's jobs of every chunk in order, each outcome judged on arrival
+        (or, for ``SKIPPED``, the skipped items judged)."""
         k = 0
         try:
             while (chunk := self._get(k)) is not None:
-                jobs = chunk.jobs.pop(framework)
-                if jobs and not self.pool.closed:  # interrupted: the rest is not run (each case still gets its step)
+                jobs = chunk.jobs.pop(framework, [])
+                if framework == SKIPPED:
+                    for i in chunk.skipped:
+                        chunk.collect.judged(i, Outcome("skipped", detail=chunk.collect.items[i].skip))
+                elif jobs and not self.pool.closed:  # interrupted: not run (each case still gets its step)
                     def record(job: Job, outcome: Outcome, collect: _Collector = chunk.collect) -> None:
                         collect.judged(job.key, outcome)
                         if self.tally:
@@ -401,12 +412,6 @@ class _Window:
                     collect.finish_rest()
                 self.finished += 1
             self.changed.notify_all()
-
-    def finish_planned(self) -> None:
-        """Without frameworks no thread walks the chunks: plan each and give its cases their per-case step."""
-        if not self.frameworks:
-            for first, cases, items in self.planned:
-                self.collector(first, cases, items).finish_rest()
 
 
 class _Tally:
