@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from regcompare import adapters
-from regcompare.cases import DEFAULT_MAX_ELEMENTS, CaseError, load_cases
+from regcompare.cases import DEFAULT_MAX_ELEMENTS, Case, CaseError, load_cases
 from regcompare.deadline import positive_seconds
 from regcompare.engine import STATUSES, Run, run
 from regcompare.workers import DEFAULT_START_TIMEOUT, DEFAULT_TASK_TIMEOUT, WorkerPool
@@ -48,6 +48,16 @@ def _frameworks(text: str | None) -> tuple[str, ...]:
         named = ", ".join(unknown) or "(none given)"
         raise _UsageError(f"--frameworks: unknown framework {named}; known: {', '.join(known)}")
     return chosen
+
+
+def named_frameworks(cases: list[Case], frameworks: tuple[str, ...]) -> tuple[str, ...]:
+    """The frameworks the cases can use: those their ``frameworks`` lists name, every one if a case has no list."""
+    named: set[str] = set()
+    for case in cases:
+        if not case.spec.frameworks:
+            return frameworks
+        named.update(case.spec.frameworks)
+    return tuple(f for f in frameworks if f in named)
 
 
 def _count(text: str) -> int:
@@ -245,11 +255,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from regcompare.results import Outputs, environment, results_document, write_csv, write_json, write_junit
 
     frameworks = _frameworks(args.frameworks)
-    cases = load_cases(args.paths, args.max_elements)
-    _out_dir(args.out)
-    _name_broken_adapters()
-    started = time.monotonic()
     pool = WorkerPool(task_timeout=args.timeout, start_timeout=args.import_timeout)
+    try:
+        # The frameworks' imports take seconds: named ones start while the cases load, the others once the cases
+        # say which they use (a worker no task needs is stopped unused, and its framework counts as not run).
+        if args.frameworks:
+            pool.prestart(frameworks)
+        cases = load_cases(args.paths, args.max_elements)
+        pool.prestart(named_frameworks(cases, frameworks))
+        _out_dir(args.out)
+        _name_broken_adapters()
+    except BaseException:
+        pool.close()
+        raise
+    started = time.monotonic()
     progress = _Progress()
 
     def interrupt(signum: int, _frame: object) -> None:

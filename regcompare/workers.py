@@ -223,6 +223,8 @@ class WorkerPool:
     closed: bool = False
     """Set by ``abort``: no worker starts again and remaining jobs end at once."""
     _spawned: list[Worker] = field(default_factory=list)
+    _early: dict[str, Worker] = field(default_factory=dict)
+    """Workers ``prestart`` started whose import nobody has waited for yet."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _log_dir: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="regcompare-workers-"))
 
@@ -236,10 +238,7 @@ class WorkerPool:
         if spec.broken:
             self.info[framework] = FrameworkInfo("error", reason=spec.broken)
             return None
-        os.makedirs(self._log_dir, exist_ok=True)  # again, if the pool is used after ``close``
-        worker = Worker(spec, self._log_dir)
-        with self._lock:
-            self._spawned.append(worker)  # before the import finishes, so abort() can reach it
+        worker = self._early.pop(framework, None) or self._spawn(spec)
         info = worker.hello(self.start_timeout)
         with self._lock:
             self.info[framework] = info
@@ -250,6 +249,23 @@ class WorkerPool:
             return None
         self.workers[framework] = worker
         return worker
+
+    def _spawn(self, spec: AdapterSpec) -> Worker:
+        os.makedirs(self._log_dir, exist_ok=True)  # again, if the pool is used after ``close``
+        worker = Worker(spec, self._log_dir)
+        with self._lock:
+            self._spawned.append(worker)  # before the import finishes, so abort() can reach it
+        return worker
+
+    def prestart(self, frameworks: Iterable[str]) -> None:
+        """Start these frameworks' workers now, without waiting for their imports (seconds each): a run overlaps
+        them with loading and planning its cases. The first task of a framework waits for its import as usual; a
+        worker that no task needs is stopped by ``close`` and its framework counts as not run."""
+        for framework in frameworks:
+            spec = adapters.specs()[framework]
+            if self.closed or spec.broken or framework in self.workers or framework in self._early:
+                continue
+            self._early[framework] = self._spawn(spec)
 
     def framework_info(self, framework: str) -> FrameworkInfo:
         self._worker(framework)
@@ -368,6 +384,7 @@ class WorkerPool:
         for worker in spawned:
             worker.close()
         self.workers.clear()
+        self._early.clear()
         shutil.rmtree(self._log_dir, ignore_errors=True)
 
 

@@ -78,3 +78,27 @@ def test_a_framework_thread_that_fails_does_not_leave_the_others_waiting(
     finally:
         pool.close()
     assert time.monotonic() - started < 30
+
+
+def test_a_prestarted_worker_that_no_task_needs_is_stopped_and_its_framework_counts_as_not_run(write_case) -> None:
+    cases = load_cases([write_case(CASE.replace("[numpy, torch]", "[numpy]").format(n="only-numpy"))])
+    pool = WorkerPool()
+    try:
+        pool.prestart(("numpy", "torch"))  # both start importing at once; only numpy gets a task
+        torch_worker = pool._early["torch"]
+        result = engine.run(cases, ("numpy", "torch"), pool)
+    finally:
+        pool.close()
+    assert result.frameworks["numpy"].status == "ok" and result.frameworks["torch"].status == "not run"
+    assert result.summary["match"] == 1 and result.summary["skipped"] == 1  # torch's row: excluded by the case
+    assert torch_worker.process.poll() is not None  # stopped by close, never waited for
+
+
+def test_the_frameworks_the_cases_name_are_started_early(write_case) -> None:
+    from regcompare.cli import named_frameworks
+
+    numpy_only = load_cases([write_case(CASE.replace("[numpy, torch]", "[numpy]").format(n="a"), "a.yaml")])
+    unlisted = load_cases([write_case(CASE.replace("frameworks: [numpy, torch]\n", "").format(n="b"), "b.yaml")])
+    every = ("numpy", "torch", "tensorflow")
+    assert named_frameworks(numpy_only, every) == ("numpy",)
+    assert named_frameworks(numpy_only + unlisted, every) == every  # a case without a list may use any
