@@ -23,7 +23,7 @@ from regcompare.engine import STATUSES, Run, run
 from regcompare.workers import DEFAULT_START_TIMEOUT, DEFAULT_TASK_TIMEOUT, WorkerPool
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-#: Rows from which results.csv and junit.xml, then report.html, are written by forked processes beside the other
+#: Rows from which results.csv, then report.html and junit.xml, are written by forked processes beside the other
 #: reports (regcompare.results.Outputs): those take about 0.1 ms a row, forking and waiting about 10 ms.
 ASIDE_ROWS = 1_000
 
@@ -296,16 +296,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         with Outputs(args.out) as outputs:
             # A large run's reports take seconds of single-threaded Python, and its workers are done: forked
-            # processes write what does not need the digest, then the page with its figures, meanwhile.
+            # processes write results.csv (the longest), then the page with its figures and junit.xml, meanwhile.
             aside = outputs.aside if len(result.rows) >= ASIDE_ROWS else outputs.write
-            aside({"results.csv": lambda out: write_csv(result.rows, out),
-                   "junit.xml": lambda out: write_junit(result, out)})
+            aside({"results.csv": lambda out: write_csv(result.rows, out)})
             doc = results_document(result, environment(result, seconds))
             digest = Digest.of(result.rows)  # one pass over the stored rows for both reports and the summary
             translated = translator_summary(digest.translator_rows)
             if translated:
                 doc["translators"] = translated  # per translator: settings tried, equivalent, wrong, refused
-            aside({"report.html": lambda out: out.write(to_html(doc, {c.name: c.source for c in cases}, digest))})
+            aside({"report.html": lambda out: out.write(to_html(doc, {c.name: c.source for c in cases}, digest)),
+                   "junit.xml": lambda out: write_junit(result, out)})
             outputs.write({"results.json": lambda out: write_json(doc, out), "report.md": to_markdown(doc, digest)})
     except OSError as exc:  # disk full, too many open files, the folder gone: the last reports stay
         where = f" ({exc.filename})" if exc.filename else ""
