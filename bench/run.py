@@ -10,7 +10,8 @@ It prints harness/floor and harness/direct, the harness's cost per task ((harnes
 parent's own CPU time per task, which does not depend on what else the machine runs), and peak memory (the
 parent and the largest worker, sampled from /proc); then the edit-run loop: how long ``run --watch`` takes to
 print the rows of one edited case. It ends with the issue's table, the figures of ``bench/before.json`` (the
-harness before batching, measured the same way) side by side, and writes ``reports/bench.json``.
+harness before the current pass, measured the same way: its ``source`` says when and on what) side by side, and
+writes ``reports/bench.json``.
 ``--quick`` skips the 10,000-case suite and the 10⁷-element tensor; ``--profile`` prints where the parent's time
 goes on 1,000 small cases, running them and writing their reports (bench/parent_profile.py), and stops.
 """
