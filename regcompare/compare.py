@@ -74,32 +74,66 @@ def _errors(a: np.ndarray, r: np.ndarray, dtype: str, tol: Tolerance) -> _Errors
     return _Errors(abs_err, rel_err, ulps, bound, abs_err > bound, overflow_is_right)
 
 
-def _finite_errors(a: np.ndarray, r: np.ndarray, dtype: str, tol: Tolerance) -> _Errors | None:
-    """``_errors`` with a quarter of the array operations, for the common case where it is exact to skip the rest:
-    every value finite and the reference within the dtype's range, so no NaN or inf rule applies and the exact
-    value rounds to a finite one (None otherwise). Small arrays are judged by the hundred thousand: per-call
-    overhead, not arithmetic, is their cost."""
+Within = tuple[float, float, float, tuple[int, ...]]
+
+
+def _within(a: np.ndarray, r: np.ndarray, dtype: str, rtol: float, atol: np.ndarray) -> Within | None:
+    """The figures of a comparison that passes (abs_err, rel_err and ULP maxima, the worst element's index) when
+    every value is finite, the reference within the dtype's range and every element within its bound; None
+    otherwise (then ``compare``'s chunked rules decide, and word a failure). The same figures as ``_errors``
+    (tests/test_harness_cost.py holds them to it) with as few calls as small arrays allow: their cost is the
+    calls, and rows are judged by the hundred thousand. ``atol``: one figure or one per element of ``a``'s shape."""
+    if a.size == 1:  # a penalty: in Python floats, the same IEEE operations
+        return _within_one(float(a.reshape(-1)[0]), float(r.reshape(-1)[0]), dtype, rtol,
+                           float(atol.reshape(-1)[0]), a.ndim)
+    largest, tiny, nmant = _limits(dtype)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        diff = a - r
-        abs_r = np.abs(r)
-        if not (np.isfinite(diff).all() and abs_r.max() <= _max(dtype)):
-            return None  # a non-finite value on either side, or a reference that may round to inf: the full rules
-        abs_err = np.abs(diff)
-        bound = tol.atol + tol.rtol * abs_r
-        exact = abs_err == 0
-        rel_err = np.where(exact, 0.0, abs_err / abs_r)  # a zero reference with an error: inf, as in _errors
-        ulps = np.where(exact, 0.0, abs_err / ulp(r, dtype))
-    return _Errors(abs_err, rel_err, ulps, bound, abs_err > bound, False)
+        abs_err = np.abs(a.astype(np.float64) - r)
+        worst = float(abs_err.max())  # NaN or inf if any difference is: the full rules then
+        abs_r = np.abs(r.astype(np.float64))
+        if not (math.isfinite(worst) and float(abs_r.max()) <= largest):
+            return None
+        if (abs_err > atol + rtol * abs_r).any():
+            return None
+        # 0/0 (an exact zero reference) is NaN, which fmax skips: an exact element's relative error is 0.
+        rel = float(np.fmax.reduce(abs_err / abs_r, axis=None))
+        # The dtype's spacing at each (finite) reference value: 2^(exponent − nmant), subnormals at the smallest.
+        _, exponent = np.frexp(np.maximum(abs_r, tiny))
+        ulps = float((abs_err / np.ldexp(1.0, exponent - (nmant + 1))).max())
+    return worst, 0.0 if math.isnan(rel) else rel, ulps, _unravel(int(abs_err.argmax()), a.shape)
 
 
-def _max(dtype: str) -> float:
-    """The dtype's largest finite value (cached: finfo is slow to build)."""
-    if dtype not in _MAX:
-        _MAX[dtype] = float(finfo(dtype).max)
-    return _MAX[dtype]
+def _within_one(a: float, r: float, dtype: str, rtol: float, atol: float, ndim: int) -> Within | None:
+    """``_within`` of one element."""
+    largest, tiny, nmant = _limits(dtype)
+    abs_err, abs_r = abs(a - r), abs(r)  # Python floats overflow to inf, as numpy's
+    if not (math.isfinite(abs_err) and abs_r <= largest) or abs_err > atol + rtol * abs_r:
+        return None
+    if abs_err == 0:
+        return 0.0, 0.0, 0.0, (0,) * ndim
+    rel = abs_err / abs_r if abs_r else math.inf
+    ulps = abs_err / math.ldexp(1.0, math.frexp(max(abs_r, tiny))[1] - (nmant + 1))
+    return abs_err, rel, ulps, (0,) * ndim
 
 
-_MAX: dict[str, float] = {}
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``np.unravel_index`` of one index, in Python ints."""
+    index = []
+    for n in reversed(shape):
+        flat, i = divmod(flat, n)
+        index.append(i)
+    return tuple(reversed(index))
+
+
+def _limits(dtype: str) -> tuple[float, float, int]:
+    """The dtype's largest finite value, smallest normal one and mantissa bits (cached: finfo is slow to build)."""
+    if dtype not in _LIMITS:
+        info = finfo(dtype)
+        _LIMITS[dtype] = (float(info.max), float(info.tiny), int(info.nmant))
+    return _LIMITS[dtype]
+
+
+_LIMITS: dict[str, tuple[float, float, int]] = {}
 
 
 def compare(
@@ -115,16 +149,14 @@ def compare(
         return Verdict(False, None, None, None, None, f"shape {list(a.shape)} where {list(r.shape)} was expected")
     if a.size == 0:
         return Verdict(True, 0.0, 0.0, 0.0, None, f"empty tensor; {allowed}")
-    flat_a, flat_r = a.reshape(-1), r.reshape(-1)
     # A per-element atol (regcompare.errormodel) goes chunk by chunk with the values.
-    flat_atol = np.broadcast_to(atol, a.shape).reshape(-1) if atol.ndim else None
+    full_atol = np.broadcast_to(atol, a.shape) if atol.ndim and atol.shape != a.shape else atol
     if a.size <= _CHUNK:  # one chunk: the finite shortcut, when it applies
-        whole_tol = tol if flat_atol is None else Tolerance(tol.rtol, flat_atol)
-        chunk = _finite_errors(flat_a.astype(np.float64), flat_r.astype(np.float64), dtype, whole_tol)
-        if chunk is not None and not chunk.bad.any():
-            index = tuple(int(i) for i in np.unravel_index(int(np.argmax(chunk.abs_err)), a.shape))
-            figures = (float(chunk.abs_err.max()), float(chunk.rel_err.max()), float(chunk.ulps.max()))
-            return Verdict(True, *figures, index, f"within {allowed}")
+        within = _within(a, r, dtype, float(tol.rtol), full_atol)
+        if within is not None:
+            return Verdict(True, *within, f"within {allowed}")
+    flat_a, flat_r = a.reshape(-1), r.reshape(-1)
+    flat_atol = full_atol.reshape(-1) if atol.ndim else None
 
     figures = [0.0, 0.0, 0.0]
     worst_flat, worst_err, worst_is_bad, bound_at_worst, overflow_is_right = 0, -1.0, False, 0.0, False
