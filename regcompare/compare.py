@@ -90,7 +90,7 @@ def _within(a: np.ndarray, r: np.ndarray, dtype: str, rtol: float, atol: np.ndar
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         abs_err = np.abs(a.astype(np.float64) - r)
         worst = float(abs_err.max())  # NaN or inf if any difference is: the full rules then
-        abs_r = np.abs(r.astype(np.float64))
+        abs_r = np.abs(r if r.dtype == np.float64 else r.astype(np.float64))
         if not (math.isfinite(worst) and float(abs_r.max()) <= largest):
             return None
         if (abs_err > atol + rtol * abs_r).any():

@@ -64,7 +64,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -98,14 +98,25 @@ class Band:
     plain: Band | None = None
     """The band of the row's own dtype, before a precision finding widened it."""
 
-    def as_row(self) -> dict[str, Any]:
-        """The row's ``tolerance`` key: the figures (atol: the largest of the elements') and where they came from."""
-        atol = np.asarray(self.tol.atol, np.float64)
-        out = {"rtol": self.tol.rtol, "atol": float(atol.max()) if atol.size else 0.0, "spread": self.spread,
-               "source": self.source}
-        if atol.ndim:
-            out["atol_min"] = float(atol.min()) if atol.size else 0.0
+    def as_row(self, source: str | None = None) -> dict[str, Any]:
+        """The row's ``tolerance`` key: the figures (atol: the largest of the elements') and where they came from
+        (``source``, or the band's own)."""
+        largest, smallest = self._atol_range
+        out = {"rtol": self.tol.rtol, "atol": largest, "spread": self.spread,
+               "source": self.source if source is None else source}
+        if smallest is not None:
+            out["atol_min"] = smallest
         return out
+
+    @cached_property
+    def _atol_range(self) -> tuple[float, float | None]:
+        """atol's largest and (per element) smallest figure: a band is shared by every framework's row of a case,
+        so they are found once (the band is frozen; its atol is never changed in place)."""
+        atol = np.asarray(self.tol.atol, np.float64)
+        largest = float(atol.max()) if atol.size else 0.0
+        if not atol.ndim:
+            return largest, None
+        return largest, float(atol.min()) if atol.size else 0.0
 
 
 def eps(dtype: str) -> float:

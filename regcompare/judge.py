@@ -32,7 +32,8 @@ def tolerance(case: Case, dtype: str, model: errormodel.Band) -> tuple[Tolerance
     with the row's ``tolerance`` key (the figures and their source)."""
     override = case.spec.tolerance.get(dtype)  # type: ignore[call-overload]
     tol, source = tolerance_for(dtype, model.tol, override, model.source)
-    return tol, source, errormodel.Band(tol, model.spread, source).as_row()
+    # The model's own figures (its atol's range found once for every row that shares the band), or the case's.
+    return tol, source, (model if tol is model.tol else errormodel.Band(tol, model.spread, source)).as_row(source)
 
 
 def _listed(value: np.ndarray | float | None) -> Any:
@@ -45,8 +46,8 @@ def _listed(value: np.ndarray | float | None) -> Any:
         return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     if np.size(value) > MAX_LISTED_ELEMENTS:  # before any copy: a 10⁷-element result is summarized
         return None
-    array = np.asarray(value).astype(np.float64)
-    if np.isfinite(array).all():
+    array = np.asarray(value, np.float64)  # tolist makes new lists: no copy needed here
+    if math.isfinite(array.sum()):  # every element finite (NaN and ±inf propagate; an overflow is only cleaned)
         return array.tolist()
 
     def clean(x: Any) -> Any:
