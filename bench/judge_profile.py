@@ -5,8 +5,9 @@ findings) is what the parent does per outcome while the workers run. Measured in
 mixed with feeding the workers and with the machine's load; here the outcomes are recorded once and judged
 again, as often as wanted, in one thread, without workers:
 
-- ``record PICKLE [N] [--frameworks a,b]``: run N generated small cases (bench/suites.py, default 1,000) on the
-  frameworks (default numpy, torch, tensorflow, paddle) and pickle every judged item with its outcome;
+- ``record PICKLE [N | FOLDER] [--frameworks a,b]``: run N generated small cases (bench/suites.py, default 1,000)
+  or a folder of cases (``cases``) on the frameworks (default numpy, torch, tensorflow, paddle) and pickle every
+  item judged one by one (not the program items, judged pairwise per case) with its outcome;
 - ``time PICKLE [REPEAT]``: judge every recorded outcome again REPEAT times (default 3), each time from a cold
   case cache (``case.references`` emptied, as a fresh run starts), and print the CPU time per row of each
   repetition and their median;
@@ -44,8 +45,9 @@ FRAMEWORKS = tuple(fw for fw in ("numpy", "torch", "tensorflow", "paddle") if im
 Recorded = list[tuple[Item, Outcome]]
 
 
-def record(path: Path, count: int, frameworks: tuple[str, ...]) -> int:
-    """Run ``count`` small cases and pickle every item judged one by one with its outcome; the number recorded."""
+def record(path: Path, count: int | str, frameworks: tuple[str, ...]) -> int:
+    """Run ``count`` small cases (or the cases of a folder) and pickle every item judged one by one with its
+    outcome; the number recorded."""
     recorded: Recorded = []
     judge = engine.judge
 
@@ -54,7 +56,8 @@ def record(path: Path, count: int, frameworks: tuple[str, ...]) -> int:
         return judge(item, outcome, inputs)
 
     with tempfile.TemporaryDirectory(prefix="regcompare-judge-") as tmp:
-        cases = load_cases([str(small_suite(Path(tmp) / "small", count))])
+        folder = count if isinstance(count, str) else small_suite(Path(tmp) / "small", count)
+        cases = load_cases([str(folder)])
         pool = WorkerPool()
         engine.judge = recording  # type: ignore[assignment] # the collector looks it up at each call
         try:
@@ -140,7 +143,8 @@ def main(argv: list[str]) -> int:
             at = rest.index("--frameworks")
             frameworks = tuple(rest[at + 1].split(","))
             rest = rest[:at] + rest[at + 2:]
-        print(f"recorded {record(path, int(rest[0]) if rest else 1000, frameworks)} items in {path}")
+        suite: int | str = 1000 if not rest else int(rest[0]) if rest[0].isdigit() else rest[0]
+        print(f"recorded {record(path, suite, frameworks)} items in {path}")
     elif command == "time":
         print(timed(path, int(rest[0]) if rest else 3))
     elif command == "profile":

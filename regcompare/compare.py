@@ -30,9 +30,22 @@ class Verdict:
 def atol_text(atol: np.ndarray) -> str:
     """``atol=1e-05``, or for a per-element atol its range: ``atol=2e-07…4e-06 per element``."""
     if not atol.ndim:
-        return f"atol={float(atol):g}"
+        return atol_words(float(atol), None)
     low, high = (float(atol.min()), float(atol.max())) if atol.size else (0.0, 0.0)
-    return f"atol={high:g} per element" if low == high else f"atol={low:g}…{high:g} per element"
+    return atol_words(high, low)
+
+
+def atol_words(largest: float, smallest: float | None) -> str:
+    """``atol_text`` from the figures (``smallest`` None: one figure for every element), for a caller that has
+    them (a row's band, shared by every framework's row of a case, knows its atol's range)."""
+    if smallest is None:
+        return f"atol={largest:g}"
+    return f"atol={largest:g} per element" if smallest == largest else f"atol={smallest:g}…{largest:g} per element"
+
+
+def allowed_text(tol: Tolerance, tol_source: str, atol: str) -> str:
+    """The tolerance in a verdict's words: ``rtol=1e-05, atol=1e-07 (float32 default)``; ``atol``: its text."""
+    return f"rtol={tol.rtol:g}, {atol} ({tol_source})"
 
 
 def at_index(index: tuple[int, ...]) -> str:
@@ -89,7 +102,8 @@ def _within(a: np.ndarray, r: np.ndarray, dtype: str, rtol: float, atol: np.ndar
     largest, tiny, nmant = _limits(dtype)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         abs_err = np.abs(a.astype(np.float64) - r)
-        worst = float(abs_err.max())  # NaN or inf if any difference is: the full rules then
+        at = int(abs_err.argmax())  # the first largest; the first NaN if any
+        worst = abs_err.item(at)  # NaN or inf if any difference is: the full rules then
         abs_r = np.abs(r if r.dtype == np.float64 else r.astype(np.float64))
         if not (math.isfinite(worst) and float(abs_r.max()) <= largest):
             return None
@@ -97,10 +111,11 @@ def _within(a: np.ndarray, r: np.ndarray, dtype: str, rtol: float, atol: np.ndar
             return None
         # 0/0 (an exact zero reference) is NaN, which fmax skips: an exact element's relative error is 0.
         rel = float(np.fmax.reduce(abs_err / abs_r, axis=None))
-        # The dtype's spacing at each (finite) reference value: 2^(exponent − nmant), subnormals at the smallest.
-        _, exponent = np.frexp(np.maximum(abs_r, tiny))
-        ulps = float((abs_err / np.ldexp(1.0, exponent - (nmant + 1))).max())
-    return worst, 0.0 if math.isnan(rel) else rel, ulps, _unravel(int(abs_err.argmax()), a.shape)
+        # The dtype's spacing at each (finite) reference value, 2^(exponent − nmant), the smallest normal's below
+        # it: the power of two of |r| is |r|'s exponent bits alone (finite, normal float64), times 2^−nmant.
+        power = (np.maximum(abs_r, tiny).view(np.uint64) & _EXPONENT_BITS).view(np.float64)
+        ulps = float((abs_err / (power * 2.0 ** -nmant)).max())
+    return worst, 0.0 if math.isnan(rel) else rel, ulps, _unravel(at, a.shape)
 
 
 def _within_one(a: float, r: float, dtype: str, rtol: float, atol: float, ndim: int) -> Within | None:
@@ -134,17 +149,21 @@ def _limits(dtype: str) -> tuple[float, float, int]:
 
 
 _LIMITS: dict[str, tuple[float, float, int]] = {}
+#: A float64's exponent bits: with the sign and mantissa cleared, a normal value becomes its power of two.
+_EXPONENT_BITS = np.uint64(0x7FF0_0000_0000_0000)
 
 
 def compare(
     actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Tolerance, tol_source: str,
-    where: Callable[[tuple[int, ...]], str] = at_index,
+    where: Callable[[tuple[int, ...]], str] = at_index, allowed: str | None = None,
 ) -> Verdict:
     """Judge ``actual`` (any float dtype) against the float64 ``reference``, chunk by chunk. ``tol.atol`` is one
-    figure or one per element (broadcast to the reference's shape)."""
+    figure or one per element (broadcast to the reference's shape). ``allowed``: ``allowed_text`` of ``tol``,
+    where the caller has it already (else made here)."""
     a, r = np.asarray(actual), np.asarray(reference)
     atol = np.asarray(tol.atol, np.float64)
-    allowed = f"rtol={tol.rtol:g}, {atol_text(atol)} ({tol_source})"
+    if allowed is None:
+        allowed = allowed_text(tol, tol_source, atol_text(atol))
     if a.shape != r.shape:
         return Verdict(False, None, None, None, None, f"shape {list(a.shape)} where {list(r.shape)} was expected")
     if a.size == 0:
