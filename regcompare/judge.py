@@ -53,7 +53,7 @@ def _listed(value: np.ndarray | float | None) -> Any:
     if np.size(value) > MAX_LISTED_ELEMENTS:  # before any copy: a 10⁷-element result is summarized
         return None
     array = np.asarray(value, np.float64)  # tolist makes new lists: no copy needed here
-    if math.isfinite(array.sum()):  # every element finite (NaN and ±inf propagate; an overflow is only cleaned)
+    if np.isfinite(array).all():
         return array.tolist()
 
     def clean(x: Any) -> Any:
