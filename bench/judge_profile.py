@@ -5,9 +5,10 @@ findings) is what the parent does per outcome while the workers run. Measured in
 mixed with feeding the workers and with the machine's load; here the outcomes are recorded once and judged
 again, as often as wanted, in one thread, without workers:
 
-- ``record PICKLE [N | FOLDER] [--frameworks a,b]``: run N generated small cases (bench/suites.py, default 1,000)
-  or a folder of cases (``cases``) on the frameworks (default numpy, torch, tensorflow, paddle) and pickle every
-  item judged one by one (not the program items, judged pairwise per case) with its outcome;
+- ``record PICKLE [N | FOLDER] [--frameworks a,b]``: run N generated small cases (bench/suites.py, default 1,000;
+  written to PICKLE's name with ``.cases``) or a folder of cases (``cases``) on the frameworks (default numpy,
+  torch, tensorflow, paddle) and pickle the outcome of every item judged one by one (not the program items,
+  judged pairwise per case) by the item's place in the plan (the cases are loaded and planned again to replay);
 - ``time PICKLE [REPEAT]``: judge every recorded outcome again REPEAT times (default 3), each time from a cold
   case cache (``case.references`` emptied, as a fresh run starts), and print the CPU time per row of each
   repetition and their median;
@@ -28,7 +29,6 @@ import pickle
 import pstats
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from suites import small_suite
 
 from regcompare import engine
-from regcompare.cases import load_cases
+from regcompare.cases import Case, load_cases
 from regcompare.plan import Item
 from regcompare.workers import Outcome, WorkerPool
 
@@ -45,30 +45,50 @@ FRAMEWORKS = tuple(fw for fw in ("numpy", "torch", "tensorflow", "paddle") if im
 Recorded = list[tuple[Item, Outcome]]
 
 
-def record(path: Path, count: int | str, frameworks: tuple[str, ...]) -> int:
-    """Run ``count`` small cases (or the cases of a folder) and pickle every item judged one by one with its
-    outcome; the number recorded."""
-    recorded: Recorded = []
-    judge = engine.judge
+def record(path: Path, suite: int | str, frameworks: tuple[str, ...]) -> int:
+    """Run ``suite`` (a number of small cases, written next to ``path``, or a folder of cases) and pickle every
+    item judged one by one, by its place in the plan, with its outcome; the number recorded. (Items themselves do
+    not pickle: a case's schema classes are made at load time.)"""
+    folder = Path(suite) if isinstance(suite, str) else small_suite(path.with_suffix(".cases"), suite)
+    cases = load_cases([str(folder)])
+    place: dict[int, tuple[int, int]] = {}
+    case_at = {id(case): p for p, case in enumerate(cases)}
+    plan, judge = engine.plan_case, engine.judge
+
+    def planning(case: Case, frameworks: tuple[str, ...]) -> list[Item]:
+        items = plan(case, frameworks)
+        place.update((id(item), (case_at[id(case)], i)) for i, item in enumerate(items))
+        return items
+
+    recorded: list[tuple[tuple[int, int], Outcome]] = []
 
     def recording(item: Item, outcome: Outcome, inputs: dict[str, Any]) -> list[dict[str, Any]]:
-        recorded.append((item, outcome))
+        recorded.append((place[id(item)], outcome))
         return judge(item, outcome, inputs)
 
-    with tempfile.TemporaryDirectory(prefix="regcompare-judge-") as tmp:
-        folder = count if isinstance(count, str) else small_suite(Path(tmp) / "small", count)
-        cases = load_cases([str(folder)])
-        pool = WorkerPool()
-        engine.judge = recording  # type: ignore[assignment] # the collector looks it up at each call
-        try:
-            engine.run(cases, frameworks, pool)
-        finally:
-            engine.judge = judge  # type: ignore[assignment]
-            pool.close()
-    for case in cases:
-        case.references.clear()  # what judging made: made again by each replay
-    path.write_bytes(pickle.dumps(recorded, protocol=pickle.HIGHEST_PROTOCOL))
+    pool = WorkerPool()
+    engine.plan_case, engine.judge = planning, recording  # type: ignore[assignment] # looked up at each call
+    try:
+        engine.run(cases, frameworks, pool)
+    finally:
+        engine.plan_case, engine.judge = plan, judge  # type: ignore[assignment]
+        pool.close()
+    document = {"folder": str(folder.resolve()), "frameworks": frameworks, "outcomes": recorded}
+    path.write_bytes(pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL))
     return len(recorded)
+
+
+def load(path: Path) -> Recorded:
+    """The recorded items, planned again from their cases, with their outcomes."""
+    document = pickle.loads(path.read_bytes())
+    cases = load_cases([document["folder"]])
+    plans: dict[int, list[Item]] = {}
+    recorded: Recorded = []
+    for (case, i), outcome in document["outcomes"]:
+        if case not in plans:
+            plans[case] = engine.plan_case(cases[case], document["frameworks"])
+        recorded.append((plans[case][i], outcome))
+    return recorded
 
 
 def _prepared(recorded: Recorded) -> list[tuple[Item, Outcome, dict[str, Any]]]:
@@ -88,11 +108,6 @@ def judged(recorded: Recorded) -> tuple[float, list[list[dict[str, Any]]]]:
     start = time.process_time()
     rows = [engine.judge(item, outcome, inputs) for item, outcome, inputs in prepared]
     return time.process_time() - start, rows
-
-
-def load(path: Path) -> Recorded:
-    recorded: Recorded = pickle.loads(path.read_bytes())
-    return recorded
 
 
 def timed(path: Path, repeat: int) -> str:
