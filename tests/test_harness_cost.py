@@ -76,6 +76,8 @@ def _shaped(rng: np.random.Generator, dtype: str) -> list[tuple[np.ndarray, np.n
     zero = np.array([[0.0, 1.0], [-2.0, 0.0]])  # an error where the exact value is 0: rel_err inf, within atol
     out += [(cast(zero + np.array([[1e-7, 0.0], [0.0, 0.0]]), dtype), zero, Tolerance(eps, atol))
             for atol in (1e-6, np.full(zero.shape, 1e-6))]
+    for shape in [(), (1,)]:  # one element (a penalty): the shortcut in Python floats
+        out += [(cast(np.full(shape, x), dtype), np.zeros(shape), Tolerance(eps, 1e-6)) for x in (1e-7, 0.0)]
     return out
 
 
