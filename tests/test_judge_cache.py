@@ -158,3 +158,12 @@ def test_a_penalty_band_is_kept_by_its_reference_too(write_case) -> None:
     other = errormodel.bands(item, inputs, moved)[None]
     item.case.references.clear()
     assert other == errormodel.bands(item, inputs, moved)[None] != band  # the spread from another reference
+
+
+def test_the_kept_selections_are_bounded_and_answer_alike_after_they_are_dropped(monkeypatch) -> None:
+    monkeypatch.setattr(findings, "_CANDIDATES_KEPT", 3)
+    rows = [_selecting_row(f) for f in FINDINGS if f.precision]
+    for _ in range(2):
+        for row in rows:
+            assert precision_findings(row, None) == [f for f in FINDINGS if f.precision and f.selects(row, None)]
+            assert len(findings._CANDIDATES) <= 3

@@ -178,17 +178,19 @@ def precision_findings(row: dict[str, Any], weights: dict[str, np.ndarray] | Non
         candidates = _precision_candidates(row)
     else:
         candidates = tuple(f for f in findings if f.precision and f.selects_keys(row))
-    if holds is None:
-        def holds(name: str) -> bool:
-            return weights is not None and CONDITIONS[name](weights)
+
+    def met(name: str) -> bool:
+        return holds(name) if holds is not None else weights is not None and CONDITIONS[name](weights)
+
     # A precision finding has no result condition (Finding.__post_init__): the row's keys and the inputs decide.
-    return [f for f in candidates if f.inputs is None or holds(f.inputs)]
+    return [f for f in candidates if f.inputs is None or met(f.inputs)]
 
 
 #: The built-in precision findings whose ``ROW_TESTS`` a row's keys pass, by those keys (and the registry they
 #: were selected from): every row of a framework's API, quantity, dtype and tensor asks the same question.
 _CANDIDATES: dict[tuple[Any, ...], tuple[Finding, ...]] = {}
 _CANDIDATES_OF: list[tuple[Finding, ...]] = [()]
+_CANDIDATES_KEPT = 4096
 
 
 def _precision_candidates(row: dict[str, Any]) -> tuple[Finding, ...]:
@@ -204,6 +206,8 @@ def _precision_candidates(row: dict[str, Any]) -> tuple[Finding, ...]:
         pass
     except TypeError:  # an unhashable value: not cached
         return tuple(f for f in FINDINGS if f.precision and f.selects_keys(row))
+    if len(_CANDIDATES) >= _CANDIDATES_KEPT:  # optimizer texts carry each case's settings: bounded, not per run
+        _CANDIDATES.clear()
     found = _CANDIDATES[key] = tuple(f for f in FINDINGS if f.precision and f.selects_keys(row))
     return found
 
