@@ -30,9 +30,22 @@ class Verdict:
 def atol_text(atol: np.ndarray) -> str:
     """``atol=1e-05``, or for a per-element atol its range: ``atol=2e-07…4e-06 per element``."""
     if not atol.ndim:
-        return f"atol={float(atol):g}"
+        return atol_words(float(atol), None)
     low, high = (float(atol.min()), float(atol.max())) if atol.size else (0.0, 0.0)
-    return f"atol={high:g} per element" if low == high else f"atol={low:g}…{high:g} per element"
+    return atol_words(high, low)
+
+
+def atol_words(largest: float, smallest: float | None) -> str:
+    """``atol_text`` from the figures (``smallest`` None: one figure for every element), for a caller that has
+    them (a row's band, shared by every framework's row of a case, knows its atol's range)."""
+    if smallest is None:
+        return f"atol={largest:g}"
+    return f"atol={largest:g} per element" if smallest == largest else f"atol={smallest:g}…{largest:g} per element"
+
+
+def allowed_text(tol: Tolerance, tol_source: str, atol: str) -> str:
+    """The tolerance in a verdict's words: ``rtol=1e-05, atol=1e-07 (float32 default)``; ``atol``: its text."""
+    return f"rtol={tol.rtol:g}, {atol} ({tol_source})"
 
 
 def at_index(index: tuple[int, ...]) -> str:
@@ -74,57 +87,95 @@ def _errors(a: np.ndarray, r: np.ndarray, dtype: str, tol: Tolerance) -> _Errors
     return _Errors(abs_err, rel_err, ulps, bound, abs_err > bound, overflow_is_right)
 
 
-def _finite_errors(a: np.ndarray, r: np.ndarray, dtype: str, tol: Tolerance) -> _Errors | None:
-    """``_errors`` with a quarter of the array operations, for the common case where it is exact to skip the rest:
-    every value finite and the reference within the dtype's range, so no NaN or inf rule applies and the exact
-    value rounds to a finite one (None otherwise). Small arrays are judged by the hundred thousand: per-call
-    overhead, not arithmetic, is their cost."""
+Within = tuple[float, float, float, tuple[int, ...]]
+
+
+def _within(a: np.ndarray, r: np.ndarray, dtype: str, rtol: float, atol: np.ndarray) -> Within | None:
+    """The figures of a comparison that passes (abs_err, rel_err and ULP maxima, the worst element's index) when
+    every value is finite, the reference within the dtype's range and every element within its bound; None
+    otherwise (then ``compare``'s chunked rules decide, and word a failure). The same figures as ``_errors``
+    (tests/test_harness_cost.py holds them to it) with as few calls as small arrays allow: their cost is the
+    calls, and rows are judged by the hundred thousand. ``atol``: one figure or one per element of ``a``'s shape."""
+    if a.size == 1:  # a penalty: in Python floats, the same IEEE operations
+        return _within_one(float(a.reshape(-1)[0]), float(r.reshape(-1)[0]), dtype, rtol,
+                           float(atol.reshape(-1)[0]), a.ndim)
+    largest, tiny, nmant = _limits(dtype)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        diff = a - r
-        abs_r = np.abs(r)
-        if not (np.isfinite(diff).all() and abs_r.max() <= _max(dtype)):
-            return None  # a non-finite value on either side, or a reference that may round to inf: the full rules
-        abs_err = np.abs(diff)
-        bound = tol.atol + tol.rtol * abs_r
-        exact = abs_err == 0
-        rel_err = np.where(exact, 0.0, abs_err / abs_r)  # a zero reference with an error: inf, as in _errors
-        ulps = np.where(exact, 0.0, abs_err / ulp(r, dtype))
-    return _Errors(abs_err, rel_err, ulps, bound, abs_err > bound, False)
+        abs_err = np.abs(a.astype(np.float64) - r)
+        at = int(abs_err.argmax())  # the first largest; the first NaN if any
+        worst = abs_err.item(at)  # NaN or inf if any difference is: the full rules then
+        abs_r = np.abs(r if r.dtype == np.float64 else r.astype(np.float64))
+        if not (math.isfinite(worst) and float(abs_r.max()) <= largest):
+            return None
+        if (abs_err > atol + rtol * abs_r).any():
+            return None
+        # 0/0 (an exact zero reference) is NaN, which fmax skips: an exact element's relative error is 0.
+        rel = float(np.fmax.reduce(abs_err / abs_r, axis=None))
+        # The dtype's spacing at each (finite) reference value, 2^(exponent − nmant), the smallest normal's below
+        # it: the power of two of |r| is |r|'s exponent bits alone (finite, normal float64), times 2^−nmant.
+        power = (np.maximum(abs_r, tiny).view(np.uint64) & _EXPONENT_BITS).view(np.float64)
+        ulps = float((abs_err / (power * 2.0 ** -nmant)).max())
+    return worst, 0.0 if math.isnan(rel) else rel, ulps, _unravel(at, a.shape)
 
 
-def _max(dtype: str) -> float:
-    """The dtype's largest finite value (cached: finfo is slow to build)."""
-    if dtype not in _MAX:
-        _MAX[dtype] = float(finfo(dtype).max)
-    return _MAX[dtype]
+def _within_one(a: float, r: float, dtype: str, rtol: float, atol: float, ndim: int) -> Within | None:
+    """``_within`` of one element."""
+    largest, tiny, nmant = _limits(dtype)
+    abs_err, abs_r = abs(a - r), abs(r)  # Python floats overflow to inf, as numpy's
+    if not (math.isfinite(abs_err) and abs_r <= largest) or abs_err > atol + rtol * abs_r:
+        return None
+    if abs_err == 0:
+        return 0.0, 0.0, 0.0, (0,) * ndim
+    rel = abs_err / abs_r if abs_r else math.inf
+    ulps = abs_err / math.ldexp(1.0, math.frexp(max(abs_r, tiny))[1] - (nmant + 1))
+    return abs_err, rel, ulps, (0,) * ndim
 
 
-_MAX: dict[str, float] = {}
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``np.unravel_index`` of one index, in Python ints."""
+    index = []
+    for n in reversed(shape):
+        flat, i = divmod(flat, n)
+        index.append(i)
+    return tuple(reversed(index))
+
+
+def _limits(dtype: str) -> tuple[float, float, int]:
+    """The dtype's largest finite value, smallest normal one and mantissa bits (cached: finfo is slow to build)."""
+    if dtype not in _LIMITS:
+        info = finfo(dtype)
+        _LIMITS[dtype] = (float(info.max), float(info.tiny), int(info.nmant))
+    return _LIMITS[dtype]
+
+
+_LIMITS: dict[str, tuple[float, float, int]] = {}
+#: A float64's exponent bits: with the sign and mantissa cleared, a normal value becomes its power of two.
+_EXPONENT_BITS = np.uint64(0x7FF0_0000_0000_0000)
 
 
 def compare(
     actual: np.ndarray, reference: np.ndarray, dtype: str, tol: Tolerance, tol_source: str,
-    where: Callable[[tuple[int, ...]], str] = at_index,
+    where: Callable[[tuple[int, ...]], str] = at_index, allowed: str | None = None,
 ) -> Verdict:
     """Judge ``actual`` (any float dtype) against the float64 ``reference``, chunk by chunk. ``tol.atol`` is one
-    figure or one per element (broadcast to the reference's shape)."""
+    figure or one per element (broadcast to the reference's shape). ``allowed``: ``allowed_text`` of ``tol``,
+    where the caller has it already (else made here)."""
     a, r = np.asarray(actual), np.asarray(reference)
     atol = np.asarray(tol.atol, np.float64)
-    allowed = f"rtol={tol.rtol:g}, {atol_text(atol)} ({tol_source})"
+    if allowed is None:
+        allowed = allowed_text(tol, tol_source, atol_text(atol))
     if a.shape != r.shape:
         return Verdict(False, None, None, None, None, f"shape {list(a.shape)} where {list(r.shape)} was expected")
     if a.size == 0:
         return Verdict(True, 0.0, 0.0, 0.0, None, f"empty tensor; {allowed}")
-    flat_a, flat_r = a.reshape(-1), r.reshape(-1)
     # A per-element atol (regcompare.errormodel) goes chunk by chunk with the values.
-    flat_atol = np.broadcast_to(atol, a.shape).reshape(-1) if atol.ndim else None
+    full_atol = np.broadcast_to(atol, a.shape) if atol.ndim and atol.shape != a.shape else atol
     if a.size <= _CHUNK:  # one chunk: the finite shortcut, when it applies
-        whole_tol = tol if flat_atol is None else Tolerance(tol.rtol, flat_atol)
-        chunk = _finite_errors(flat_a.astype(np.float64), flat_r.astype(np.float64), dtype, whole_tol)
-        if chunk is not None and not chunk.bad.any():
-            index = tuple(int(i) for i in np.unravel_index(int(np.argmax(chunk.abs_err)), a.shape))
-            figures = (float(chunk.abs_err.max()), float(chunk.rel_err.max()), float(chunk.ulps.max()))
-            return Verdict(True, *figures, index, f"within {allowed}")
+        within = _within(a, r, dtype, float(tol.rtol), full_atol)
+        if within is not None:
+            return Verdict(True, *within, f"within {allowed}")
+    flat_a, flat_r = a.reshape(-1), r.reshape(-1)
+    flat_atol = full_atol.reshape(-1) if atol.ndim else None
 
     figures = [0.0, 0.0, 0.0]
     worst_flat, worst_err, worst_is_bad, bound_at_worst, overflow_is_right = 0, -1.0, False, 0.0, False

@@ -64,14 +64,14 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from regcompare import conventions, measure, rules, schedules
 from regcompare.conventions import Decay, Regularizer
-from regcompare.conventions.findings import Finding, Held, precision_findings
+from regcompare.conventions.findings import CONDITIONS, Finding, Held, precision_findings
 from regcompare.dtypes import Tolerance, cast, finfo, numpy_dtype
 
 if TYPE_CHECKING:
@@ -98,14 +98,25 @@ class Band:
     plain: Band | None = None
     """The band of the row's own dtype, before a precision finding widened it."""
 
-    def as_row(self) -> dict[str, Any]:
-        """The row's ``tolerance`` key: the figures (atol: the largest of the elements') and where they came from."""
-        atol = np.asarray(self.tol.atol, np.float64)
-        out = {"rtol": self.tol.rtol, "atol": float(atol.max()) if atol.size else 0.0, "spread": self.spread,
-               "source": self.source}
-        if atol.ndim:
-            out["atol_min"] = float(atol.min()) if atol.size else 0.0
+    def as_row(self, source: str | None = None) -> dict[str, Any]:
+        """The row's ``tolerance`` key: the figures (atol: the largest of the elements') and where they came from
+        (``source``, or the band's own)."""
+        largest, smallest = self._atol_range
+        out = {"rtol": self.tol.rtol, "atol": largest, "spread": self.spread,
+               "source": self.source if source is None else source}
+        if smallest is not None:
+            out["atol_min"] = smallest
         return out
+
+    @cached_property
+    def _atol_range(self) -> tuple[float, float | None]:
+        """atol's largest and (per element) smallest figure: a band is shared by every framework's row of a case,
+        so they are found once (the band is frozen; its atol is never changed in place)."""
+        atol = np.asarray(self.tol.atol, np.float64)
+        largest = float(atol.max()) if atol.size else 0.0
+        if not atol.ndim:
+            return largest, None
+        return largest, float(atol.min()) if atol.size else 0.0
 
 
 def eps(dtype: str) -> float:
@@ -559,7 +570,12 @@ def selecting(item: Item, tensor: str | None) -> list[Finding]:
     schedule = item.settings().get("schedule") if item.quantity == "update" else None
     if schedule is not None:  # as the row will show it (regcompare.judge)
         row["schedule"] = schedules.text(item.framework, schedule, float(item.settings()["lr"])) or None
-    return precision_findings(row, item.case.weights)
+
+    def holds(condition: str) -> bool:
+        # A condition on the case's weights: the same for every row of the case, computed once.
+        return _shared(item, ("condition", condition), lambda: CONDITIONS[condition](item.case.weights))
+
+    return precision_findings(row, item.case.weights, holds=holds)
 
 
 def widened(plain: Band, wide: list[Band], finding: Finding) -> Band:
@@ -619,21 +635,29 @@ def widest(a: Band, b: Band) -> Band:
 
 
 def _shared(item: Item, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
-    from regcompare.plan import shared  # plan imports adapters: loaded when a row is judged, not at import
-
-    return shared(item.case, ("error model", *key), make)
+    # As plan.shared (which cannot be imported at import: plan imports adapters), inline: it is asked per row.
+    references, key = item.case.references, ("error model", *key)
+    if key not in references:
+        references[key] = make()
+    return references[key]
 
 
 def _penalty_band(item: Item, inputs: dict[str, np.ndarray], reference: np.ndarray, held: Held | None = None) -> Band:
     key = ("penalty", item.dtype, item.regularizer, held)
-    if held is None:
-        samples = _shared(item, key, lambda: penalty_samples(inputs, item.regularizer, item.dtype))
-    else:
-        samples = _shared(item, key, lambda: held_penalty_samples(inputs, item.regularizer, item.dtype, held))
-    n = sum(int(np.size(w)) for w in inputs.values())
-    what = f"penalty, sum of {n:,} terms in {item.dtype}, {len(samples)} orders"
-    spread = float(spread_of([np.asarray(s) for s in samples], reference))
-    return band(spread, floor_dtype(item.dtype, held), what)
+
+    def make() -> Band:
+        if held is None:
+            samples = _shared(item, key, lambda: penalty_samples(inputs, item.regularizer, item.dtype))
+        else:
+            samples = _shared(item, key, lambda: held_penalty_samples(inputs, item.regularizer, item.dtype, held))
+        n = sum(int(np.size(w)) for w in inputs.values())
+        what = f"penalty, sum of {n:,} terms in {item.dtype}, {len(samples)} orders"
+        spread = float(spread_of([np.asarray(s) for s in samples], reference))
+        return band(spread, floor_dtype(item.dtype, held), what)
+
+    # The band, from the samples and the reference alone, is the same for every framework's penalty item of the
+    # case: kept by what it is made of (the reference by its bits: one figure, NaN included).
+    return _shared(item, ("penalty band", *key[1:], np.asarray(reference, np.float64).tobytes()), make)
 
 
 def _gradient_band(

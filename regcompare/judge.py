@@ -16,7 +16,7 @@ import numpy as np
 
 from regcompare import conventions, errormodel, mixed_precision, oracle, schedules, sparse, trajectory
 from regcompare.cases import Case
-from regcompare.compare import Verdict, at_index, compare
+from regcompare.compare import Verdict, allowed_text, at_index, atol_words, compare
 from regcompare.conventions import Decay, OptimizerCall, documented, weight_norm_tensors
 from regcompare.dtypes import Tolerance, tolerance_for
 from regcompare.plan import Item, grads_of, shared, trajectory_data
@@ -32,7 +32,14 @@ def tolerance(case: Case, dtype: str, model: errormodel.Band) -> tuple[Tolerance
     with the row's ``tolerance`` key (the figures and their source)."""
     override = case.spec.tolerance.get(dtype)  # type: ignore[call-overload]
     tol, source = tolerance_for(dtype, model.tol, override, model.source)
-    return tol, source, errormodel.Band(tol, model.spread, source).as_row()
+    # The model's own figures (its atol's range found once for every row that shares the band), or the case's.
+    return tol, source, (model if tol is model.tol else errormodel.Band(tol, model.spread, source)).as_row(source)
+
+
+def _allowed(tol: Tolerance, tol_source: str, tol_row: dict[str, Any]) -> str:
+    """The tolerance in a verdict's words, from the row's ``tolerance`` figures (its band's atol range, found once
+    for every row that shares the band) rather than from the atol array again."""
+    return allowed_text(tol, tol_source, atol_words(tol_row["atol"], tol_row.get("atol_min")))
 
 
 def _listed(value: np.ndarray | float | None) -> Any:
@@ -45,7 +52,7 @@ def _listed(value: np.ndarray | float | None) -> Any:
         return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
     if np.size(value) > MAX_LISTED_ELEMENTS:  # before any copy: a 10⁷-element result is summarized
         return None
-    array = np.asarray(value).astype(np.float64)
+    array = np.asarray(value, np.float64)  # tolist makes new lists: no copy needed here
     if np.isfinite(array).all():
         return array.tolist()
 
@@ -203,7 +210,8 @@ def judge(item: Item, outcome: Outcome, inputs: dict[str, np.ndarray]) -> list[d
         exp = expected.get(tensor) if isinstance(expected, dict) and tensor is not None else expected
         alt = None if documented_ is None or tensor is None else documented_.reference[tensor]
         why = "" if documented_ is None else documented_.why
-        status, detail, verdict = _status(item, outcome, raw, ref, exp, tol, tol_source, alt, why)
+        status, detail, verdict = _status(item, outcome, raw, ref, exp, tol, tol_source, alt, why,
+                                          allowed=_allowed(tol, tol_source, tol_row))
         if bands[tensor].finding is not None:
             tol_row |= _without(item, outcome, raw, ref, exp, alt, why, bands[tensor])
         row = {
@@ -234,8 +242,9 @@ def _without(
     """For a band a precision finding widened: the finding, and the status the row would have in its own dtype's
     band (a finding that never turns a ``mismatch`` into the row's verdict is stale, regcompare.engine)."""
     assert model.plain is not None
-    tol, tol_source, _ = tolerance(item.case, item.dtype, model.plain)
-    status = _status(item, outcome, raw, ref, expected, tol, tol_source, alt, why)[0]
+    tol, tol_source, tol_row = tolerance(item.case, item.dtype, model.plain)
+    status = _status(item, outcome, raw, ref, expected, tol, tol_source, alt, why,
+                     allowed=_allowed(tol, tol_source, tol_row))[0]
     return {"finding": model.finding, "without": status}
 
 
@@ -264,28 +273,30 @@ def _update_keys(item: Item, decoupled: np.ndarray | None) -> dict[str, Any]:
 def _status(
     item: Item, outcome: Outcome, raw: np.ndarray | None, ref: np.ndarray, expected: Any,
     tol: Tolerance, tol_source: str, decoupled: np.ndarray | None = None, why: str = "",
-    where: Callable[[tuple[int, ...]], str] = at_index,
+    where: Callable[[tuple[int, ...]], str] = at_index, allowed: str | None = None,
 ) -> tuple[str, str, Verdict | None]:
+    """A row's status, its detail and the verdict against the canonical reference. ``allowed``: the tolerance in
+    words (regcompare.compare.allowed_text), where the caller has it."""
     if item.skip:
         return "skipped", item.skip, None
     if outcome.status != "ok":
         return ("unsupported" if outcome.status == "unsupported" else outcome.status), outcome.detail, None
     if raw is None:
         return "error", "the adapter returned no value for this tensor", None
-    verdict = compare(raw, ref, item.dtype, tol, tol_source, where)
+    verdict = compare(raw, ref, item.dtype, tol, tol_source, where, allowed)
     status, detail = ("match", verdict.detail) if verdict.ok else _semantics(item, raw, verdict, decoupled, tol,
-                                                                           tol_source, why, where)
+                                                                           tol_source, why, where, allowed)
     if status == "mismatch":
         return status, detail, verdict
     if decoupled is not None and status == "match" and item.conv.coupling == "decoupled" and not why:
         # A documented divergence that vanished is news (a strict xfail): either the two semantics
         # agree for this optimizer (plain SGD), or the registry's record of the API is wrong.
-        if not compare(raw, decoupled, item.dtype, tol, tol_source).ok:
+        if not compare(raw, decoupled, item.dtype, tol, tol_source, allowed=allowed).ok:
             return "mismatch", (f"documented decoupled ({item.conv.formula}), but matches the coupled update where "
                                 f"the two differ: the registry's record or the framework changed"), verdict
         detail += "; decoupled and coupled decay agree here (plain SGD: w − lr·λ·w − lr·g either way)"
     if expected is not None:
-        golden = compare(raw, np.asarray(expected, np.float64), item.dtype, tol, tol_source)
+        golden = compare(raw, np.asarray(expected, np.float64), item.dtype, tol, tol_source, allowed=allowed)
         if not golden.ok:
             return "mismatch", f"against the case's expected raw value: {golden.detail}", verdict
         return status, f"{detail}; matches the expected raw value", verdict
@@ -294,13 +305,13 @@ def _status(
 
 def _semantics(
     item: Item, raw: np.ndarray, coupled: Verdict, decoupled: np.ndarray | None, tol: Tolerance, tol_source: str,
-    why: str = "", where: Callable[[tuple[int, ...]], str] = at_index,
+    why: str = "", where: Callable[[tuple[int, ...]], str] = at_index, allowed: str | None = None,
 ) -> tuple[str, str]:
     """Outside the canonical reference: ``divergent`` if the API is documented decoupled (or, for a placed
     regularizer, documented with another precedence: ``why``) and matches that."""
     if decoupled is None:
         return "mismatch", coupled.detail
-    verdict = compare(raw, decoupled, item.dtype, tol, tol_source, where)
+    verdict = compare(raw, decoupled, item.dtype, tol, tol_source, where, allowed)
     own = "its documented precedence" if why else "the decoupled update"
     if not verdict.ok:
         return "mismatch", f"{coupled.detail}; nor {own}: {verdict.detail}"

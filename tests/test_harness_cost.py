@@ -11,7 +11,7 @@ from regcompare import compare as compare_module
 from regcompare import engine, workers
 from regcompare.cases import load_cases
 from regcompare.compare import compare
-from regcompare.dtypes import DEFAULT_TOLERANCE, DTYPES, cast, finfo
+from regcompare.dtypes import DEFAULT_TOLERANCE, DTYPES, Tolerance, cast, finfo
 from regcompare.workers import Job, Outcome, WorkerPool
 
 CASE = """\
@@ -52,10 +52,45 @@ def test_the_finite_shortcut_gives_the_verdict_of_the_full_rules(dtype: str, mon
     tol = DEFAULT_TOLERANCE[dtype]
     pairs = _arrays(rng, dtype)
     fast = [compare(a, r, dtype, tol, "default") for a, r in pairs]
-    monkeypatch.setattr(compare_module, "_finite_errors", lambda *args: None)
+    monkeypatch.setattr(compare_module, "_within", lambda *args: None)
     full = [compare(a, r, dtype, tol, "default") for a, r in pairs]
     assert fast == full
     assert {v.ok for v in full} == {True, False}  # both kinds were exercised
+
+
+def _shaped(rng: np.random.Generator, dtype: str) -> list[tuple[np.ndarray, np.ndarray, Tolerance]]:
+    """Rows as the error model judges them: 1-, 2- and 0-d tensors and one-element ones, with a per-element atol
+    (one figure per element, or one broadcast to the shape) or one figure; zero references and exact elements
+    among them (rel_err 0/0 and x/0), and the worst element anywhere."""
+    out = []
+    eps = float(finfo(dtype).eps)
+    for shape in [(4, 4), (4,), (1,), (), (2, 3, 2), (1, 1)]:
+        for _ in range(12):
+            r = rng.normal(size=shape) * 10.0 ** rng.integers(-6, 3)
+            if r.ndim and rng.random() < 0.5:
+                r.reshape(-1)[rng.integers(0, r.size)] = 0.0
+            a = cast(r * (1 + rng.normal(size=shape) * eps * rng.choice([0.0, 0.5, 2.0, 8.0])), dtype)
+            spread = np.abs(rng.normal(size=shape)) * eps * np.abs(r)
+            atol = [spread, float(spread.max(initial=0.0)) * 2, spread.reshape(-1)[:1].reshape((1,) * r.ndim)]
+            out += [(a, r, Tolerance(rng.choice([0.5, 2.0]) * eps, t)) for t in atol]
+    zero = np.array([[0.0, 1.0], [-2.0, 0.0]])  # an error where the exact value is 0: rel_err inf, within atol
+    out += [(cast(zero + np.array([[1e-7, 0.0], [0.0, 0.0]]), dtype), zero, Tolerance(eps, atol))
+            for atol in (1e-6, np.full(zero.shape, 1e-6))]
+    for shape in [(), (1,)]:  # one element (a penalty): the shortcut in Python floats
+        out += [(cast(np.full(shape, x), dtype), np.zeros(shape), Tolerance(eps, 1e-6)) for x in (1e-7, 0.0)]
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_finite_shortcut_gives_the_figures_of_the_full_rules_per_element_atol(dtype: str, monkeypatch) -> None:
+    triples = _shaped(np.random.default_rng(11), dtype)
+    fast = [compare(a, r, dtype, tol, "error model") for a, r, tol in triples]
+    monkeypatch.setattr(compare_module, "_within", lambda *args: None)
+    full = [compare(a, r, dtype, tol, "error model") for a, r, tol in triples]
+    assert fast == full
+    assert {v.ok for v in full} == {True, False}  # both kinds were exercised
+    assert any(v.ok and v.rel_err == np.inf for v in full)  # an error where the exact value is 0
+    assert any(v.ok and v.worst and any(v.worst) for v in full)  # a worst element away from the first
 
 
 def _jobs(count: int) -> list[Job]:

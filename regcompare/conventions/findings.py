@@ -136,23 +136,19 @@ class Finding:
 
     def selects(self, row: dict[str, Any], weights: dict[str, np.ndarray] | None = None) -> bool:
         """Whether the row is one this finding is about (its status aside)."""
-        if self.framework is not None and row.get("framework") not in self.frameworks():
-            return False
-        if self.api is not None and not _matches(row.get("api"), self.api):
-            return False
-        if self.optimizer is not None and not _matches(row.get("optimizer"), self.optimizer):
-            return False
-        if self.quantities is not None and row.get("quantity") not in self.quantities:
-            return False
-        if self.dtypes is not None and row.get("dtype") not in self.dtypes:
-            return False
-        if self.schedule is not None and not _matches(row.get("schedule"), self.schedule):
-            return False
-        if self.tensor is not None and row.get("tensor") != self.tensor:
+        if not self.selects_keys(row):
             return False
         if self.result is not None and not RESULTS[self.result](row):
             return False
         return self.inputs is None or (weights is not None and CONDITIONS[self.inputs](weights))
+
+    def selects_keys(self, row: dict[str, Any]) -> bool:
+        """Whether the row's keys in ``ROW_TESTS`` (what the row is, not its result or its case's inputs) match."""
+        for field, key, test in ROW_TESTS:
+            wanted = getattr(self, field)
+            if wanted is not None and not test(row.get(key), wanted):
+                return False
+        return True
 
     def explains(self, row: dict[str, Any], weights: dict[str, np.ndarray] | None = None) -> bool:
         """Whether the row shows this finding: for a defect, a row it selects with its status; for a precision
@@ -173,9 +169,47 @@ class Finding:
 
 
 def precision_findings(row: dict[str, Any], weights: dict[str, np.ndarray] | None,
-                       findings: tuple[Finding, ...] | None = None) -> list[Finding]:
-    """The precision findings that select a row (regcompare.errormodel widens its band by each)."""
-    return [f for f in (FINDINGS if findings is None else findings) if f.precision and f.selects(row, weights)]
+                       findings: tuple[Finding, ...] | None = None,
+                       holds: Callable[[str], bool] | None = None) -> list[Finding]:
+    """The precision findings that select a row (regcompare.errormodel widens its band by each). ``holds`` answers
+    whether the case's weights satisfy a condition of ``CONDITIONS`` by its name (a caller that judges many rows
+    of a case computes each once); by default it is computed from ``weights``."""
+    if findings is None:
+        candidates = _precision_candidates(row)
+    else:
+        candidates = tuple(f for f in findings if f.precision and f.selects_keys(row))
+
+    def met(name: str) -> bool:
+        return holds(name) if holds is not None else weights is not None and CONDITIONS[name](weights)
+
+    # A precision finding has no result condition (Finding.__post_init__): the row's keys and the inputs decide.
+    return [f for f in candidates if f.inputs is None or met(f.inputs)]
+
+
+#: The built-in precision findings whose ``ROW_TESTS`` a row's keys pass, by those keys (and the registry they
+#: were selected from): every row of a framework's API, quantity, dtype and tensor asks the same question.
+_CANDIDATES: dict[tuple[Any, ...], tuple[Finding, ...]] = {}
+_CANDIDATES_OF: list[tuple[Finding, ...]] = [()]
+_CANDIDATES_KEPT = 4096
+
+
+def _precision_candidates(row: dict[str, Any]) -> tuple[Finding, ...]:
+    """``precision_findings``' selection by the row's keys alone, over ``FINDINGS``, cached by exactly the keys
+    ``ROW_TESTS`` reads (so the cache cannot serve one row another's findings)."""
+    if _CANDIDATES_OF[0] is not FINDINGS:  # the registry was replaced (a test): what was cached is for the old one
+        _CANDIDATES.clear()
+        _CANDIDATES_OF[0] = FINDINGS
+    key = tuple(row.get(k) for k in ROW_KEYS)
+    try:
+        return _CANDIDATES[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value: not cached
+        return tuple(f for f in FINDINGS if f.precision and f.selects_keys(row))
+    if len(_CANDIDATES) >= _CANDIDATES_KEPT:  # optimizer texts carry each case's settings: bounded, not per run
+        _CANDIDATES.clear()
+    found = _CANDIDATES[key] = tuple(f for f in FINDINGS if f.precision and f.selects_keys(row))
+    return found
 
 
 def _names(value: str | tuple[str, ...]) -> tuple[str, ...]:
@@ -184,6 +218,21 @@ def _names(value: str | tuple[str, ...]) -> tuple[str, ...]:
 
 def _matches(text: Any, patterns: str | tuple[str, ...]) -> bool:
     return any(fnmatchcase(str(text), p) for p in _names(patterns))
+
+
+#: What ``Finding.selects`` reads of a row besides its result and its case's inputs: (the finding's field, the
+#: row's key, the test of the row's value against the field's). ``precision_findings`` caches by these keys.
+ROW_TESTS: tuple[tuple[str, str, Callable[[Any, Any], bool]], ...] = (
+    ("framework", "framework", lambda value, wanted: value in _names(wanted)),
+    ("api", "api", _matches),
+    ("optimizer", "optimizer", _matches),
+    ("quantities", "quantity", lambda value, wanted: value in wanted),
+    ("dtypes", "dtype", lambda value, wanted: value in wanted),
+    ("schedule", "schedule", _matches),
+    ("tensor", "tensor", lambda value, wanted: value == wanted),
+)
+#: The row's keys ``ROW_TESTS`` reads.
+ROW_KEYS = tuple(dict.fromkeys(key for _, key, _ in ROW_TESTS))
 
 
 _FLOAT64 = ("float64",)
