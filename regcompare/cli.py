@@ -281,7 +281,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "results.json": lambda out: write_json(doc, out),
             "results.csv": lambda out: write_csv(result.rows, out),
             "report.md": to_markdown(doc, digest),
-            "report.html": to_html(doc, {c.name: c.source for c in cases}, digest),
+            "report.html": to_html(doc, cases.sources(), digest),  # read for the cases the page shows
             "junit.xml": lambda out: write_junit(result, out),
         })
     except OSError as exc:  # disk full, too many open files, the folder gone: the last reports stay
