@@ -1,7 +1,7 @@
 """The parent holds no per-case data that grows with the suite (issue 19: parent memory flat in the number of
 cases). A run of N and of 4N tiny cases on numpy, in this process: what the parent still holds once the run is
-done and the reports' digest made (the loaded cases, the run's store and its index, the digest) may grow by a
-few hundred bytes a case (each case's compact copy, its place in the store's index), not by the ~15 KB a case
+done and the reports' digest made (the loaded cases, the run's store and its index, the digest) may grow by
+about a kilobyte a case (each case's compact copy, its place in the store's index), not by the ~15 KB a case
 that a parsed case with its spec, line map, weights and oracle caches costs.
 
 tracemalloc counts the bytes Python allocated, which is the same from one run to the next for the same input
