@@ -393,6 +393,7 @@ class _Collector:
         rows = [row for rows in self.pending.take(at) for row in rows] + broken_adapter_rows(case, self.frameworks)
         self.stale_of[at] = apply_known(case, rows)
         self.store.append(at, rows)
+        case.references.clear()  # its oracle values and inputs: every item of the case is judged
 
     def finish_rest(self) -> None:
         """Cases that are not complete (an interrupted run, an item that timed out) or have no items."""
