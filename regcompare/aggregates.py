@@ -139,16 +139,21 @@ class MatchGroup:
     api: str
     case: str = ""
     rows: int = 0
-    cases: set[str] = field(default_factory=set)
+    cases: int = 0
+    """Cases with such rows: counted as they change, since a case's rows come together (``Digest.add_case``);
+    a set of every name would grow with the suite."""
     dtypes: set[str] = field(default_factory=set)
     quantities: set[str] = field(default_factory=set)
     worst_ulp: float | None = None
     worst_at: str = ""
     worst_rel: float | None = None
+    last_case: str | None = field(default=None, repr=False, compare=False)
 
     def add(self, row: Row) -> None:
         self.rows += 1
-        self.cases.add(row["case"])
+        if row["case"] != self.last_case:
+            self.cases += 1
+            self.last_case = row["case"]
         self.dtypes.add(row["dtype"])
         self.quantities.add(row["quantity"])
         ulp, rel = _ulp_value(row.get("ulp")), _ulp_value(row.get("rel_err"))
@@ -242,7 +247,8 @@ class Digest:
     """Everything the reports use of a run's rows, from one pass over them, a case at a time."""
 
     rows: int = 0
-    case_names: set[str] = field(default_factory=set)
+    cases: int = 0
+    """Cases with rows (one ``add_case`` each)."""
     counts: Counter[str] = field(default_factory=Counter)
     """Rows per status."""
     known: Counter[str] = field(default_factory=Counter)
@@ -275,8 +281,9 @@ class Digest:
         return digest
 
     def add_case(self, rows: list[Row]) -> None:
-        """One case's rows (all of them: the per-case views need the whole case)."""
-        self.case_names.update(row["case"] for row in rows)
+        """One case's rows (all of them: the per-case views need the whole case, and the counts of cases count
+        each block of rows as one case)."""
+        self.cases += len(dict.fromkeys(row["case"] for row in rows))
         groups: dict[tuple[str, str, str], MatchGroup] = {}
         for row in rows:
             self._add(row, groups)
@@ -330,10 +337,6 @@ class Digest:
             heapq.heappushpop(self._by_case, entry)
 
     # --- the views ------------------------------------------------------------------------------------
-
-    @property
-    def cases(self) -> int:
-        return len(self.case_names)
 
     def notable(self) -> list[Row]:
         return notable(self.listed)

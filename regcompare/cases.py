@@ -7,14 +7,17 @@ collected and raised together as ``CaseError``, which the CLI prints without a t
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import os
+import pickle
 import stat
 import zipfile
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.lib.format as npformat
@@ -38,23 +41,127 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DIMS = 32
 
 
-@dataclass
-class Case:
+@dataclass(frozen=True, slots=True)
+class StoredCase:
+    """A validated case as a run keeps it until it plans the case: its identity and a compact copy of its file.
+
+    A 10,000-case suite must not hold 10,000 parsed specs, line maps and weight sets for the whole run (about
+    10 KB a case); this is a few hundred bytes, and ``Case`` rebuilds the rest from it in a fraction of a
+    millisecond, without reading the file again (the run uses the text that was validated, whatever happens
+    to the file meanwhile)."""
+
     name: str
     file: str
     line: int
-    spec: CaseSpec
-    weights: dict[str, np.ndarray]
-    """float64 masters; each dtype's inputs are these rounded to the dtype."""
-    source: str
-    lines: dict[Path_, int] = field(default_factory=dict, repr=False)
-    references: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
-    """Oracle values and run inputs shared by the items of this case (see ``engine.shared``)."""
-    elements: int = 0
+    elements: int
     """What the case holds, in elements (weights, gradients, training data): its share of the run's budget."""
+    max_elements: int
+    text: bytes
+    """The file's bytes, zlib-compressed: the report's copy of the case and the line of every key."""
+    document: bytes
+    """The YAML document as loaded, pickled: the spec is validated again from it, skipping the YAML parser."""
+
+    def source(self) -> str:
+        return zlib.decompress(self.text).decode("utf-8")
+
+
+class Case:
+    """A validated case. ``spec``, ``weights`` and ``lines`` are built from its ``StoredCase`` on first use and
+    kept as long as this object lives: a run builds a case's object when it plans the case and drops it with the
+    case's chunk, so the parent holds the parsed form of the cases being run only (``Cases``)."""
+
+    def __init__(self, stored: StoredCase, spec: CaseSpec | None = None, weights: dict[str, np.ndarray] | None = None,
+                 lines: dict[Path_, int] | None = None) -> None:
+        self.stored = stored
+        self.name, self.file, self.line, self.elements = stored.name, stored.file, stored.line, stored.elements
+        self.references: dict[Any, Any] = {}
+        """Oracle values and run inputs shared by the items of this case (see ``plan.shared``)."""
+        # What load_case has built already becomes the cached value (cached_property keeps it in __dict__).
+        for key, value in (("spec", spec), ("weights", weights), ("lines", lines)):
+            if value is not None:
+                self.__dict__[key] = value
+
+    @functools.cached_property
+    def spec(self) -> CaseSpec:
+        return CaseSpec.model_validate(pickle.loads(self.stored.document))
+
+    @functools.cached_property
+    def weights(self) -> dict[str, np.ndarray]:
+        """float64 masters; each dtype's inputs are these rounded to the dtype."""
+        weights, found = _weights(self.spec, self.file, self.stored.max_elements)
+        if found:  # a weight file that changed or went away since the case was validated
+            raise CaseError([Problem(self.file, self.line_of(*p), format_key(p), m) for p, m in found])
+        return weights
+
+    @functools.cached_property
+    def lines(self) -> dict[Path_, int]:
+        return read_yaml(self.file, zlib.decompress(self.stored.text))[1]
+
+    @property
+    def source(self) -> str:
+        return self.stored.source()
 
     def line_of(self, *path: str | int) -> int:
         return _line_for(self.lines, path)
+
+    def __repr__(self) -> str:
+        return f"Case(name={self.name!r}, file={self.file!r}, line={self.line})"
+
+
+class Cases(Sequence[Case]):
+    """The validated cases of a run, in order, each held as its ``StoredCase``: indexing or iterating builds a
+    fresh ``Case`` each time (``cases[0] is not cases[0]``), which holds its parsed spec and weights only while
+    the caller keeps it. A slice is a ``Cases`` too."""
+
+    def __init__(self, stored: Iterable[StoredCase] = ()) -> None:
+        self.stored = list(stored)
+
+    def __len__(self) -> int:
+        return len(self.stored)
+
+    @overload
+    def __getitem__(self, index: int) -> Case: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Cases: ...
+
+    def __getitem__(self, index: int | slice) -> Case | Cases:
+        if isinstance(index, slice):
+            return Cases(self.stored[index])
+        return Case(self.stored[index])
+
+    def __iter__(self) -> Iterator[Case]:
+        for stored in self.stored:
+            yield Case(stored)
+
+    def sources(self) -> Mapping[str, str]:
+        """Case name → its YAML text, read when asked for (a report shows the text of some cases only)."""
+        return _Sources(self.stored)
+
+    def __repr__(self) -> str:
+        return f"<Cases: {len(self)}>"
+
+
+class _Sources(Mapping[str, str]):
+    def __init__(self, stored: list[StoredCase]) -> None:
+        self._stored = stored
+        self._by_name: dict[str, StoredCase] | None = None
+
+    def _index(self) -> dict[str, StoredCase]:
+        if self._by_name is None:  # made on the first look-up: a page that shows no case source needs none
+            self._by_name = {}
+            for stored in self._stored:
+                self._by_name.setdefault(stored.name, stored)
+        return self._by_name
+
+    def __getitem__(self, name: str) -> str:
+        return self._index()[name].source()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index())
+
+    def __len__(self) -> int:
+        return len(self._index())
 
 
 def _line_for(lines: dict[Path_, int], path: Path_) -> int:
@@ -448,14 +555,9 @@ def load_case(file: str, max_elements: int = DEFAULT_MAX_ELEMENTS, run_left: int
         raise CaseError(_schema_problems(file, data, lines, exc)) from None
     found = _semantic_problems(spec)
     found += budget_problems(spec, max_elements, run_left)
-    weights: dict[str, np.ndarray] = {}
     if found:  # nothing is allocated for a case that is refused anyway
         raise CaseError([Problem(file, _line_for(lines, p), format_key(p), m) for p, m in found])
-    for name, wspec in spec.weights.items():
-        array, bad = materialize(wspec, ("weights", name), max_elements, Path(file).parent)
-        found += bad
-        if array is not None:
-            weights[name] = array
+    weights, found = _weights(spec, file, max_elements)
     for name, gspec in (spec.grads or {}).items():
         if name not in spec.weights:
             found.append((("grads", name), f"no weight named '{name}'"))
@@ -470,9 +572,21 @@ def load_case(file: str, max_elements: int = DEFAULT_MAX_ELEMENTS, run_left: int
     if found:
         raise CaseError([Problem(file, _line_for(lines, p), format_key(p), m) for p, m in found])
     name = spec.name or Path(file).stem
-    case = Case(name, file, lines.get(("name",), 1), spec, weights, data_bytes.decode("utf-8"), lines)
-    case.elements = _held(spec)
-    return case
+    stored = StoredCase(name, file, lines.get(("name",), 1), _held(spec), max_elements, zlib.compress(data_bytes),
+                        pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    return Case(stored, spec, weights, lines)
+
+
+def _weights(spec: CaseSpec, file: str, max_elements: int) -> tuple[dict[str, np.ndarray], list[tuple[Path_, str]]]:
+    """The case's weights as float64 arrays, and the problems of those that cannot be built."""
+    weights: dict[str, np.ndarray] = {}
+    found: list[tuple[Path_, str]] = []
+    for name, wspec in spec.weights.items():
+        array, bad = materialize(wspec, ("weights", name), max_elements, Path(file).parent)
+        found += bad
+        if array is not None:
+            weights[name] = array
+    return weights, found
 
 
 def _walk_error(problems: list[Problem]) -> Callable[[OSError], None]:
@@ -528,9 +642,10 @@ def case_files(paths: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(files))
 
 
-def load_cases(paths: Iterable[str], max_elements: int = DEFAULT_MAX_ELEMENTS) -> list[Case]:
-    """Every case under ``paths``; all problems of all files are raised together."""
-    cases: list[Case] = []
+def load_cases(paths: Iterable[str], max_elements: int = DEFAULT_MAX_ELEMENTS) -> Cases:
+    """Every case under ``paths``, each checked whole before anything runs; all problems of all files are
+    raised together. The cases are kept compact (``Cases``): a run parses each again when it plans it."""
+    cases: list[StoredCase] = []
     problems: list[Problem] = []
     first_file: dict[str, str] = {}
     run_left = max_elements * RUN_BUDGET_CASES
@@ -546,7 +661,7 @@ def load_cases(paths: Iterable[str], max_elements: int = DEFAULT_MAX_ELEMENTS) -
             problems.append(Problem(file, case.line, "name", again))
             continue
         first_file[case.name] = file
-        cases.append(case)
+        cases.append(case.stored)
     if problems:
         raise CaseError(problems)
-    return cases
+    return Cases(cases)

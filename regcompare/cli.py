@@ -304,7 +304,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             translated = translator_summary(digest.translator_rows)
             if translated:
                 doc["translators"] = translated  # per translator: settings tried, equivalent, wrong, refused
-            aside({"report.html": lambda out: out.write(to_html(doc, {c.name: c.source for c in cases}, digest)),
+            # The page reads the sources of the cases it shows, not every case's.
+            aside({"report.html": lambda out: out.write(to_html(doc, cases.sources(), digest)),
                    "junit.xml": lambda out: write_junit(result, out)})
             outputs.write({"results.json": lambda out: write_json(doc, out), "report.md": to_markdown(doc, digest)})
     except OSError as exc:  # disk full, too many open files, the folder gone: the last reports stay

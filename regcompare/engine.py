@@ -374,7 +374,7 @@ class _Window:
             else:
                 jobs[item.framework].append(job_of(i, item, collect.inputs))
         if self.tally:
-            self.tally.planned(items)
+            self.tally.planned(items, first + len(cases))
         self.chunks[k] = _Chunk(collect, jobs, skipped, set(self.participants))
 
     def work(self, framework: str) -> None:
@@ -422,7 +422,7 @@ class _Tally:
     (10,000 small cases take seconds to plan); progress shows once it is done, and ``finish`` shows where each
     framework ended."""
 
-    def __init__(self, progress: ProgressFn, frameworks: tuple[str, ...], cases: list[Case],
+    def __init__(self, progress: ProgressFn, frameworks: tuple[str, ...], cases: Sequence[Case],
                  stopped: Callable[[], bool]) -> None:
         self.progress, self.frameworks, self.cases, self.stopped = progress, frameworks, cases, stopped
         self.totals: Counter[str] | None = None
@@ -430,20 +430,20 @@ class _Tally:
         self.shown: dict[str, int] = {}
         self.counting: threading.Thread | None = None
 
-    def planned(self, items: list[Item]) -> None:
-        """A chunk was planned: the first one starts the count."""
+    def planned(self, items: list[Item], following: int) -> None:
+        """A chunk was planned (``following``: the position of the first case after it): the first one starts the
+        count."""
         if self.totals is not None or self.counting is not None:
             return
         first = Counter(item.framework for item in items if not item.skip)
-        planned = {id(item.case) for item in items}
-        rest = [case for case in self.cases if id(case) not in planned]
+        rest = self.cases[following:]
         if not rest:
             self.totals = first
             return
         self.counting = threading.Thread(target=self._count, args=(first, rest), daemon=True, name="regcompare-tally")
         self.counting.start()
 
-    def _count(self, totals: Counter[str], rest: list[Case]) -> None:
+    def _count(self, totals: Counter[str], rest: Sequence[Case]) -> None:
         for case in rest:
             if self.stopped():
                 return  # interrupted: no totals to show
@@ -533,8 +533,11 @@ class _Collector:
                 self.pending.add(at, i, rows)
         case = self.cases[p]
         rows = [row for rows in self.pending.take(at) for row in rows] + broken_adapter_rows(case, self.frameworks)
-        self.stale_of[at] = apply_known(case, rows)
+        stale = apply_known(case, rows)
+        if stale:  # kept per case only where there is something to say: the run's cases may be many
+            self.stale_of[at] = stale
         self.store.append(at, rows)
+        case.references.clear()  # its oracle values and inputs: every item of the case is judged
 
     def finish_rest(self) -> None:
         """Cases that are not complete (an interrupted run, an item that timed out) or have no items."""

@@ -20,6 +20,7 @@ import os
 import pickle
 import tempfile
 import threading
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -56,12 +57,16 @@ class RowStore(Sequence[Row]):
         self._file: IO[bytes] = tempfile.TemporaryFile(
             prefix="regcompare-rows-", suffix=".pickle", dir=folder, buffering=0)
         self._lock = threading.Lock()  # appends: one file position, a seek and a write together
-        self._blocks: dict[int, _Block] = {}
-        self._order: list[int] | None = []
-        self._starts: list[int] = []  # first row index of each block in position order (for indexing)
+        # The index: five numbers per case in one flat array (position, offset, size, rows, key list), not an
+        # object per case, so that it stays a small part of the parent's memory at 10,000 cases and more.
+        self._index = array("q")
+        self._appended = bytearray()  # 1 at each position appended
+        self._order: array[int] | None = array("q")  # block numbers (arrival order) sorted by position
+        self._starts = array("q")  # first row index of each block in position order (for indexing)
+        self._key_lists: list[tuple[str, ...]] = []
+        self._key_number: dict[tuple[str, ...], int] = {}  # one number per distinct key list
         self._end = 0
         self._rows = 0
-        self._keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per distinct key list
         self.counts: Counter[tuple[str, str]] = Counter()
         """(framework, status) → rows."""
         self.known = 0
@@ -76,16 +81,18 @@ class RowStore(Sequence[Row]):
         block: list[Row] = []
         for row in rows:
             if block and row.get("case") != block[-1].get("case"):
-                store.append(len(store._blocks), block)
+                store.append(store._count, block)
                 block = []
             block.append(row)
         if block:
-            store.append(len(store._blocks), block)
+            store.append(store._count, block)
         return store
 
     def append(self, position: int, rows: list[Row]) -> None:
         """Write a complete case's rows; ``position`` orders the cases (each position once)."""
-        if position in self._blocks:
+        if position < 0:
+            raise ValueError(f"case position {position} is negative")
+        if position < len(self._appended) and self._appended[position]:
             raise ValueError(f"case position {position} was already appended")
         keys: dict[str, None] = {}
         for row in rows:
@@ -103,21 +110,41 @@ class RowStore(Sequence[Row]):
             view = memoryview(data)
             while view:  # unbuffered: a write may take part of it
                 view = view[self._file.write(view) or 0:]
-            self._blocks[position] = _Block(self._end, len(data), len(rows), self._keys.setdefault(key_list, key_list))
+            number = self._key_number.setdefault(key_list, len(self._key_lists))
+            if number == len(self._key_lists):
+                self._key_lists.append(key_list)
+            self._index.extend((position, self._end, len(data), len(rows), number))
+            if position >= len(self._appended):
+                self._appended.extend(bytes(position + 1 - len(self._appended)))
+            self._appended[position] = 1
             self._end += len(data)
             self._rows += len(rows)
             self._order = None
 
     # --- reading ------------------------------------------------------------------------------------
 
-    def _positions(self) -> list[int]:
+    @property
+    def _count(self) -> int:
+        return len(self._index) // 5
+
+    def _block(self, number: int) -> _Block:
+        _, offset, size, rows, keys = self._index[5 * number: 5 * number + 5]
+        return _Block(offset, size, rows, self._key_lists[keys])
+
+    def _sorted(self) -> array[int]:
+        """Block numbers in position order, and each one's first row index (``_starts``)."""
         if self._order is None:
-            self._order = sorted(self._blocks)
-            self._starts, total = [], 0
-            for position in self._order:
+            self._order = array("q", sorted(range(self._count), key=lambda n: self._index[5 * n]))
+            self._starts, total = array("q"), 0
+            for number in self._order:
                 self._starts.append(total)
-                total += self._blocks[position].rows
+                total += self._index[5 * number + 3]
         return self._order
+
+    def _blocks(self) -> Iterator[_Block]:
+        """Every block in position order."""
+        for number in self._sorted():
+            yield self._block(number)
 
     def _read(self, block: _Block) -> bytes:
         fd, parts, done = self._file.fileno(), [], 0
@@ -131,8 +158,7 @@ class RowStore(Sequence[Row]):
 
     def cases(self) -> Iterator[list[Row]]:
         """The rows of each case that has any, case by case in plan order (fresh copies on every pass)."""
-        for position in self._positions():
-            block = self._blocks[position]
+        for block in self._blocks():
             if block.rows:
                 yield pickle.loads(self._read(block))
 
@@ -157,20 +183,20 @@ class RowStore(Sequence[Row]):
             index += size
         if not 0 <= index < size:
             raise IndexError("row index out of range")
-        positions = self._positions()
+        order = self._sorted()
         at = bisect.bisect_right(self._starts, index) - 1  # the last block starting at or before it: not empty
-        rows: list[Row] = pickle.loads(self._read(self._blocks[positions[at]]))
+        rows: list[Row] = pickle.loads(self._read(self._block(order[at])))
         return rows[index - self._starts[at]]
 
     def __repr__(self) -> str:
-        return f"<RowStore: {len(self)} rows in {len(self._blocks)} cases>"
+        return f"<RowStore: {len(self)} rows in {self._count} cases>"
 
     @property
     def columns(self) -> list[str]:
         """Every key of any row, in the order they first appear in plan order (results.csv's header)."""
         columns: dict[str, None] = {}
-        for position in self._positions():
-            columns.update(dict.fromkeys(self._blocks[position].keys))
+        for block in self._blocks():
+            columns.update(dict.fromkeys(block.keys))
         return list(columns)
 
     @property
