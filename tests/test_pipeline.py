@@ -19,14 +19,15 @@ CASE = "name: {n}\nweights: {{w: [[1, -2], [-3, 4]]}}\ndtypes: [float32]\nregula
 
 def test_a_fast_framework_runs_ahead_of_a_slow_one_within_the_window(write_case, monkeypatch: pytest.MonkeyPatch) -> None:
     cases = load_cases([write_case(CASE.format(n=f"p{i}"), f"p{i}.yaml") for i in range(6)])
-    position = {id(case): p for p, case in enumerate(cases)}
+    calls: dict[str, int] = {}  # each chunk holds one case, with one job of each framework: the n-th call is case n
     events: list[tuple[str, str, int]] = []  # (start or end, framework, case position), in the order they happen
     numpy_at_case_1 = threading.Event()
     pool = WorkerPool()
     real_run = pool.run
 
     def run(framework: str, jobs: list[Any], on_outcome: Any) -> None:
-        p = position[jobs[0].group]
+        p = calls[framework] = calls.get(framework, -1) + 1
+        assert len(jobs) == 1
         events.append(("start", framework, p))
         if framework == "numpy" and p == 1:
             numpy_at_case_1.set()
@@ -101,4 +102,4 @@ def test_the_frameworks_the_cases_name_are_started_early(write_case) -> None:
     unlisted = load_cases([write_case(CASE.replace("frameworks: [numpy, torch]\n", "").format(n="b"), "b.yaml")])
     every = ("numpy", "torch", "tensorflow")
     assert named_frameworks(numpy_only, every) == ("numpy",)
-    assert named_frameworks(numpy_only + unlisted, every) == every  # a case without a list may use any
+    assert named_frameworks([*numpy_only, *unlisted], every) == every  # a case without a list may use any
