@@ -261,9 +261,10 @@ def run_items(
 #: Items planned at a time: the parent holds the items and jobs (~0.7 KB a task) of at most ``AHEAD`` chunks, not
 #: the whole run's.
 CHUNK_ITEMS = 8_000
-#: Chunks a framework may run ahead of the slowest one. Frameworks differ in speed several times over (tensorflow's
-#: eager calls against numpy's); with no slack, every chunk would end waiting for the slowest one while the other
-#: workers idle. With one chunk of slack the slowest never waits and the others work alongside it.
+#: Chunks in flight at once: a framework starts chunk k once every framework has finished chunk k - AHEAD, so it runs
+#: up to AHEAD - 1 chunks ahead of the slowest one. Frameworks differ in speed several times over (tensorflow's eager
+#: calls against numpy's); with no slack every chunk would end waiting for the slowest one while the other workers
+#: idle. With one chunk of slack the slowest never waits and the others work alongside it.
 AHEAD = 2
 
 
@@ -275,7 +276,7 @@ def run(
     temporary folder) as soon as the case is complete, so the parent never holds the rows of the whole run.
 
     Cases are planned and run a chunk at a time (``CHUNK_ITEMS``), in order; each framework goes through the chunks
-    at its own pace, at most ``AHEAD`` chunks ahead of the slowest one (the parent holds at most that many)."""
+    at its own pace, with at most ``AHEAD`` chunks in flight (the parent holds at most that many)."""
     store, pending = RowStore(folder), Pending(folder)
     stale_of: dict[int, list[str]] = {}
     tally = _Tally(progress, frameworks, cases, lambda: pool.closed) if progress else None

@@ -1,5 +1,5 @@
-"""The run's chunks: each framework goes through them at its own pace, at most ``engine.AHEAD`` chunks ahead of
-the slowest, and the rows are those of a run in one chunk, in plan order."""
+"""The run's chunks: each framework goes through them at its own pace, with at most ``engine.AHEAD`` chunks in
+flight, and the rows are those of a run in one chunk, in plan order."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_a_fast_framework_runs_ahead_of_a_slow_one_within_the_window(write_case,
     assert [r["case"] for r in chunked.rows] == [f"p{i}" for i in range(6) for _ in range(2)]  # plan order
     assert chunked.summary["match"] == 12
     when = {event: i for i, event in enumerate(events)}
-    for p in range(6 - engine.AHEAD):  # never more than AHEAD chunks ahead of the slowest framework
+    for p in range(6 - engine.AHEAD):  # never more than AHEAD chunks in flight: k + AHEAD waits for k's end
         assert when[("start", "numpy", p + engine.AHEAD)] > when[("end", "torch", p)]
     assert when[("start", "numpy", 1)] < when[("end", "torch", 0)]
 
