@@ -133,7 +133,7 @@ def band(
     spread relative to its element's scale, times this element's scale. With
     ``magnitude`` (max(|w₀|, |reference|)), FLOOR_EPS·eps·magnitude is added to atol: the floor on the value
     the element started from, not only on its result."""
-    s = np.nan_to_num(np.asarray(spread, np.float64), nan=0.0, posinf=0.0)
+    s = _finite(spread)
     worst = float(s.max()) if s.size else 0.0
     atol: Any = WIDEN * np.maximum(s, _typical(s, scale)) if s.ndim else WIDEN * worst
     if magnitude is not None and s.ndim and s.size:
@@ -144,6 +144,13 @@ def band(
                             f"rtol = {FLOOR_EPS:g} eps({dtype})")
 
 
+def _finite(values: np.ndarray | float) -> np.ndarray:
+    """The values in float64 with NaN and +inf as 0 (``np.nan_to_num(nan=0, posinf=0)``); values all finite (a
+    spread always is) are not copied: a 10⁷-element spread is checked once instead of rewritten."""
+    v = np.asarray(values, np.float64)
+    return v if np.isfinite(v).all() else np.nan_to_num(v, nan=0.0, posinf=0.0)
+
+
 def _typical(s: np.ndarray, scale: np.ndarray | None) -> Any:
     """``band``'s typical spread of a per-element spread ``s``: its median, or with ``scale`` the median spread
     relative to each element's scale, times that scale. (Only the one that is used is computed: a median of a
@@ -152,7 +159,7 @@ def _typical(s: np.ndarray, scale: np.ndarray | None) -> Any:
         return 0.0
     if scale is None:
         return float(np.median(s))
-    sc = np.nan_to_num(np.abs(np.asarray(scale, np.float64)), nan=0.0, posinf=0.0)
+    sc = _finite(np.abs(np.asarray(scale, np.float64)))
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(sc > 0, s / sc, 0.0)
     return float(np.median(relative)) * sc
