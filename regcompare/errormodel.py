@@ -162,7 +162,7 @@ def _typical(s: np.ndarray, scale: np.ndarray | None) -> Any:
     sc = _finite(np.abs(np.asarray(scale, np.float64)))
     with np.errstate(divide="ignore", invalid="ignore"):
         relative = np.where(sc > 0, s / sc, 0.0)
-    return float(np.median(relative)) * sc
+    return float(np.median(relative, overwrite_input=True)) * sc  # relative is this call's own: no copy to sort
 
 
 def spread_of(samples: Iterable[np.ndarray], reference: np.ndarray) -> np.ndarray:
