@@ -149,7 +149,10 @@ def _oracle(
     argument is in the key, whole (JSON of the values, a dataclass by its repr: a new argument or field is in it
     without anyone listing it). Each framework's update item of a case, dtype, regularizer, optimizer family,
     settings and rule options computes the same float64 reference; the arrays are made read-only, as they are
-    shared, and the mapping is the caller's own."""
+    shared, and the mapping is the caller's own. A large tensor's is made per item instead, as its gradient's
+    is: the case would hold every variant's float64 copy until its last item is judged."""
+    if sum(w.size for w in inputs.values()) > MAX_LISTED_ELEMENTS:
+        return dict(run(inputs, grads, *args))  # a large one is made per item, not kept (as a large gradient)
     key = ("oracle", run.__module__, run.__qualname__, item.dtype,
            json.dumps(args, sort_keys=True, default=repr, allow_nan=True))
 

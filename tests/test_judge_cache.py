@@ -227,3 +227,15 @@ def test_a_kept_update_reference_is_read_only_and_differs_with_any_argument() ->
         got = judge._oracle(item, oracle.update, inputs, grads, *other)
         assert np.array_equal(got["w"], oracle.update(inputs, grads, *other)["w"])
         assert not np.array_equal(got["w"], base["w"])
+
+
+def test_a_large_tensors_update_reference_is_made_per_item_not_kept(monkeypatch) -> None:
+    case = load_case(ROOT / "cases/optimizers/adam.yaml")
+    item = next(i for i in engine.plan_case(case, SEVEN) if isinstance(i, Item) and i.quantity == "update")
+    inputs = {n: cast(w, item.dtype).astype(np.float64) for n, w in case.weights.items()}
+    kept = references(item, inputs)[0]
+    case.references.clear()
+    monkeypatch.setattr(judge, "MAX_LISTED_ELEMENTS", 1)  # every tensor is large now
+    made = references(item, inputs)[0]
+    assert not [k for k in case.references if k[0] == "oracle"]
+    assert made["w"].flags.writeable and np.array_equal(made["w"], kept["w"])
