@@ -284,12 +284,34 @@ def held_in(dtype: str) -> type[float]:
         def __pow__(self, exponent: Any, modulo: Any = None) -> Any:
             if modulo is not None or not isinstance(exponent, int) or exponent < 0:
                 return float(self) ** exponent
-            product = kind(1.0)
-            for _ in range(exponent):
-                product = kind(product * kind(self))
-            return product
+            return _running_power(kind, float(self), exponent)
 
     return Held
+
+
+def _running_power(kind: type, value: float, exponent: int) -> Any:
+    """kind(1)·β·β·…·β (``exponent`` factors, each product rounded to ``kind``): ``held_in``'s integer power. The
+    products of a β are kept (every step t of every sample asks for βᵗ: a run of t products each time), extended as
+    a larger power is asked; the same products, in the same order, as the loop would make."""
+    if not math.isfinite(value):
+        products = [kind(1.0)]
+        for _ in range(exponent):
+            products.append(kind(products[-1] * kind(value)))
+        return products[exponent]
+    kept = _POWERS.get((kind, value))
+    if kept is not None and len(kept) > exponent:
+        return kept[exponent]
+    products = list(kept or [kind(1.0)])  # extended aside and then put in whole: judging threads share the lists
+    while len(products) <= exponent:
+        products.append(kind(products[-1] * kind(value)))
+    if len(_POWERS) >= 1024:  # bounded: a run of many cases with many different β
+        _POWERS.clear()
+    _POWERS[(kind, value)] = products
+    return products[exponent]
+
+
+#: ``_running_power``'s products by (kind, β): a case's few hyper-parameters, each a list of its step count's length.
+_POWERS: dict[tuple[type, float], list[Any]] = {}
 
 
 def computed_in(precision: str, running: bool = True) -> type[float]:
