@@ -180,7 +180,19 @@ def compare(
     figures = [0.0, 0.0, 0.0]
     worst_flat, worst_err, worst_is_bad, bound_at_worst, overflow_is_right = 0, -1.0, False, 0.0, False
     for start in range(0, a.size, _CHUNK):
-        chunk_tol = tol if flat_atol is None else Tolerance(tol.rtol, flat_atol[start:start + _CHUNK])
+        chunk_atol = atol if flat_atol is None else flat_atol[start:start + _CHUNK]
+        # A chunk all finite and within its bounds: the shortcut's figures, its worst element (the first largest
+        # error, as below) and no overflow (its reference is within the dtype's range); a bad one's error is the
+        # larger, so a good chunk's bound is never the one reported.
+        within = _within(flat_a[start:start + _CHUNK], flat_r[start:start + _CHUNK], dtype, float(tol.rtol),
+                         chunk_atol)
+        if within is not None:
+            abs_max, rel_max, ulp_max, (i,) = within
+            figures = [max(figures[0], abs_max), max(figures[1], rel_max), max(figures[2], ulp_max)]
+            if (False, abs_max) > (worst_is_bad, worst_err):
+                worst_flat, worst_err = start + i, abs_max
+            continue
+        chunk_tol = tol if flat_atol is None else Tolerance(tol.rtol, chunk_atol)
         chunk = _errors(flat_a[start:start + _CHUNK].astype(np.float64),
                         flat_r[start:start + _CHUNK].astype(np.float64), dtype, chunk_tol)
         figures = [max(figures[0], float(chunk.abs_err.max())), max(figures[1], float(chunk.rel_err.max())),

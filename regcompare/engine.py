@@ -93,12 +93,37 @@ def apply_findings(case: Case, rows: list[dict[str, Any]], findings: Iterable[Fi
     """Mark each row a built-in defect finding explains: ``finding`` is its id, ``known`` its reason (the first
     finding in registry order wins). A precision finding's id is already on the rows whose band it widened
     (regcompare.judge) and excuses nothing; every other row gets ``finding: None``."""
-    defects = tuple(f for f in findings if not f.precision)
+    by_status = _defects_by_status(findings if isinstance(findings, tuple) else tuple(findings))
     for row in rows:
-        hit = next((f for f in defects if f.explains(row, case.weights)), None)
-        row["finding"] = row.get("finding") if hit is None else hit.id
-        if hit is not None:
-            row["known"] = hit.reason
+        # A defect explains only rows with its status: only those are asked, in registry order.
+        hit = None
+        for f in by_status.get(row.get("status"), ()):
+            if f.selects(row, case.weights):
+                hit = f
+                break
+        if hit is None:
+            row["finding"] = row.get("finding")
+        else:
+            row["finding"], row["known"] = hit.id, hit.reason
+
+
+def _defects_by_status(findings: tuple[Finding, ...]) -> dict[str | None, tuple[Finding, ...]]:
+    """The defect findings (not the precision ones) by the status they explain, each in registry order; kept for
+    the last registry asked (the same one for every judged item of a run; a frozen finding's hash is its fields,
+    so the registry is recognised by identity). One slot, replaced whole: the judging threads share it."""
+    kept_for, kept = _BY_STATUS[0]
+    if kept_for is findings:
+        return kept
+    out: dict[str | None, list[Finding]] = {}
+    for f in findings:
+        if not f.precision:
+            out.setdefault(f.status, []).append(f)
+    by_status = {status: tuple(fs) for status, fs in out.items()}
+    _BY_STATUS[0] = (findings, by_status)
+    return by_status
+
+
+_BY_STATUS: list[tuple[tuple[Finding, ...] | None, dict[str | None, tuple[Finding, ...]]]] = [(None, {})]
 
 
 def suite_of(cases: list[Case]) -> Path | None:

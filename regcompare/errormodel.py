@@ -133,21 +133,36 @@ def band(
     spread relative to its element's scale, times this element's scale. With
     ``magnitude`` (max(|w₀|, |reference|)), FLOOR_EPS·eps·magnitude is added to atol: the floor on the value
     the element started from, not only on its result."""
-    s = np.nan_to_num(np.asarray(spread, np.float64), nan=0.0, posinf=0.0)
+    s = _finite(spread)
     worst = float(s.max()) if s.size else 0.0
-    typical: Any = float(np.median(s)) if s.size else 0.0
-    if scale is not None and s.ndim and s.size:
-        sc = np.nan_to_num(np.abs(np.asarray(scale, np.float64)), nan=0.0, posinf=0.0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            relative = np.where(sc > 0, s / sc, 0.0)
-        typical = float(np.median(relative)) * sc
-    atol: Any = WIDEN * np.maximum(s, typical) if s.ndim else WIDEN * worst
+    atol: Any = WIDEN * np.maximum(s, _typical(s, scale)) if s.ndim else WIDEN * worst
     if magnitude is not None and s.ndim and s.size:
         atol = atol + FLOOR_EPS * eps(dtype) * np.abs(magnitude)  # the floor, on the values it started from too
     tol = Tolerance(FLOOR_EPS * eps(dtype), atol)
     per = " per element" if s.ndim else ""
     return Band(tol, worst, f"error model: {what}; atol = {WIDEN:g} × spread{per} (largest {worst:.3g}), "
                             f"rtol = {FLOOR_EPS:g} eps({dtype})")
+
+
+def _finite(values: np.ndarray | float) -> np.ndarray:
+    """The values in float64 with NaN and +inf as 0 (``np.nan_to_num(nan=0, posinf=0)``); values all finite (a
+    spread always is) are not copied: a 10⁷-element spread is checked once instead of rewritten."""
+    v = np.asarray(values, np.float64)
+    return v if np.isfinite(v).all() else np.nan_to_num(v, nan=0.0, posinf=0.0)
+
+
+def _typical(s: np.ndarray, scale: np.ndarray | None) -> Any:
+    """``band``'s typical spread of a per-element spread ``s``: its median, or with ``scale`` the median spread
+    relative to each element's scale, times that scale. (Only the one that is used is computed: a median of a
+    10⁷-element spread is a sort's worth of work.)"""
+    if not s.size:
+        return 0.0
+    if scale is None:
+        return float(np.median(s))
+    sc = _finite(np.abs(np.asarray(scale, np.float64)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(sc > 0, s / sc, 0.0)
+    return float(np.median(relative, overwrite_input=True)) * sc  # relative is this call's own: no copy to sort
 
 
 def spread_of(samples: Iterable[np.ndarray], reference: np.ndarray) -> np.ndarray:
@@ -269,12 +284,34 @@ def held_in(dtype: str) -> type[float]:
         def __pow__(self, exponent: Any, modulo: Any = None) -> Any:
             if modulo is not None or not isinstance(exponent, int) or exponent < 0:
                 return float(self) ** exponent
-            product = kind(1.0)
-            for _ in range(exponent):
-                product = kind(product * kind(self))
-            return product
+            return _running_power(kind, float(self), exponent)
 
     return Held
+
+
+def _running_power(kind: type, value: float, exponent: int) -> Any:
+    """kind(1)·β·β·…·β (``exponent`` factors, each product rounded to ``kind``): ``held_in``'s integer power. The
+    products of a β are kept (every step t of every sample asks for βᵗ: a run of t products each time), extended as
+    a larger power is asked; the same products, in the same order, as the loop would make."""
+    if not math.isfinite(value):
+        products = [kind(1.0)]
+        for _ in range(exponent):
+            products.append(kind(products[-1] * kind(value)))
+        return products[exponent]
+    kept = _POWERS.get((kind, value))
+    if kept is not None and len(kept) > exponent:
+        return kept[exponent]
+    products = list(kept or [kind(1.0)])  # extended aside and then put in whole: judging threads share the lists
+    while len(products) <= exponent:
+        products.append(kind(products[-1] * kind(value)))
+    if len(_POWERS) >= 1024:  # bounded: a run of many cases with many different β
+        _POWERS.clear()
+    _POWERS[(kind, value)] = products
+    return products[exponent]
+
+
+#: ``_running_power``'s products by (kind, β): a case's few hyper-parameters, each a list of its step count's length.
+_POWERS: dict[tuple[type, float], list[Any]] = {}
 
 
 def computed_in(precision: str, running: bool = True) -> type[float]:

@@ -7,6 +7,7 @@ root); ``mismatch`` otherwise. docs/results.md lists the row keys.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,8 +121,8 @@ def references(item: Item, inputs: dict[str, np.ndarray]) -> tuple[References, D
         return dict(refs), None if own is None else Documented(own, why)
     if item.placed is not None:
         return _placed_references(item, inputs, grads, call)
-    args = (inputs, grads, item.regularizer, call.family, item.settings(), item.case.spec.steps)
-    canonical = dict(oracle.update(*args, "coupled", call.rule_options(own=False)))
+    args = (item.regularizer, call.family, item.settings(), item.case.spec.steps)
+    canonical = _oracle(item, oracle.update, inputs, grads, *args, "coupled", call.rule_options(own=False))
     l1 = bool(item.regularizer.l1)  # an L1 term has no decoupled form: only the coupled reference exists then
     scheduled, schedule_why = _schedule_semantics(item)
     unscaled = item.conv.coupling == "decoupled" and not item.conv.decay_follows_lr and not l1
@@ -130,12 +131,38 @@ def references(item: Item, inputs: dict[str, np.ndarray]) -> tuple[References, D
         # boundaries) or its decoupled decay (not following the lr schedule) its own documented way.
         decoupled = item.conv.coupling == "decoupled" and not l1
         semantics = ("decoupled_unscaled" if unscaled else "decoupled") if decoupled else "coupled"
-        own = oracle.update(*args, semantics, call.rule_options(own=True) | scheduled)
+        own = _oracle(item, oracle.update, inputs, grads, *args, semantics, call.rule_options(own=True) | scheduled)
         whys = [f"decoupled decay: {item.conv.formula}" if decoupled else "", call.why if call.options else "",
                 schedule_why]
         return canonical, Documented(own, "; ".join(w for w in whys if w))
-    decoupled_ref = None if l1 else Documented(oracle.update(*args, "decoupled", call.rule_options(own=False)), "")
+    decoupled_ref = None if l1 else Documented(
+        _oracle(item, oracle.update, inputs, grads, *args, "decoupled", call.rule_options(own=False)), "")
     return canonical, decoupled_ref
+
+
+def _oracle(
+    item: Item, run: Callable[..., dict[str, np.ndarray]], inputs: dict[str, np.ndarray],
+    grads: dict[str, np.ndarray], *args: Any,
+) -> dict[str, np.ndarray]:
+    """``run(inputs, grads, *args)`` (an update oracle), shared by every item of the case that asks for the same:
+    the inputs and grads are the case's in ``item.dtype`` (the collector's, ``grads_of``), and every other
+    argument is in the key, whole (JSON of the values, a dataclass by its repr: a new argument or field is in it
+    without anyone listing it). Each framework's update item of a case, dtype, regularizer, optimizer family,
+    settings and rule options computes the same float64 reference; the arrays are made read-only, as they are
+    shared, and the mapping is the caller's own. A large tensor's is made per item instead, as its gradient's
+    is: the case would hold every variant's float64 copy until its last item is judged."""
+    if sum(w.size for w in inputs.values()) > MAX_LISTED_ELEMENTS:
+        return dict(run(inputs, grads, *args))  # a large one is made per item, not kept (as a large gradient)
+    key = ("oracle", run.__module__, run.__qualname__, item.dtype,
+           json.dumps(args, sort_keys=True, default=repr, allow_nan=True))
+
+    def make() -> dict[str, np.ndarray]:
+        out = run(inputs, grads, *args)
+        for array in out.values():
+            array.flags.writeable = False
+        return out
+
+    return dict(shared(item.case, key, make))
 
 
 def _schedule_semantics(item: Item) -> tuple[dict[str, bool], str]:
@@ -156,8 +183,8 @@ def _placed_references(
     decays = {t: decay for t, (decay, _) in own.items()}
 
     def run(per_tensor: dict[str, Decay]) -> dict[str, np.ndarray]:
-        return oracle.update_decays(inputs, grads, per_tensor, call.family, item.settings(),
-                                    item.case.spec.steps, call.rule_options(own=per_tensor is not canonical))
+        return _oracle(item, oracle.update_decays, inputs, grads, per_tensor, call.family, item.settings(),
+                       item.case.spec.steps, call.rule_options(own=per_tensor is not canonical))
 
     reference: References = dict(run(canonical))
     if decays == canonical:

@@ -43,8 +43,15 @@ def _as_numpy(value: Value) -> Any:
 
 
 def _one_line(exc: BaseException) -> str:
+    """The exception's type and first line, without object addresses (``<function f at 0x7f53ad2ebf60>`` →
+    ``<function f>``): a row's detail is the same on every run."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip().rstrip(":")
+    line = _ADDRESS.sub("", text[0]) if text else ""
+    return f"{type(exc).__name__}: {line}".strip().rstrip(":")
+
+
+#: An object's address in a repr (`` at 0x7f53ad2ebf60``): it differs from run to run.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def _where(exc: BaseException) -> str:

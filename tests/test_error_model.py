@@ -7,6 +7,7 @@ Expected figures are computed by hand in the comments (binary fractions), not by
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -632,3 +633,19 @@ def test_paddle_bfloat16_rprop_is_judged_with_its_etas_in_bfloat16(write_case) -
     assert rows and all(r["status"] == "match" for r in rows), [r["detail"] for r in rows]
     assert all(r["finding"] == "paddle-rprop-low-precision-hyperparameters" for r in rows)
     assert all(r["tolerance"]["without"] == "mismatch" for r in rows)
+
+
+def test_a_held_power_is_the_running_product_whatever_was_asked_before() -> None:
+    # held_in's integer powers are kept per β and extended: each is the loop's running product in the held type,
+    # asked in any order, for two kinds and a non-finite β.
+    from regcompare.errormodel import held_in
+
+    for dtype, kind in (("float32", np.float32), ("float64", np.float64)):
+        for beta in (0.999, 0.9, 1e-30, math.inf):
+            held = held_in(dtype)(beta)
+            for exponent in (5, 0, 17, 3, 40, 17):
+                product = kind(1.0)
+                for _ in range(exponent):
+                    product = kind(product * kind(beta))
+                got = held ** exponent
+                assert type(got) is type(product) and (got == product or (math.isnan(got) and math.isnan(product)))

@@ -220,3 +220,23 @@ def test_paddle_rprop_holds_its_hyper_parameters_in_a_bfloat16_rows_dtype() -> N
                             scalars=errormodel.computed_in(held))
     assert out[0] == -613073 / 16777216
     assert errormodel.run_in(spec, np.zeros(1), np.ones(1), decay, np.dtype(np.float64))[0] == pytest.approx(-0.0364)
+
+
+def test_apply_findings_marks_what_the_first_explaining_finding_in_registry_order_says(write_case) -> None:
+    # apply_findings asks only the defects of a row's status (kept by registry): the same as asking each finding's
+    # ``explains`` in registry order, for rows of every status, with a custom registry and then the built-in one.
+    case = load_case(write_case("weights: {w: [1]}\ndtypes: [float16]\nregularizers: [{l2: 1}]\n"))
+    first = Finding("first", "defect", "first reason", "src", framework="torch", status="error")
+    second = Finding("second", "defect", "second reason", "src", framework="torch", status="error")
+    other = Finding("other", "defect", "other reason", "src", framework="torch", status="mismatch", dtypes=("float32",))
+    rows = [_row(framework="torch", api="torch.handwritten", dtype=d, status=s)
+            for s in ("error", "mismatch", "match", "unsupported") for d in ("float16", "float32")]
+    for registry in ((second, first, other), (first, second, other), FINDINGS):
+        marked = [dict(r) for r in rows]
+        engine.apply_findings(case, marked, registry)
+        for row, got in zip(rows, marked, strict=True):
+            hit = next((f for f in registry if not f.precision and f.explains(row, case.weights)), None)
+            assert got["finding"] == (hit and hit.id) and got["known"] == (hit and hit.reason), (registry[0].id, row)
+    marked = [dict(r) for r in rows]
+    engine.apply_findings(case, marked, (second, first, other))
+    assert [r["finding"] for r in marked] == ["second", "second", None, "other", None, None, None, None]

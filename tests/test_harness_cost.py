@@ -93,6 +93,45 @@ def test_the_finite_shortcut_gives_the_figures_of_the_full_rules_per_element_ato
     assert any(v.ok and v.worst and any(v.worst) for v in full)  # a worst element away from the first
 
 
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_finite_shortcut_per_chunk_gives_the_figures_of_the_full_rules(dtype: str, monkeypatch) -> None:
+    # Chunks of 5 elements: tensors of several chunks, the last of one element, where some chunks are within
+    # their bounds (the shortcut) and others not, or not finite (the full rules); the worst element in a later
+    # chunk, a tie across chunks (the first wins) and a bad element whose error is smaller than a good one's.
+    monkeypatch.setattr(compare_module, "_CHUNK", 5)
+    eps, big = float(finfo(dtype).eps), float(finfo(dtype).max)
+    rng = np.random.default_rng(13)
+    cases = []
+    for _ in range(30):
+        r = rng.normal(size=int(rng.integers(6, 22))) * 10.0 ** rng.integers(-4, 3)
+        a = cast(r * (1 + rng.normal(size=r.shape) * eps * rng.choice([0.0, 0.5, 4.0])), dtype)
+        spread = np.abs(rng.normal(size=r.shape)) * eps * np.abs(r)
+        for atol in (spread, float(spread.max()) * 2):
+            cases.append((a, r, Tolerance(eps, atol)))
+    r = np.ones(16)
+    tie = cast(r, dtype).astype(np.float64)
+    tie[[2, 7]] += 4 * eps  # one error in the first chunk and the same in the second
+    cases.append((tie, r, Tolerance(eps, 8 * eps)))
+    mixed = tie.copy()
+    mixed[12] += 2 * eps  # a bad element (its atol is 0) in the third chunk, with a smaller error
+    cases.append((mixed, r, Tolerance(eps, np.where(np.arange(16) == 12, 0.0, 8 * eps))))
+    for odd in (np.nan, np.inf):  # a non-finite element in the second chunk only
+        bad = tie.copy()
+        bad[6] = odd
+        cases.append((bad, r, Tolerance(eps, 8 * eps)))
+    over = np.ones(11)
+    over[9] = big * 1.0001  # an exact value that overflows the dtype, in the second chunk
+    cases.append((cast(over, dtype), over, Tolerance(eps, 1e-6)))
+    fast = [compare(a, ref, dtype, tol, "error model") for a, ref, tol in cases]
+    monkeypatch.setattr(compare_module, "_within", lambda *args: None)
+    full = [compare(a, ref, dtype, tol, "error model") for a, ref, tol in cases]
+    assert fast == full
+    assert {v.ok for v in full} == {True, False}
+    assert full[-5].worst == (2,) and full[-4].worst == (12,) and not full[-4].ok
+    assert any(v.ok and v.worst and v.worst[0] >= 5 for v in full)  # a worst element past the first chunk
+
+
 def _jobs(count: int) -> list[Job]:
     weights = {"w": np.array([[1.0, -2.0], [-3.0, 4.0]], np.float32)}
     from regcompare.adapters.base import Task

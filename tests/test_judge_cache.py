@@ -6,20 +6,22 @@ question asked with nothing kept (a cold case, the uncached selector)."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from regcompare import engine, errormodel
+from regcompare import engine, errormodel, judge, oracle
 from regcompare.cases import load_case
 from regcompare.conventions import findings
 from regcompare.conventions.findings import FINDINGS, Finding, Held, by_id, precision_findings
 from regcompare.dtypes import cast
 from regcompare.judge import references
-from regcompare.plan import Item
+from regcompare.plan import Item, grads_of
 from regcompare.workers import Outcome
 
+ROOT = Path(__file__).parent.parent
 #: A weight that is subnormal in float32 (TensorFlow flushes it to zero: tensorflow-float32-ftz).
 SUBNORMAL = 1e-40
 
@@ -168,3 +170,72 @@ def test_the_kept_selections_are_bounded_and_answer_alike_after_they_are_dropped
         for row in rows:
             assert precision_findings(row, None) == [f for f in FINDINGS if f.precision and f.selects(row, None)]
             assert len(findings._CANDIDATES) <= 3
+
+
+# --- the update references every framework's item of a case shares ----------------------------------------------
+
+SEVEN = ("numpy", "torch", "tensorflow", "paddle", "jax", "keras-torch", "keras-jax")
+
+
+@pytest.mark.parametrize("path", ["cases/optimizers/adam.yaml", "cases/optimizers/precedence_plain_sgd.yaml",
+                                  "cases/schedules/adamw_step_decay.yaml", "cases/optimizers/adadelta.yaml"])
+def test_each_update_items_references_are_its_own_when_the_case_keeps_them(path: str) -> None:
+    # Every update item of a shipped case (coupled and decoupled APIs, variants, a placement's precedence, a
+    # schedule's own semantics) asked in plan order with what the case keeps, then each asked again cold: the
+    # canonical and the documented reference and its why are the same arrays, bit for bit.
+    case = load_case(ROOT / path)
+    items = [i for i in engine.plan_case(case, SEVEN) if isinstance(i, Item) and i.quantity == "update"]
+    assert len(items) > 4
+
+    def exact(item: Item) -> dict[str, np.ndarray]:
+        return {n: cast(w, item.dtype).astype(np.float64) for n, w in case.weights.items()}
+
+    warm = [references(item, exact(item)) for item in items]
+    kept = [k for k in case.references if k[0] == "oracle"]
+    assert 0 < len(kept) < sum(1 + (doc is not None) for _, doc in warm)  # shared: fewer runs than asked
+    for item, (canonical, documented) in zip(items, warm, strict=True):
+        case.references.clear()
+        cold_canonical, cold_documented = references(item, exact(item))
+        assert canonical.keys() == cold_canonical.keys()
+        for t in canonical:
+            assert np.array_equal(canonical[t], cold_canonical[t], equal_nan=True), (item.api, t)
+        assert (documented is None) == (cold_documented is None)
+        if documented is not None and cold_documented is not None:
+            assert documented.why == cold_documented.why
+            for t in documented.reference:
+                assert np.array_equal(documented.reference[t], cold_documented.reference[t], equal_nan=True)
+
+
+def test_a_kept_update_reference_is_read_only_and_differs_with_any_argument() -> None:
+    case = load_case(ROOT / "cases/optimizers/adam.yaml")
+    items = [i for i in engine.plan_case(case, SEVEN) if isinstance(i, Item) and i.quantity == "update"]
+    item = items[0]
+    inputs = {n: cast(w, item.dtype).astype(np.float64) for n, w in case.weights.items()}
+    canonical, _ = references(item, inputs)
+    with pytest.raises(ValueError, match="read-only"):
+        canonical["w"][0, 0] = 0.0
+    grads = grads_of(case, item.dtype)[1]
+    assert item.optimizer is not None
+    args = (item.regularizer, item.optimizer.family, item.settings(), case.spec.steps, "coupled", {"eps_on": "v_hat"})
+    base = judge._oracle(item, oracle.update, inputs, grads, *args)
+    assert np.array_equal(base["w"], oracle.update(inputs, grads, *args)["w"])
+    changed = [(*args[:2], {**args[2], "lr": args[2]["lr"] * 2}, *args[3:]),  # a setting
+               (*args[:3], args[3] + 1, *args[4:]),  # the steps
+               (*args[:4], "decoupled", *args[5:]),  # the semantics
+               (*args[:5], {"eps_on": "v"})]  # a rule option
+    for other in changed:
+        got = judge._oracle(item, oracle.update, inputs, grads, *other)
+        assert np.array_equal(got["w"], oracle.update(inputs, grads, *other)["w"])
+        assert not np.array_equal(got["w"], base["w"])
+
+
+def test_a_large_tensors_update_reference_is_made_per_item_not_kept(monkeypatch) -> None:
+    case = load_case(ROOT / "cases/optimizers/adam.yaml")
+    item = next(i for i in engine.plan_case(case, SEVEN) if isinstance(i, Item) and i.quantity == "update")
+    inputs = {n: cast(w, item.dtype).astype(np.float64) for n, w in case.weights.items()}
+    kept = references(item, inputs)[0]
+    case.references.clear()
+    monkeypatch.setattr(judge, "MAX_LISTED_ELEMENTS", 1)  # every tensor is large now
+    made = references(item, inputs)[0]
+    assert not [k for k in case.references if k[0] == "oracle"]
+    assert made["w"].flags.writeable and np.array_equal(made["w"], kept["w"])

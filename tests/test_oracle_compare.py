@@ -120,3 +120,43 @@ def test_chunked_comparison_and_sums_agree_with_one_chunk(monkeypatch: pytest.Mo
     exact = oracle.penalty({"w": reference}, Regularizer(l1=0.5, l2=2.0))
     monkeypatch.setattr(oracle, "_CHUNK", 3)
     assert oracle.penalty({"w": reference}, Regularizer(l1=0.5, l2=2.0)) == exact
+
+
+def _fsum_per_element(arrays: list[np.ndarray], term) -> float:
+    """The exact sum the plain way: fsum over every element's term (what oracle._fsum did element by element)."""
+    try:
+        return math.fsum(v for a in arrays for v in term(a.reshape(-1).astype(np.float64)).tolist())
+    except OverflowError:
+        return math.inf
+
+
+def _sums() -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(5)
+    out = [[(rng.standard_normal(n) * scale).astype(dt)]
+           for dt in (np.float16, np.float32, np.float64) for scale in (1e-30, 1e-3, 1.0, 1e30)
+           for n in (1, 3, 1000, 70_001)]
+    spread = rng.standard_normal(20_000) * 10.0 ** rng.integers(-300, 300, 20_000)  # more bits than the passes take
+    out += [[np.array([1e154, 1e154, 3.0])],  # squares whose sum overflows: inf
+            [np.array([1.3e154] * 3 + [1e-300])],  # near the float64 limit, too large for an extraction
+            [np.array([5e-324, 1e-310, 2.5e-308, 0.0])],  # subnormals
+            [spread], [np.array([np.inf, 1.0])], [np.array([np.nan, 1.0])], [np.array([1.7e308, 1.7e308])],
+            [rng.standard_normal((300, 300)).astype(np.float32), rng.standard_normal(300_001)], [np.zeros(5)]]
+    return out
+
+
+@pytest.mark.parametrize("term", [np.abs, np.square], ids=["abs", "square"])
+def test_the_exact_sum_split_into_parts_is_fsum_over_every_element(term, monkeypatch) -> None:
+    # oracle._fsum splits each chunk into a few floats of the same exact sum (an error-free extraction): the same
+    # correctly rounded result as fsum of every element, for every magnitude, dtype and size, subnormals, values
+    # too large to extract, a sum that overflows, inf and NaN, and with chunks of 1,000 (a tensor of many).
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = _sums()
+        want = [_fsum_per_element(arrays, term) for arrays in sums]
+        got = [oracle._fsum(arrays, term) for arrays in sums]
+        monkeypatch.setattr(oracle, "_CHUNK", 1000)
+        chunked = [oracle._fsum(arrays, term) for arrays in sums]
+    for g, c, w in zip(got, chunked, want, strict=True):
+        assert (math.isnan(w) and math.isnan(g) and math.isnan(c)) or (g == w == c), (g, c, w)
+    assert math.inf in want and any(math.isnan(w) for w in want)
+    parts = oracle._exact_parts(np.square(np.random.default_rng(6).standard_normal(100_000)))
+    assert len(parts) < 10  # a few floats, not one per element

@@ -368,3 +368,19 @@ def test_ftrl_regularization_arguments_are_conventions_of_their_own() -> None:
         assert _statuses(decayed, api) == {"divergent"}, api
     for api in ("keras.regularizers.L1", "keras.regularizers.L2", "keras.regularizers.L1L2"):
         assert _statuses(rows, api) == {"match"}, api
+
+
+def test_lbfgs_direction_without_held_scalars_is_the_held_recursion_in_float64() -> None:
+    # The two-loop recursion's path without held scalars (no _dot/_held calls per product) against the general
+    # path with every scalar held in float64 (a no-op rounding): the same direction, bit for bit, over a history.
+    from regcompare.rules import lbfgs
+
+    rng = np.random.default_rng(3)
+    for pairs in (0, 1, 5, 12):
+        st = {"dirs": [rng.normal(size=7) for _ in range(pairs)], "stps": [rng.normal(size=7) for _ in range(pairs)],
+              "ro": [float(rng.uniform(0.1, 3.0)) for _ in range(pairs)], "H_diag": float(rng.uniform(0.5, 2.0))}
+        g = rng.normal(size=7)
+        plain = lbfgs._direction(g, st, {})
+        held = lbfgs._direction(g, st, {lbfgs.SCALAR_PRECISION: "float64"})
+        assert plain.tobytes() == held.tobytes(), pairs
+        assert pairs == 0 or not np.array_equal(plain, -g * st["H_diag"])  # the pairs were used

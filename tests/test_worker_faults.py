@@ -335,3 +335,20 @@ def test_a_pool_starts_a_framework_its_earlier_run_did_not_need(write_case) -> N
         pool.close()
     assert second.frameworks["torch"].status == "ok"
     assert {r["status"] for r in second.rows if r["framework"] == "torch"} == {"match"}
+
+
+def test_a_one_line_message_carries_no_object_address() -> None:
+    # A framework's message that shows a Python object's repr (TensorFlow: "Attempt to convert a value (<function
+    # f.<locals>.<lambda> at 0x7f53ad2ebf60>) ...") differs from run to run by the address alone.
+    from regcompare.worker import _one_line
+
+    def f() -> None:
+        pass
+
+    exc = ValueError(f"Attempt to convert a value ({f!r}) with an unsupported type (<class 'function'>)\nsecond")
+    assert " at 0x" in str(exc)
+    assert _one_line(exc) == ("ValueError: Attempt to convert a value (<function "
+                              "test_a_one_line_message_carries_no_object_address.<locals>.f>) with an unsupported "
+                              "type (<class 'function'>)")
+    assert _one_line(TypeError("byte 0x7f at offset 3")) == "TypeError: byte 0x7f at offset 3"  # no address
+    assert _one_line(RuntimeError("")) == "RuntimeError"

@@ -64,6 +64,8 @@ def _dot(a: np.ndarray, b: np.ndarray, s: Settings) -> float:
 
 def _direction(g: np.ndarray, st: dict[str, Any], s: Settings) -> np.ndarray:
     """−H·g by the two-loop recursion over the stored pairs."""
+    if s.get(SCALAR_PRECISION) is None:
+        return _direction_unheld(g, st)
     q = -g
     al = [0.0] * len(st["dirs"])
     for i in range(len(st["dirs"]) - 1, -1, -1):
@@ -73,6 +75,22 @@ def _direction(g: np.ndarray, st: dict[str, Any], s: Settings) -> np.ndarray:
     for i in range(len(st["dirs"])):
         be = _held(_dot(st["dirs"][i], r, s) * st["ro"][i], s)
         r = r + _held(al[i] - be, s) * st["stps"][i]
+    return r
+
+
+def _direction_unheld(g: np.ndarray, st: dict[str, Any]) -> np.ndarray:
+    """``_direction`` with no held scalars (``_dot`` is ``float(a @ b)``, ``_held`` the value itself): the same
+    operations in the same order, without two calls per product (history_size pairs per iteration)."""
+    dirs, stps, ro = st["dirs"], st["stps"], st["ro"]
+    q = -g
+    al = [0.0] * len(dirs)
+    for i in range(len(dirs) - 1, -1, -1):
+        al[i] = float(stps[i] @ q) * ro[i]
+        q = q - al[i] * dirs[i]
+    r = q * st["H_diag"]
+    for i in range(len(dirs)):
+        be = float(dirs[i] @ r) * ro[i]
+        r = r + (al[i] - be) * stps[i]
     return r
 
 
