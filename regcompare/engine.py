@@ -374,7 +374,7 @@ class _Window:
         self.failed: BaseException | None = None  # a framework's thread stopped on it: the others must not wait
         self.changed = threading.Condition()
 
-    def _get(self, k: int) -> _Chunk | None:
+    def _get(self, k: int, framework: str) -> _Chunk | None:
         """Chunk ``k`` (None past the last), planning it if no framework has yet; waits while it is too far ahead."""
         with self.changed:
             self.changed.wait_for(lambda: k < self.finished + AHEAD or self.failed is not None)
@@ -382,6 +382,10 @@ class _Window:
                 raise self.failed
             while k not in self.chunks and (self.count is None or k < self.count):
                 self._plan()
+            if k > self.finished and framework != SKIPPED:
+                # Ahead of a framework still on an earlier chunk: the slowest one's worker is the run's longest
+                # path, and on a machine with fewer cores than workers it should not share its core with this one.
+                self.pool.yield_cpu(framework)
             return self.chunks.get(k)
 
     def _plan(self) -> None:
@@ -408,7 +412,7 @@ class _Window:
         (or, for ``SKIPPED``, the skipped items judged)."""
         k = 0
         try:
-            while (chunk := self._get(k)) is not None:
+            while (chunk := self._get(k, framework)) is not None:
                 jobs = chunk.jobs.pop(framework, [])
                 if framework == SKIPPED:
                     for i in chunk.skipped:

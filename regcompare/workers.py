@@ -34,6 +34,8 @@ MAX_RESTARTS = 3
 #: Jobs sent to a worker in one message, and the new weights' bytes such a message may carry: enough that the
 #: round trip is paid once per many small tasks, few enough that the outcomes of an interrupted run end soon.
 BATCH_TASKS = 256
+#: The niceness a worker that runs ahead of a slower framework's gets (WorkerPool.yield_cpu).
+YIELD_NICENESS = 10
 BATCH_BYTES = 64 << 20
 
 
@@ -100,6 +102,7 @@ class Worker:
         self._results = Reader(self._from_child)
         self.sent: set[Any] = set()
         self._closed = self._stopping = False
+        self.yielded = False  # its CPU priority lowered (WorkerPool.yield_cpu)
 
     def hello(self, timeout: float) -> FrameworkInfo:
         """Wait for the framework import to finish: its version, or why it could not run."""
@@ -266,6 +269,18 @@ class WorkerPool:
             if self.closed or spec.broken or framework in self.workers or framework in self._early:
                 continue
             self._early[framework] = self._spawn(spec)
+
+    def yield_cpu(self, framework: str) -> None:
+        """Lower the CPU priority of a framework's worker (nice ``YIELD_NICENESS``; once: an unprivileged process
+        cannot raise it again), so that a slower framework's worker gets a core first."""
+        worker = self.workers.get(framework)
+        if worker is None or worker.yielded:
+            return
+        worker.yielded = True
+        try:
+            os.setpriority(os.PRIO_PROCESS, worker.process.pid, YIELD_NICENESS)
+        except (OSError, AttributeError):  # gone already, or a platform without priorities: nothing to gain
+            pass
 
     def framework_info(self, framework: str) -> FrameworkInfo:
         self._worker(framework)
