@@ -3,6 +3,7 @@ flight, and the rows are those of a run in one chunk, in plan order."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from regcompare import engine
 from regcompare.cases import load_cases
-from regcompare.workers import WorkerPool
+from regcompare.workers import YIELD_NICENESS, WorkerPool
 
 CASE = "name: {n}\nweights: {{w: [[1, -2], [-3, 4]]}}\ndtypes: [float32]\nregularizers: [{{l2: 0.5}}]\n" \
        "quantities: [penalty]\nframeworks: [numpy, torch]\n"
@@ -43,8 +44,12 @@ def test_a_fast_framework_runs_ahead_of_a_slow_one_within_the_window(write_case,
         monkeypatch.setattr(engine, "CHUNK_ITEMS", 2)  # two items a case (numpy's and torch's penalty): a chunk each
         monkeypatch.setattr(pool, "run", run)
         chunked = engine.run(cases, ("numpy", "torch"), pool)
+        # numpy ran ahead of torch: its worker yields the CPU to the slower one's (torch's is not asserted: it may
+        # find numpy still on the chunk it just finished).
+        numpy_niceness = os.getpriority(os.PRIO_PROCESS, pool.workers["numpy"].process.pid)
     finally:
         pool.close()
+    assert numpy_niceness == YIELD_NICENESS
     assert list(chunked.rows) == list(whole.rows) and len(whole.rows) == 12
     assert [r["case"] for r in chunked.rows] == [f"p{i}" for i in range(6) for _ in range(2)]  # plan order
     assert chunked.summary["match"] == 12
