@@ -23,8 +23,8 @@ from regcompare.engine import STATUSES, Run, run
 from regcompare.workers import DEFAULT_START_TIMEOUT, DEFAULT_TASK_TIMEOUT, WorkerPool
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-#: Rows from which results.csv, then report.html and junit.xml, are written by forked processes beside the other
-#: reports (regcompare.results.Outputs): those take about 0.1 ms a row, forking and waiting about 10 ms.
+#: Rows from which report.html is written by a forked process beside results.json and report.md
+#: (regcompare.results.Outputs): its figures take a second or more; forking and waiting, about 10 ms.
 ASIDE_ROWS = 1_000
 
 
@@ -251,8 +251,12 @@ def summary_lines(result: Run, out: str, seconds: float, tasks: int | None = Non
 def cmd_run(args: argparse.Namespace) -> int:
     from regcompare.programs import summary_lines as translator_lines
     from regcompare.programs import translator_summary
-    from regcompare.report import Digest, to_html, to_markdown
-    from regcompare.results import Outputs, environment, results_document, write_csv, write_json, write_junit
+    from regcompare.report import to_html, to_markdown
+    from regcompare.results import Outputs, environment, results_document
+    from regcompare.spool import CSV as SPOOL_CSV
+    from regcompare.spool import JUNIT as SPOOL_JUNIT
+    from regcompare.spool import Spool
+    from regcompare.store import RowStore
 
     frameworks = _frameworks(args.frameworks)
     pool = WorkerPool(task_timeout=args.timeout, start_timeout=args.import_timeout)
@@ -269,6 +273,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         pool.close()
         raise
     started = time.monotonic()
+    # The rows go to an unlinked file next to the reports (not a RAM-backed /tmp), gone when the run ends. A
+    # process forked now, before the run's threads start, follows that file and writes the reports' rows as the
+    # run goes (regcompare.spool).
+    store = RowStore(args.out)
+    spool = Spool(store, args.out)
     progress = _Progress()
 
     def interrupt(signum: int, _frame: object) -> None:
@@ -283,9 +292,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
     try:
-        # the rows go to an unlinked file next to the reports (not a RAM-backed /tmp), gone when the run ends
-        result = run(cases, frameworks, pool, progress, folder=args.out)
+        result = run(cases, frameworks, pool, progress, store=store)
     except BaseException:
+        spool.close()
         close()
         raise
     finally:
@@ -294,20 +303,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         close()
     seconds = time.monotonic() - started
     try:
-        with Outputs(args.out) as outputs:
-            # A large run's reports take seconds of single-threaded Python, and its workers are done: forked
-            # processes write results.csv (the longest), then the page with its figures and junit.xml, meanwhile.
-            aside = outputs.aside if len(result.rows) >= ASIDE_ROWS else outputs.write
-            aside({"results.csv": lambda out: write_csv(result.rows, out)})
+        with spool, Outputs(args.out) as outputs:
+            digest = spool.finish()  # results.csv, junit.xml and results.json's rows are written by now
+            outputs.adopt({name: spool.path(name) for name in (SPOOL_CSV, SPOOL_JUNIT)})
             doc = results_document(result, environment(result, seconds))
-            digest = Digest.of(result.rows)  # one pass over the stored rows for both reports and the summary
             translated = translator_summary(digest.translator_rows)
             if translated:
                 doc["translators"] = translated  # per translator: settings tried, equivalent, wrong, refused
-            # The page reads the sources of the cases it shows, not every case's.
-            aside({"report.html": lambda out: out.write(to_html(doc, cases.sources(), digest)),
-                   "junit.xml": lambda out: write_junit(result, out)})
-            outputs.write({"results.json": lambda out: write_json(doc, out), "report.md": to_markdown(doc, digest)})
+            # The page (its figures take a second or more) is written by a forked process beside results.json for
+            # a large run. It reads the sources of the cases it shows, not every case's.
+            aside = outputs.aside if len(result.rows) >= ASIDE_ROWS else outputs.write
+            aside({"report.html": lambda out: out.write(to_html(doc, cases.sources(), digest))})
+            outputs.write({"results.json": lambda out: spool.write_json(doc, out),
+                           "report.md": to_markdown(doc, digest)})
     except OSError as exc:  # disk full, too many open files, the folder gone: the last reports stay
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"regcompare: could not write the reports to {args.out}: {exc.strerror or exc}{where}; "

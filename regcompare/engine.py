@@ -42,7 +42,7 @@ from regcompare.plan import (
 from regcompare.programs import ProgramItem
 from regcompare.programs import judge_case as judge_programs
 from regcompare.store import Pending, RowStore
-from regcompare.workers import FrameworkInfo, Job, Outcome, WorkerPool
+from regcompare.workers import FrameworkInfo, Job, Outcome, WorkerPool, share_one_cpu
 
 __all__ = [
     "STATUSES", "Case", "Inputs", "Item", "Run", "apply_findings", "apply_known", "grads_of", "job_of", "judge",
@@ -295,14 +295,15 @@ AHEAD = 2
 
 def run(
     cases: list[Case], frameworks: tuple[str, ...], pool: WorkerPool, progress: ProgressFn | None = None,
-    folder: str | None = None,
+    folder: str | None = None, store: RowStore | None = None,
 ) -> Run:
-    """Run and judge every case; each case's rows go to the run's store (in ``folder``, else the system's
-    temporary folder) as soon as the case is complete, so the parent never holds the rows of the whole run.
+    """Run and judge every case; each case's rows go to the run's store (``store``, or a new one in ``folder``,
+    else the system's temporary folder) as soon as the case is complete, so the parent never holds the rows of
+    the whole run.
 
     Cases are planned and run a chunk at a time (``CHUNK_ITEMS``), in order; each framework goes through the chunks
     at its own pace, with at most ``AHEAD`` chunks in flight (the parent holds at most that many)."""
-    store, pending = RowStore(folder), Pending(folder)
+    store, pending = RowStore(folder) if store is None else store, Pending(folder)
     stale_of: dict[int, list[str]] = {}
     tally = _Tally(progress, frameworks, cases, lambda: pool.closed) if progress else None
     # The parent's own work obeys --timeout too, and stops at once when the run is interrupted.
@@ -411,6 +412,7 @@ class _Window:
         """One participant's thread: a framework's jobs of every chunk in order, each outcome judged on arrival
         (or, for ``SKIPPED``, the skipped items judged)."""
         k = 0
+        share_one_cpu()
         try:
             while (chunk := self._get(k, framework)) is not None:
                 jobs = chunk.jobs.pop(framework, [])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import io
-import itertools
 import json
 import math
 import os
@@ -65,11 +64,28 @@ def results_document(run: Run, env: Mapping[str, Any]) -> dict[str, Any]:
 def write_json(doc: Mapping[str, Any], out: TextIO) -> None:
     """results.json, one row per line, written as it goes (a 10,000-case suite never sits in memory
     as one string). Strict JSON: non-finite values were already turned into strings."""
+    out.write(json_head(doc))
+    write_json_rows(doc["rows"], out, first=True)
+    out.write(JSON_TAIL)
+
+
+def json_head(doc: Mapping[str, Any]) -> str:
+    """results.json up to its first row: every key but ``rows`` (which comes last), then ``"rows": [``."""
     head = {k: v for k, v in doc.items() if k != "rows"}
-    out.write(json.dumps(head, indent=1, allow_nan=False)[:-2] + ',\n "rows": [\n')
-    for i, row in enumerate(doc["rows"]):
-        out.write(("  " if i == 0 else ",\n  ") + _row_text(row))
-    out.write("\n ]\n}\n")
+    return json.dumps(head, indent=1, allow_nan=False)[:-2] + ',\n "rows": [\n'
+
+
+#: results.json after its last row.
+JSON_TAIL = "\n ]\n}\n"
+
+
+def write_json_rows(rows: Iterable[Mapping[str, Any]], out: TextIO, first: bool) -> bool:
+    """Rows of results.json, one a line; ``first``: no row has been written before these. Returns whether
+    the next row is still the first (no row was written)."""
+    for row in rows:
+        out.write(("  " if first else ",\n  ") + _row_text(row))
+        first = False
+    return first
 
 
 def _row_text(row: Mapping[str, Any]) -> str:
@@ -150,16 +166,36 @@ def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> None:
 
     Streamed a chunk of rows at a time; a store knows its columns, so it is read once."""
     keys = rows.columns if isinstance(rows, RowStore) else [key for row in rows for key in row]
-    columns = list(dict.fromkeys(csv_cell(key) for key in keys))
-    source = iter(rows)
-    header = True
-    while True:
-        chunk = [csv_row(row) for row in itertools.islice(source, CSV_CHUNK)]
-        if chunk or header:  # no rows at all: the header alone, as pandas writes it
-            pd.DataFrame(chunk, columns=columns).to_csv(out, index=False, header=header)
-        if len(chunk) < CSV_CHUNK:
-            return
-        header = False
+    frames = CsvFrames(out, keys)
+    for row in rows:
+        frames.add(row)
+    frames.close()
+
+
+class CsvFrames:
+    """results.csv under columns known in advance, written ``CSV_CHUNK`` rows at a time by pandas (bounded memory,
+    whatever the suite's size). The output depends on where the frames start (pandas infers each column's type
+    per frame), so every writer of results.csv goes through this one."""
+
+    def __init__(self, out: TextIO, keys: Iterable[str]) -> None:
+        self.out = out
+        self.columns = list(dict.fromkeys(csv_cell(key) for key in keys))
+        self._chunk: list[dict[str, Any]] = []
+        self._header = True
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        self._chunk.append(csv_row(row))
+        if len(self._chunk) == CSV_CHUNK:
+            self._flush()
+
+    def close(self) -> None:
+        """The last frame; with no rows at all, the header alone (as pandas writes it)."""
+        if self._chunk or self._header:
+            self._flush()
+
+    def _flush(self) -> None:
+        pd.DataFrame(self._chunk, columns=self.columns).to_csv(self.out, index=False, header=self._header)
+        self._chunk, self._header = [], False
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
@@ -203,14 +239,23 @@ def _junit_case(row: Mapping[str, Any]) -> str:
 
 def write_junit(run: Run, out: TextIO) -> None:
     """junit.xml, a <testsuite> per case, streamed: no element tree of the whole run."""
-    out.write('<?xml version="1.0" encoding="utf-8"?>\n<testsuites name="regcompare">\n')
+    out.write(JUNIT_HEAD)
     for block in run.store.cases():  # one case's rows at a time
-        by_case: dict[str, list[dict[str, Any]]] = {}
-        for row in block:
-            by_case.setdefault(row["case"], []).append(row)
-        for case, rows in by_case.items():
-            _junit_suite(case, rows, out)
-    out.write("</testsuites>\n")
+        write_junit_block(block, out)
+    out.write(JUNIT_TAIL)
+
+
+JUNIT_HEAD = '<?xml version="1.0" encoding="utf-8"?>\n<testsuites name="regcompare">\n'
+JUNIT_TAIL = "</testsuites>\n"
+
+
+def write_junit_block(block: list[dict[str, Any]], out: TextIO) -> None:
+    """The <testsuite> elements of one stored block of rows (a case's; more than one case for a list of rows)."""
+    by_case: dict[str, list[dict[str, Any]]] = {}
+    for row in block:
+        by_case.setdefault(row["case"], []).append(row)
+    for case, rows in by_case.items():
+        _junit_suite(case, rows, out)
 
 
 def _junit_suite(case: str, rows: list[dict[str, Any]], out: TextIO) -> None:
@@ -280,6 +325,12 @@ class Outputs:
         self.names += files
         for name, content in files.items():
             self._write(name, content)
+
+    def adopt(self, files: Mapping[str, Path]) -> None:
+        """Take files already written elsewhere on the outputs' file system (moved in, not copied)."""
+        self.names += files
+        for name, path in files.items():
+            os.replace(path, self.staging / name)
 
     def aside(self, files: Mapping[str, str | Writer]) -> None:
         """Write files in a forked process while this one goes on (here, where the platform cannot fork)."""

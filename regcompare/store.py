@@ -1,10 +1,12 @@
 """Judged rows on disk: the parent's memory stays flat in the number of rows (docs/results.md).
 
 A run appends each case's rows, once the case is complete and its ``known`` entries applied, to an
-append-only record file: one pickled record per case, holding its rows. Every output reads the file back
-in plan order, a case at a time; nothing needs all rows at once. The file is an unlinked temporary file: it
-goes when the run's store is closed or the process ends, interrupted or not, and never sits among the
-reports, and it is only ever read by the process that wrote it.
+append-only record file: one record per case, a ``RECORD_HEAD`` (the case's position in the run and the size
+of what follows) and the pickled list of its rows. Every output reads the file back in plan order, a case at a
+time; nothing needs all rows at once. The file is an unlinked temporary file: it goes when the run's store is
+closed or the process ends, interrupted or not, and never sits among the reports. It is read by the process
+that wrote it and by forks of it: the run's report writer follows it as it grows (regcompare.spool), which is
+what the record heads are for.
 
 Why pickle and not JSON lines or Parquet: rows are schemaless documents (a penalty row's ``raw`` is a number,
 a gradient row's a nested list; each quantity adds its own keys), which a columnar schema does not hold
@@ -18,6 +20,7 @@ from __future__ import annotations
 import bisect
 import os
 import pickle
+import struct
 import tempfile
 import threading
 from array import array
@@ -27,6 +30,9 @@ from dataclasses import dataclass
 from typing import IO, Any, overload
 
 Row = dict[str, Any]
+
+#: The head of each record in the file: the case's position in the run, and the size of its pickled rows.
+RECORD_HEAD = struct.Struct("<qq")
 
 #: Statuses that fail a run unless a ``known`` entry expects them.
 FAILING = ("mismatch", "error")
@@ -107,17 +113,17 @@ class RowStore(Sequence[Row]):
         key_list = tuple(keys)
         with self._lock:
             self._file.seek(self._end)
-            view = memoryview(data)
+            view = memoryview(RECORD_HEAD.pack(position, len(data)) + data)
             while view:  # unbuffered: a write may take part of it
                 view = view[self._file.write(view) or 0:]
             number = self._key_number.setdefault(key_list, len(self._key_lists))
             if number == len(self._key_lists):
                 self._key_lists.append(key_list)
-            self._index.extend((position, self._end, len(data), len(rows), number))
+            self._index.extend((position, self._end + RECORD_HEAD.size, len(data), len(rows), number))
             if position >= len(self._appended):
                 self._appended.extend(bytes(position + 1 - len(self._appended)))
             self._appended[position] = 1
-            self._end += len(data)
+            self._end += RECORD_HEAD.size + len(data)
             self._rows += len(rows)
             self._order = None
 
@@ -147,14 +153,7 @@ class RowStore(Sequence[Row]):
             yield self._block(number)
 
     def _read(self, block: _Block) -> bytes:
-        fd, parts, done = self._file.fileno(), [], 0
-        while done < block.size:  # a regular file gives it all at once; a short read is read on
-            part = os.pread(fd, block.size - done, block.offset + done)
-            if not part:
-                raise OSError(f"the run's rows file ended {block.size - done} bytes early")
-            parts.append(part)
-            done += len(part)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return read_at(self._file.fileno(), block.offset, block.size)
 
     def cases(self) -> Iterator[list[Row]]:
         """The rows of each case that has any, case by case in plan order (fresh copies on every pass)."""
@@ -210,6 +209,27 @@ class RowStore(Sequence[Row]):
     def close(self) -> None:
         """Free the file now rather than when the store is collected."""
         self._file.close()
+
+    def fileno(self) -> int:
+        """The record file's descriptor (for a reader that follows the file: regcompare.spool)."""
+        return self._file.fileno()
+
+    @property
+    def end(self) -> int:
+        """The record file's size once every record appended so far is written."""
+        return self._end
+
+
+def read_at(fd: int, offset: int, size: int) -> bytes:
+    """``size`` bytes of a file from ``offset``, without moving any file position (``os.pread``)."""
+    parts, done = [], 0
+    while done < size:  # a regular file gives it all at once; a short read is read on
+        part = os.pread(fd, size - done, offset + done)
+        if not part:
+            raise OSError(f"the run's rows file ended {size - done} bytes early")
+        parts.append(part)
+        done += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 #: Rows of incomplete cases held in memory before they are spilled to disk (a small gradient row parsed is ~6 KB).

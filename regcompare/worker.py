@@ -177,6 +177,13 @@ def _watch_parent(parent: int) -> None:
 
 def main(argv: list[str]) -> None:
     module_name, fd_in, fd_out = argv[0], int(argv[1]), int(argv[2])
+    if hasattr(os, "sched_setaffinity"):
+        # Started by one of the parent's feeding threads, this process has that thread's single CPU
+        # (regcompare.workers.share_one_cpu): take the parent process's own CPUs (its main thread's).
+        try:
+            os.sched_setaffinity(0, os.sched_getaffinity(os.getppid()))
+        except OSError:
+            pass
     package = argv[3] if len(argv) > 3 else ""
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
     os.dup2(2, 1)  # framework chatter on stdout goes to the log, never into the protocol

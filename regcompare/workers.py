@@ -34,7 +34,7 @@ MAX_RESTARTS = 3
 #: Jobs sent to a worker in one message, and the new weights' bytes such a message may carry: enough that the
 #: round trip is paid once per many small tasks, few enough that the outcomes of an interrupted run end soon.
 BATCH_TASKS = 256
-#: The niceness a worker that runs ahead of a slower framework's gets (WorkerPool.yield_cpu).
+#: The niceness of a process that yields the CPU, where the platform has no SCHED_IDLE policy (``run_when_idle``).
 YIELD_NICENESS = 10
 BATCH_BYTES = 64 << 20
 
@@ -215,6 +215,30 @@ class Worker:
         os.close(self._from_child)
 
 
+def run_when_idle(pid: int = 0) -> None:
+    """Run the process ``pid`` (0: this one; on Linux, its main thread) only on CPU time that no other process
+    wants: the SCHED_IDLE policy (sched(7)), else niceness ``YIELD_NICENESS``. On a 2-core machine a run's
+    longest path is its slowest framework's worker; with nice 10 instead, that worker still waited 33–52 s of a
+    10,000-case run for a core (/proc/PID/schedstat). Raises OSError (the process is gone)."""
+    if hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
+    else:
+        os.setpriority(os.PRIO_PROCESS, pid, YIELD_NICENESS)
+
+
+def share_one_cpu() -> None:
+    """Keep the calling thread on the first CPU this process may use (Linux; elsewhere nothing changes).
+
+    The parent's threads that feed the workers and judge their results call this: they hold one GIL between
+    them, so one CPU is all they can use, and a thread woken by a worker's result would otherwise often run on
+    that worker's CPU (the scheduler wakes a thread near its waker) and take turns with it. Workers started
+    from such a thread take the parent's own CPUs back (regcompare.worker)."""
+    if hasattr(os, "sched_setaffinity"):
+        cpus = os.sched_getaffinity(0)
+        if len(cpus) > 1:
+            os.sched_setaffinity(0, {min(cpus)})
+
+
 @dataclass
 class WorkerPool:
     """At most one live worker per framework, reused across calls (a run, or a pytest session)."""
@@ -271,14 +295,14 @@ class WorkerPool:
             self._early[framework] = self._spawn(spec)
 
     def yield_cpu(self, framework: str) -> None:
-        """Lower the CPU priority of a framework's worker (nice ``YIELD_NICENESS``; once: an unprivileged process
-        cannot raise it again), so that a slower framework's worker gets a core first."""
+        """Let a framework's worker run only on CPU time no other process wants (``run_when_idle``; once: an
+        unprivileged process cannot take it back), so that a slower framework's worker gets a core first."""
         worker = self.workers.get(framework)
         if worker is None or worker.yielded:
             return
         worker.yielded = True
         try:
-            os.setpriority(os.PRIO_PROCESS, worker.process.pid, YIELD_NICENESS)
+            run_when_idle(worker.process.pid)
         except (OSError, AttributeError):  # gone already, or a platform without priorities: nothing to gain
             pass
 

@@ -135,11 +135,11 @@ def test_disk_full_or_too_many_open_files_keep_the_last_reports(write_case, tmp_
     assert cli.main(["run", case, "--frameworks", "numpy", "--out", str(out)]) == 0
     before = {name: (out / name).read_bytes() for name in OUTPUTS}
 
-    def fails(rows, handle) -> None:
-        handle.write("half a csv")
+    def fails(frames, row) -> None:
+        frames.out.write("half a csv")
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(results, "write_csv", fails)
+    monkeypatch.setattr(results.CsvFrames, "add", fails)  # in the process that writes results.csv as the run goes
     capsys.readouterr()
     assert cli.main(["run", case, "--frameworks", "numpy", "--out", str(out)]) == 1
     err = capsys.readouterr().err

@@ -12,7 +12,7 @@ import pytest
 
 from regcompare import engine
 from regcompare.cases import load_cases
-from regcompare.workers import YIELD_NICENESS, WorkerPool
+from regcompare.workers import WorkerPool
 
 CASE = "name: {n}\nweights: {{w: [[1, -2], [-3, 4]]}}\ndtypes: [float32]\nregularizers: [{{l2: 0.5}}]\n" \
        "quantities: [penalty]\nframeworks: [numpy, torch]\n"
@@ -23,6 +23,7 @@ def test_a_fast_framework_runs_ahead_of_a_slow_one_within_the_window(write_case,
     calls: dict[str, int] = {}  # each chunk holds one case, with one job of each framework: the n-th call is case n
     events: list[tuple[str, str, int]] = []  # (start or end, framework, case position), in the order they happen
     numpy_at_case_1 = threading.Event()
+    thread_cpus: set[frozenset[int]] = set()  # the CPUs each feeding thread may run on
     pool = WorkerPool()
     real_run = pool.run
 
@@ -30,6 +31,7 @@ def test_a_fast_framework_runs_ahead_of_a_slow_one_within_the_window(write_case,
         p = calls[framework] = calls.get(framework, -1) + 1
         assert len(jobs) == 1
         events.append(("start", framework, p))
+        thread_cpus.add(frozenset(os.sched_getaffinity(0)))
         if framework == "numpy" and p == 1:
             numpy_at_case_1.set()
         if framework == "torch" and p == 0:
@@ -46,10 +48,15 @@ def test_a_fast_framework_runs_ahead_of_a_slow_one_within_the_window(write_case,
         chunked = engine.run(cases, ("numpy", "torch"), pool)
         # numpy ran ahead of torch: its worker yields the CPU to the slower one's (torch's is not asserted: it may
         # find numpy still on the chunk it just finished).
-        numpy_niceness = os.getpriority(os.PRIO_PROCESS, pool.workers["numpy"].process.pid)
+        numpy_policy = os.sched_getscheduler(pool.workers["numpy"].process.pid)
+        # The workers were started by the feeding threads, which keep to one CPU; the workers take all of ours.
+        worker_cpus = {fw: os.sched_getaffinity(w.process.pid) for fw, w in pool.workers.items()}
     finally:
         pool.close()
-    assert numpy_niceness == YIELD_NICENESS
+    assert numpy_policy == os.SCHED_IDLE
+    ours = os.sched_getaffinity(0)
+    assert thread_cpus == {frozenset({min(ours)})} if len(ours) > 1 else {frozenset(ours)}
+    assert worker_cpus == {"numpy": ours, "torch": ours}
     assert list(chunked.rows) == list(whole.rows) and len(whole.rows) == 12
     assert [r["case"] for r in chunked.rows] == [f"p{i}" for i in range(6) for _ in range(2)]  # plan order
     assert chunked.summary["match"] == 12
