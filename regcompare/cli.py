@@ -269,15 +269,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         pool.prestart(named_frameworks(cases, frameworks))
         _out_dir(args.out)
         _name_broken_adapters()
+        # The rows go to an unlinked file next to the reports (not a RAM-backed /tmp), gone when the run ends. A
+        # process forked now, before the run's threads start, follows that file and writes the reports' rows as
+        # the run goes (regcompare.spool).
+        store = RowStore(args.out)
+        spool = Spool(store, args.out)
     except BaseException:
         pool.close()
         raise
     started = time.monotonic()
-    # The rows go to an unlinked file next to the reports (not a RAM-backed /tmp), gone when the run ends. A
-    # process forked now, before the run's threads start, follows that file and writes the reports' rows as the
-    # run goes (regcompare.spool).
-    store = RowStore(args.out)
-    spool = Spool(store, args.out)
     progress = _Progress()
 
     def interrupt(signum: int, _frame: object) -> None:

@@ -127,6 +127,10 @@ class Spool:
         self.close()
 
 
+class _ParentGone(Exception):
+    """The parent ended without saying the run was over (killed): nobody will take the files."""
+
+
 def _serve(fd: int, folder: Path, end_r: int, back_w: int) -> None:
     """The forked follower's whole life: follow the file, send back the digest or the error, end at once."""
     code = 0
@@ -135,6 +139,9 @@ def _serve(fd: int, folder: Path, end_r: int, back_w: int) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         run_when_idle()
         answer: tuple[str, Any] = ("ok", _follow(fd, folder, end_r, None))
+    except _ParentGone:
+        shutil.rmtree(folder, ignore_errors=True)
+        os._exit(1)
     except BaseException as exc:  # noqa: BLE001 - whatever it is goes to the parent
         code = 1
         answer = ("error", exc if isinstance(exc, OSError) else OSError(f"{type(exc).__name__}: {exc}"))
@@ -146,6 +153,8 @@ def _serve(fd: int, folder: Path, end_r: int, back_w: int) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(back_w, view):]
+    except OSError:  # the parent is gone: nobody will take the files
+        shutil.rmtree(folder, ignore_errors=True)
     finally:
         os._exit(code)
 
@@ -168,7 +177,10 @@ def _follow(fd: int, folder: Path, end_r: int | None, end: int | None) -> Digest
                 writers.add(*waiting.pop(expected))
                 expected += 1
         if end is None and end_r is not None and select.select([end_r], [], [], POLL_S)[0]:
-            end = int.from_bytes(os.read(end_r, 8), "little")
+            told = os.read(end_r, 8)
+            if not told:
+                raise _ParentGone
+            end = int.from_bytes(told, "little")
     for position in sorted(waiting):  # positions never appended leave a gap: the rest follow in order
         writers.add(*waiting[position])
     return writers.close()

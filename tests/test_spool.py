@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -161,3 +163,28 @@ def test_append_file_copies_through_python_where_the_kernel_cannot(tmp_path: Pat
             append_file(out, source)
             out.write(" tail")
         assert target.read_bytes() == b"head " + source.read_bytes() + b" tail"
+
+
+def test_a_follower_whose_parent_is_killed_removes_its_folder_and_ends(tmp_path: Path) -> None:
+    out, rows = tmp_path / "out", tmp_path / "rows.pickle"
+    out.mkdir()
+    rows.write_bytes(pickle.dumps(case_rows(0, 3)))
+    script = (
+        "import os, pickle, sys\n"
+        "from regcompare.spool import Spool\n"
+        "from regcompare.store import RowStore\n"
+        "store = RowStore(sys.argv[1])\n"
+        "follower = Spool(store, sys.argv[1])\n"
+        "store.append(0, pickle.loads(open(sys.argv[2], 'rb').read()))\n"
+        "print(follower.pid, flush=True)\n"
+        "os._exit(0)\n"  # as if killed: no finish, no close
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(out), str(rows)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    follower = int(done.stdout)
+    deadline = time.monotonic() + 20
+    while (list(out.iterdir()) or Path(f"/proc/{follower}").exists()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(out.iterdir()) == []
+    assert not Path(f"/proc/{follower}").exists()
