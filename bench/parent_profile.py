@@ -4,7 +4,9 @@ The frameworks are imported first (their workers started), outside the profile; 
 suite is profiled with cProfile in every thread that does the parent's work (the main thread and each
 framework's feeding thread, where outcomes are judged as they arrive). Prints the parent's CPU time per task and
 the top of the profile by own time and by cumulative time; then the same for writing the five reports from the
-run's store, as ``regcompare run`` writes them (one thread: its CPU time per output, unprofiled, then profiled).
+run's store in one thread (its CPU time per output, unprofiled, then profiled). ``regcompare run`` does the same
+work in two places: a forked follower writes the rows' outputs and the digest during the run (regcompare.spool),
+and the parent the rest after it; the outputs are the same.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ FRAMEWORKS = tuple(fw for fw in ("numpy", "torch", "tensorflow", "paddle") if im
 
 
 def write_reports(result: engine.Run, cases: list[Any], out: Path, times: dict[str, float] | None = None) -> None:
-    """The five outputs, as ``regcompare run`` writes them (fixed environment); ``times``: CPU seconds per step."""
+    """The five outputs, written here from the store (fixed environment; ``regcompare run`` writes the same ones,
+    most of them in its follower: regcompare.spool); ``times``: CPU seconds per step."""
     from regcompare.programs import translator_summary
     from regcompare.report import Digest, to_html, to_markdown
     from regcompare.results import results_document, write_atomically, write_csv, write_json, write_junit
