@@ -323,6 +323,7 @@ def run(
     finally:
         watchdog.close()
         pending.close()
+        pool.favour(None)
     stale = [entry for p in sorted(stale_of) for entry in stale_of[p]]
     stale += builtin_stale(cases, store, pool, frameworks)
     return Run(store, frameworks_of(pool, frameworks), stale)
@@ -373,6 +374,7 @@ class _Window:
         self.count: int | None = None  # chunks in the run, once planning has reached the end
         self.finished = 0  # every chunk before this one is done by every framework
         self.failed: BaseException | None = None  # a framework's thread stopped on it: the others must not wait
+        self.favoured: str | None = None  # the framework whose worker has a CPU of its own (_favour_slowest)
         self.changed = threading.Condition()
 
     def _get(self, k: int, framework: str) -> _Chunk | None:
@@ -383,10 +385,6 @@ class _Window:
                 raise self.failed
             while k not in self.chunks and (self.count is None or k < self.count):
                 self._plan()
-            if k > self.finished and framework != SKIPPED:
-                # Ahead of a framework still on an earlier chunk: the slowest one's worker is the run's longest
-                # path, and on a machine with fewer cores than workers it should not share its core with this one.
-                self.pool.yield_cpu(framework)
             return self.chunks.get(k)
 
     def _plan(self) -> None:
@@ -434,6 +432,23 @@ class _Window:
                 self.changed.notify_all()
             raise
 
+    def _favour_slowest(self) -> None:
+        """A framework still on the oldest chunk when every other one has moved past it is the slowest: its worker is
+        the run's longest path, and on a machine with few cores it should not share one with the parent's threads
+        (``WorkerPool.favour``). It stays favoured while it is among those on the oldest chunk, so that the favour
+        does not come and go with every chunk."""
+        chunk = self.chunks.get(self.finished)
+        behind = [fw for fw in chunk.running if fw != SKIPPED] if chunk else []
+        if len(behind) == 1:
+            slowest = behind[0]
+        elif self.favoured in behind:
+            return
+        else:
+            slowest = None
+        if slowest != self.favoured:
+            self.pool.favour(slowest)
+            self.favoured = slowest
+
     def _done(self, k: int, framework: str) -> None:
         with self.changed:
             chunk = self.chunks[k]
@@ -443,6 +458,7 @@ class _Window:
                 with collect.lock:
                     collect.finish_rest()
                 self.finished += 1
+            self._favour_slowest()
             self.changed.notify_all()
 
 

@@ -3,7 +3,7 @@ that report.html, report.md and the summary are drawn from (regcompare.aggregate
 
 Written from the store once the run was over, these took a 10,000-case run (570,000 rows, 1.9 GB of text) 34 s
 at the end, on both cores, after the workers were done. So a process forked before the run starts follows the
-store's file as the run appends to it, on CPU time nobody else wants (regcompare.workers.run_when_idle): what the
+store's file as the run appends to it, on CPU time nobody else wants (``run_when_idle``): what the
 frameworks and the judging leave over. What is left after the run is results.json's head and the page.
 
 The follower reads each record (regcompare.store.RECORD_HEAD: a case's position and size) once it is whole, and
@@ -38,7 +38,21 @@ from regcompare.results import (
     write_junit_block,
 )
 from regcompare.store import RECORD_HEAD, Row, RowStore, read_at
-from regcompare.workers import run_when_idle
+
+#: The follower's niceness where the platform has no SCHED_IDLE policy (``run_when_idle``).
+IDLE_NICENESS = 19
+
+
+def run_when_idle() -> None:
+    """Run this process (on Linux, its calling thread) only on CPU time that no other process of its session wants:
+    the SCHED_IDLE policy (sched(7)), else niceness ``IDLE_NICENESS``. The follower is forked from the parent, so it
+    is in the parent's session: Linux schedules a session as one group (autogroup), and within it SCHED_IDLE gives
+    way to the parent's own threads at once."""
+    if hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    else:
+        os.setpriority(os.PRIO_PROCESS, 0, IDLE_NICENESS)
+
 
 #: Seconds the follower waits for the file to grow before it looks again.
 POLL_S = 0.05

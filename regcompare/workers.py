@@ -34,8 +34,6 @@ MAX_RESTARTS = 3
 #: Jobs sent to a worker in one message, and the new weights' bytes such a message may carry: enough that the
 #: round trip is paid once per many small tasks, few enough that the outcomes of an interrupted run end soon.
 BATCH_TASKS = 256
-#: The niceness of a process that yields the CPU, where the platform has no SCHED_IDLE policy (``run_when_idle``).
-YIELD_NICENESS = 10
 BATCH_BYTES = 64 << 20
 
 
@@ -102,7 +100,7 @@ class Worker:
         self._results = Reader(self._from_child)
         self.sent: set[Any] = set()
         self._closed = self._stopping = False
-        self.yielded = False  # its CPU priority lowered (WorkerPool.yield_cpu)
+        self.favoured = False  # kept off the feeding threads' CPU (WorkerPool.favour)
 
     def hello(self, timeout: float) -> FrameworkInfo:
         """Wait for the framework import to finish: its version, or why it could not run."""
@@ -215,17 +213,6 @@ class Worker:
         os.close(self._from_child)
 
 
-def run_when_idle(pid: int = 0) -> None:
-    """Run the process ``pid`` (0: this one; on Linux, its main thread) only on CPU time that no other process
-    wants: the SCHED_IDLE policy (sched(7)), else niceness ``YIELD_NICENESS``. On a 2-core machine a run's
-    longest path is its slowest framework's worker; with nice 10 instead, that worker still waited 33–52 s of a
-    10,000-case run for a core (/proc/PID/schedstat). Raises OSError (the process is gone)."""
-    if hasattr(os, "SCHED_IDLE"):
-        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
-    else:
-        os.setpriority(os.PRIO_PROCESS, pid, YIELD_NICENESS)
-
-
 def share_one_cpu() -> None:
     """Keep the calling thread on the first CPU this process may use (Linux; elsewhere nothing changes).
 
@@ -237,6 +224,22 @@ def share_one_cpu() -> None:
         cpus = os.sched_getaffinity(0)
         if len(cpus) > 1:
             os.sched_setaffinity(0, {min(cpus)})
+
+
+def process_cpus() -> set[int]:
+    """The CPUs this process may use: its main thread's (a feeding thread keeps to one of them, ``share_one_cpu``).
+    Linux only (``os.sched_getaffinity``)."""
+    return os.sched_getaffinity(os.getpid())
+
+
+def set_cpus(pid: int, cpus: set[int]) -> None:
+    """Let every thread of process ``pid`` run on ``cpus`` only (Linux: affinity belongs to a thread, and one
+    started later takes its starter's). Raises OSError (the process is gone)."""
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(thread), cpus)
+        except ProcessLookupError:
+            pass  # that thread ended meanwhile
 
 
 @dataclass
@@ -294,17 +297,29 @@ class WorkerPool:
                 continue
             self._early[framework] = self._spawn(spec)
 
-    def yield_cpu(self, framework: str) -> None:
-        """Let a framework's worker run only on CPU time no other process wants (``run_when_idle``; once: an
-        unprivileged process cannot take it back), so that a slower framework's worker gets a core first."""
-        worker = self.workers.get(framework)
-        if worker is None or worker.yielded:
+    def favour(self, framework: str | None) -> None:
+        """Keep ``framework``'s worker (the run's longest path) off the CPU that the parent's feeding threads keep
+        to (``share_one_cpu``), and every other worker on all of the parent's CPUs; ``None``: every worker on all
+        of them. Linux only; elsewhere, or with one CPU, nothing changes.
+
+        CPU affinity, not a scheduling policy: affinity can be given back, and the slowest framework can change
+        during a run. A worker at SCHED_IDLE (sched(7)) can only return to normal priority with CAP_SYS_NICE.
+        Where it worked (the workers in the parent's session), a worker that had run ahead starved under the
+        parent's and the report writer's load, fell behind, and the slowest one yielded in turn: a
+        10,000-case run took 293.5 s, tensorflow's worker waiting 37 s for a CPU. Each in its own session, as
+        here, a worker is a scheduling group of its own (Linux's autogroup), and SCHED_IDLE changed nothing."""
+        if not hasattr(os, "sched_setaffinity"):
             return
-        worker.yielded = True
-        try:
-            run_when_idle(worker.process.pid)
-        except (OSError, AttributeError):  # gone already, or a platform without priorities: nothing to gain
-            pass
+        cpus = process_cpus()
+        others = cpus - {min(cpus)}
+        for name, worker in list(self.workers.items()):
+            favoured = name == framework and bool(others)
+            if favoured != worker.favoured:
+                try:
+                    set_cpus(worker.process.pid, others if favoured else cpus)
+                except OSError:  # gone: a restarted worker starts with the parent's CPUs
+                    continue
+                worker.favoured = favoured
 
     def framework_info(self, framework: str) -> FrameworkInfo:
         self._worker(framework)

@@ -24,6 +24,7 @@ def test_a_fast_framework_runs_ahead_of_a_slow_one_within_the_window(write_case,
     events: list[tuple[str, str, int]] = []  # (start or end, framework, case position), in the order they happen
     numpy_at_case_1 = threading.Event()
     thread_cpus: set[frozenset[int]] = set()  # the CPUs each feeding thread may run on
+    torch_cpus: list[set[frozenset[int]]] = []  # the CPUs of torch's worker's threads, numpy a chunk on
     pool = WorkerPool()
     real_run = pool.run
 
@@ -38,6 +39,8 @@ def test_a_fast_framework_runs_ahead_of_a_slow_one_within_the_window(write_case,
             # torch holds its first chunk until numpy has started its second: with a barrier at each chunk's
             # end, that never happens and this test fails here.
             assert numpy_at_case_1.wait(60), "numpy waited for torch's first chunk: the chunks ran in lock step"
+            pid = pool.workers["torch"].process.pid
+            torch_cpus.append({frozenset(os.sched_getaffinity(int(t))) for t in os.listdir(f"/proc/{pid}/task")})
         real_run(framework, jobs, on_outcome)
         events.append(("end", framework, p))
 
@@ -46,16 +49,15 @@ def test_a_fast_framework_runs_ahead_of_a_slow_one_within_the_window(write_case,
         monkeypatch.setattr(engine, "CHUNK_ITEMS", 2)  # two items a case (numpy's and torch's penalty): a chunk each
         monkeypatch.setattr(pool, "run", run)
         chunked = engine.run(cases, ("numpy", "torch"), pool)
-        # numpy ran ahead of torch: its worker yields the CPU to the slower one's (torch's is not asserted: it may
-        # find numpy still on the chunk it just finished).
-        numpy_policy = os.sched_getscheduler(pool.workers["numpy"].process.pid)
         # The workers were started by the feeding threads, which keep to one CPU; the workers take all of ours.
         worker_cpus = {fw: os.sched_getaffinity(w.process.pid) for fw, w in pool.workers.items()}
     finally:
         pool.close()
-    assert numpy_policy == os.SCHED_IDLE
     ours = os.sched_getaffinity(0)
     assert thread_cpus == {frozenset({min(ours)})} if len(ours) > 1 else {frozenset(ours)}
+    # Once numpy had finished the first chunk, torch's worker (the only one still on it) kept off the feeding
+    # threads' CPU, every thread of it; after the run, both workers have all of ours again.
+    assert torch_cpus == [{frozenset(ours - {min(ours)})} if len(ours) > 1 else {frozenset(ours)}]
     assert worker_cpus == {"numpy": ours, "torch": ours}
     assert list(chunked.rows) == list(whole.rows) and len(whole.rows) == 12
     assert [r["case"] for r in chunked.rows] == [f"p{i}" for i in range(6) for _ in range(2)]  # plan order
@@ -115,3 +117,28 @@ def test_the_frameworks_the_cases_name_are_started_early(write_case) -> None:
     every = ("numpy", "torch", "tensorflow")
     assert named_frameworks(numpy_only, every) == ("numpy",)
     assert named_frameworks([*numpy_only, *unlisted], every) == every  # a case without a list may use any
+
+
+def test_the_framework_left_alone_on_the_oldest_chunk_is_favoured_until_it_is_no_longer_behind() -> None:
+    favours: list[str | None] = []
+
+    class Pool:
+        def favour(self, framework: str | None) -> None:
+            favours.append(framework)
+
+    window = engine._Window(iter(()), ("numpy", "torch", "tensorflow"), lambda *a: None, Pool(), None)  # type: ignore[arg-type]
+
+    def oldest(*running: str) -> None:
+        """The oldest chunk in flight, with the participants still on it; then the window looks at it."""
+        window.chunks[window.finished] = engine._Chunk(None, {}, [], set(running))  # type: ignore[arg-type]
+        window._favour_slowest()
+
+    oldest("numpy", "tensorflow", engine.SKIPPED)  # two frameworks behind: nobody yet
+    oldest("tensorflow", engine.SKIPPED)  # the skipped items' judge is not a framework: tensorflow alone
+    oldest("tensorflow", "torch")  # torch fell behind too: tensorflow keeps the favour
+    oldest("tensorflow")
+    oldest("torch")  # torch alone
+    oldest("numpy", "tensorflow")  # torch moved on: nobody
+    window.finished += 1
+    window._favour_slowest()  # the oldest chunk is not planned yet: still nobody
+    assert favours == ["tensorflow", "torch", None]
