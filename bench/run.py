@@ -227,7 +227,9 @@ def table(results: list[dict], before: dict[str, dict], watch: dict[str, float] 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 10,000-case suite and the 1e7 tensor")
-    parser.add_argument("--suite", action="append", help="only suites whose name starts with this (repeatable)")
+    parser.add_argument("--suite", action="append",
+                        help="only the suite of this name, or, if none has it, those whose name starts with it "
+                             "(repeatable): 'small x10' is one suite, 'small' all four")
     parser.add_argument("--profile", action="store_true", help="profile the parent on 1,000 small cases, then stop")
     parser.add_argument("--no-watch", action="store_true", help="skip the run --watch measurement")
     args = parser.parse_args()
@@ -251,8 +253,9 @@ def main() -> None:
         suites += [(f"small x{n}", lambda n=n: small_suite(scratch / f"small-{n}", n)) for n in sizes]
         suites += [(f"tensor 1e{len(str(e)) - 1}", lambda e=e: tensor_suite(scratch / f"tensor-{e}", e))
                    for e in tensors]
+        names = {name for name, _ in suites}
         for name, make in suites:
-            if not args.suite or name.startswith(tuple(args.suite)):
+            if not args.suite or any(name == w or (w not in names and name.startswith(w)) for w in args.suite):
                 results.append(measure(name, [str(make())], scratch, floor_s))
         watch = None if args.no_watch else watch_rerun(small_suite(scratch / "watch-10", 10), scratch)
     before_file = ROOT / "bench" / "before.json"
