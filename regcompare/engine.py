@@ -374,7 +374,6 @@ class _Window:
         self.count: int | None = None  # chunks in the run, once planning has reached the end
         self.finished = 0  # every chunk before this one is done by every framework
         self.failed: BaseException | None = None  # a framework's thread stopped on it: the others must not wait
-        self.favoured: str | None = None  # the framework whose worker has a CPU of its own (_favour_slowest)
         self.changed = threading.Condition()
 
     def _get(self, k: int, framework: str) -> _Chunk | None:
@@ -439,15 +438,15 @@ class _Window:
         does not come and go with every chunk."""
         chunk = self.chunks.get(self.finished)
         behind = [fw for fw in chunk.running if fw != SKIPPED] if chunk else []
+        favoured = self.pool.favoured  # the pool's, not a copy: a worker started again is not favoured yet
         if len(behind) == 1:
             slowest = behind[0]
-        elif self.favoured in behind:
+        elif favoured in behind:
             return
         else:
             slowest = None
-        if slowest != self.favoured:
+        if slowest != favoured:
             self.pool.favour(slowest)
-            self.favoured = slowest
 
     def _done(self, k: int, framework: str) -> None:
         with self.changed:

@@ -293,6 +293,12 @@ def write_atomically(out_dir: str | os.PathLike[str], files: Mapping[str, str | 
         outputs.write(files)
 
 
+def open_report(path: Path) -> TextIO:
+    """A report file opened for writing: UTF-8, what cannot be encoded as a backslash escape, newlines as written
+    (every writer of a report opens it so: regcompare.spool's follower too, whose files become reports)."""
+    return open(path, "w", encoding="utf-8", errors="backslashreplace", newline="")
+
+
 class Outputs:
     """A run's outputs, written into a staging folder and renamed in all at once when the ``with`` block ends
     without an exception (with one, the staging folder goes and the last good outputs stay).
@@ -314,7 +320,7 @@ class Outputs:
         return self
 
     def _write(self, name: str, content: str | Writer) -> None:
-        with open(self.staging / name, "w", encoding="utf-8", errors="backslashreplace", newline="") as handle:
+        with open_report(self.staging / name) as handle:
             if isinstance(content, str):
                 handle.write(content)
             else:

@@ -34,6 +34,7 @@ from regcompare.results import (
     JUNIT_TAIL,
     CsvFrames,
     json_head,
+    open_report,
     write_json_rows,
     write_junit_block,
 )
@@ -205,7 +206,7 @@ class _Writers:
 
     def __init__(self, fd: int, folder: Path) -> None:
         self.fd = fd
-        self.csv, self.junit, self.json = (_open(folder / name) for name in (CSV, JUNIT, JSON_ROWS))
+        self.csv, self.junit, self.json = (open_report(folder / name) for name in (CSV, JUNIT, JSON_ROWS))
         self.junit.write(JUNIT_HEAD)
         self.first = True  # no row in rows.json yet
         self.digest = Digest()
@@ -268,11 +269,6 @@ class _Writers:
         for handle in (self.csv, self.junit, self.json):
             handle.close()
         return self.digest
-
-
-def _open(path: Path) -> TextIO:
-    """A report file opened as regcompare.results.Outputs opens them."""
-    return open(path, "w", encoding="utf-8", errors="backslashreplace", newline="")
 
 
 def append_file(out: TextIO, path: Path) -> None:

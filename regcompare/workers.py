@@ -297,6 +297,12 @@ class WorkerPool:
                 continue
             self._early[framework] = self._spawn(spec)
 
+    @property
+    def favoured(self) -> str | None:
+        """The framework whose live worker keeps off the feeding threads' CPU (``favour``), if any; a worker
+        started again after a loss is not favoured until ``favour`` says so."""
+        return next((name for name, worker in self.workers.items() if worker.favoured), None)
+
     def favour(self, framework: str | None) -> None:
         """Keep ``framework``'s worker (the run's longest path) off the CPU that the parent's feeding threads keep
         to (``share_one_cpu``), and every other worker on all of the parent's CPUs; ``None``: every worker on all

@@ -123,8 +123,11 @@ def test_the_framework_left_alone_on_the_oldest_chunk_is_favoured_until_it_is_no
     favours: list[str | None] = []
 
     class Pool:
+        favoured: str | None = None
+
         def favour(self, framework: str | None) -> None:
             favours.append(framework)
+            self.favoured = framework
 
     window = engine._Window(iter(()), ("numpy", "torch", "tensorflow"), lambda *a: None, Pool(), None)  # type: ignore[arg-type]
 
